@@ -1,0 +1,168 @@
+/**
+ * One error hierarchy for the whole package. Every error carries a stable `code` that callers and the
+ * CLI switch on, a `retriable` flag, and the underlying `cause` when there is one.
+ *
+ * @example
+ * try { await publisher.publish('orders.v1.OrderPlaced', event) }
+ * catch (err) { if (err instanceof ValidationError) console.error(err.fieldPath, err.message) }
+ */
+export type ErrorCode =
+  | 'MD_VALIDATION'
+  | 'MD_UNKNOWN_EVENT_TYPE'
+  | 'MD_OPTIONS'
+  | 'MD_SCHEMA'
+  | 'MD_SCHEMA_LINT'
+  | 'MD_CLOSED'
+  | 'MD_BUFFER_FULL'
+  | 'MD_KAFKA_UNAVAILABLE'
+  | 'MD_KAFKA_DELIVERY'
+  | 'MD_DELIVERY_TIMEOUT'
+  | 'MD_STATSD'
+  | 'MD_DEV_ENV'
+  | 'MD_USAGE';
+
+export interface MdErrorOptions {
+  cause?: unknown;
+  retriable?: boolean;
+}
+
+export class MdError extends Error {
+  readonly code: ErrorCode;
+  readonly retriable: boolean;
+
+  constructor(code: ErrorCode, message: string, options: MdErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retriable = options.retriable ?? false;
+  }
+}
+
+/** An event does not match its schema. `fieldPath` names the offending field (`payment.amountMinor`). */
+export class ValidationError extends MdError {
+  readonly eventType: string;
+  readonly fieldPath: string;
+
+  constructor(eventType: string, fieldPath: string, problem: string) {
+    super('MD_VALIDATION', `${eventType}: field '${fieldPath}' ${problem}`);
+    this.eventType = eventType;
+    this.fieldPath = fieldPath;
+  }
+}
+
+export class UnknownEventTypeError extends MdError {
+  readonly eventType: string;
+
+  constructor(eventType: string, known: readonly string[]) {
+    const hint = known.length > 0 ? ` (known: ${known.slice(0, 10).join(', ')}${known.length > 10 ? ', ...' : ''})` : '';
+    super('MD_UNKNOWN_EVENT_TYPE', `unknown event type '${eventType}'${hint}`);
+    this.eventType = eventType;
+  }
+}
+
+/** An option passed to a factory is invalid. `optionPath` is the dotted path of the bad option. */
+export class OptionsError extends MdError {
+  readonly optionPath: string;
+
+  constructor(optionPath: string, problem: string) {
+    super('MD_OPTIONS', `invalid option '${optionPath}': ${problem}`);
+    this.optionPath = optionPath;
+  }
+}
+
+export interface LintProblem {
+  file: string;
+  message?: string;
+  field?: string;
+  rule: string;
+  text: string;
+}
+
+/** Schema files break one or more dispatch rules; every problem names file, message and field. */
+export class SchemaLintError extends MdError {
+  readonly problems: readonly LintProblem[];
+
+  constructor(problems: readonly LintProblem[]) {
+    super('MD_SCHEMA_LINT', `${problems.length} schema problem(s):\n${problems.map(formatLintProblem).join('\n')}`);
+    this.problems = problems;
+  }
+}
+
+export function formatLintProblem(p: LintProblem): string {
+  const where = [p.file, p.message, p.field].filter(Boolean).join(': ');
+  return `  ${where}: ${p.text} [${p.rule}]`;
+}
+
+export class SchemaError extends MdError {
+  constructor(message: string, options: MdErrorOptions = {}) {
+    super('MD_SCHEMA', message, options);
+  }
+}
+
+export class ClosedError extends MdError {
+  constructor(what = 'publisher') {
+    super('MD_CLOSED', `${what} is closed`);
+  }
+}
+
+export class BufferFullError extends MdError {
+  constructor(limit: string) {
+    super('MD_BUFFER_FULL', `publish buffer is full (${limit}); the event was not accepted`, { retriable: true });
+  }
+}
+
+export class KafkaDeliveryError extends MdError {
+  readonly topic: string;
+
+  constructor(topic: string, message: string, options: MdErrorOptions = {}) {
+    super('MD_KAFKA_DELIVERY', `delivery to topic '${topic}' failed: ${message}`, options);
+    this.topic = topic;
+  }
+}
+
+export class DeliveryTimeoutError extends MdError {
+  readonly topic: string;
+
+  constructor(topic: string, timeoutMs: number, cause?: unknown) {
+    const why = cause instanceof Error ? `; last error: ${cause.message}` : '';
+    super('MD_DELIVERY_TIMEOUT', `record for topic '${topic}' was not acknowledged within deliveryTimeoutMs=${timeoutMs}${why}`, {
+      cause,
+      retriable: true,
+    });
+    this.topic = topic;
+  }
+}
+
+export class DevEnvironmentError extends MdError {
+  readonly logTail: string | undefined;
+
+  constructor(message: string, logTail?: string, options: MdErrorOptions = {}) {
+    super('MD_DEV_ENV', message, options);
+    this.logTail = logTail;
+  }
+}
+
+export class UsageError extends MdError {
+  constructor(message: string) {
+    super('MD_USAGE', message);
+  }
+}
+
+/** Exit statuses of the CLI, one per error family. */
+export function exitCodeFor(err: unknown): number {
+  if (!(err instanceof MdError)) return 1;
+  switch (err.code) {
+    case 'MD_USAGE':
+    case 'MD_OPTIONS':
+      return 2;
+    case 'MD_SCHEMA':
+    case 'MD_SCHEMA_LINT':
+    case 'MD_VALIDATION':
+    case 'MD_UNKNOWN_EVENT_TYPE':
+      return 3;
+    case 'MD_DEV_ENV':
+      return 4;
+    default:
+      return 1;
+  }
+}
