@@ -1,0 +1,81 @@
+import type { Command } from 'commander';
+import { UsageError } from '../../errors.js';
+import { createKafka, kafkaConnectionSchema } from '../../kafka/client.js';
+import { tailTopic, type RawRecord } from '../../kafka/tail.js';
+import { parseOptions } from '../../config/parse.js';
+import { HEADER } from '../../schema/envelope.js';
+import { loadSchema } from '../../schema/index.js';
+import { EventRegistry } from '../../schema/registry.js';
+import { resolveBrokers } from '../brokers.js';
+
+interface TailFlags {
+  topic: string;
+  brokers?: string;
+  proto: string;
+  fromBeginning: boolean;
+  max?: string;
+  idleExitMs?: string;
+  pretty: boolean;
+}
+
+/** Turns one record into the line tail prints: envelope, position and the decoded event (or why not). */
+export function describeRecord(registry: EventRegistry, r: RawRecord): Record<string, unknown> {
+  const type = r.headers[HEADER.eventType];
+  const out: Record<string, unknown> = {
+    type: type ?? null,
+    topic: r.topic,
+    partition: r.partition,
+    offset: r.offset,
+    timestamp: new Date(Number(r.timestamp)).toISOString(),
+    key: r.key?.toString('utf8') ?? null,
+    headers: r.headers,
+  };
+  if (!r.value) out.tombstone = true;
+  else if (!type) out.error = `no ${HEADER.eventType} header; value is ${r.value.length} bytes`;
+  else if (!registry.has(type)) out.error = `event type '${type}' is not in the schema`;
+  else {
+    try {
+      out.event = registry.decode(type, r.value);
+    } catch (err) {
+      out.error = `cannot decode as ${type}: ${(err as Error).message}`;
+    }
+  }
+  return out;
+}
+
+export function registerTail(program: Command): void {
+  program
+    .command('tail')
+    .description('Read a topic and print each record decoded: type, key, partition, offset, headers and the event as JSON.')
+    .requiredOption('-t, --topic <topic>', 'topic to read')
+    .option('-b, --brokers <list>', 'comma-separated host:port (default: $KAFKA_BROKERS, then the `dev up` broker)')
+    .option('--proto <dir>', 'folder of .proto files to decode with', 'proto')
+    .option('--from-beginning', 'start at the earliest offset instead of new records only', false)
+    .option('-n, --max <count>', 'exit after this many records')
+    .option('--idle-exit-ms <ms>', 'exit after this long without a new record')
+    .option('--pretty', 'indent the JSON (default: one JSON object per line)', false)
+    .addHelpText('after', '\nExample:\n  multidispatch tail --topic orders.v1 --proto proto --from-beginning --max 10 --pretty')
+    .action(async (flags: TailFlags) => {
+      const max = flags.max === undefined ? undefined : Number(flags.max);
+      if (max !== undefined && (!Number.isInteger(max) || max <= 0)) throw new UsageError(`--max must be a positive integer, got '${flags.max}'`);
+      const idleMs = flags.idleExitMs === undefined ? undefined : Number(flags.idleExitMs);
+      if (idleMs !== undefined && (!Number.isInteger(idleMs) || idleMs <= 0)) throw new UsageError(`--idle-exit-ms must be a positive integer, got '${flags.idleExitMs}'`);
+      const registry = new EventRegistry(await loadSchema(flags.proto));
+      const kafka = createKafka(parseOptions(kafkaConnectionSchema, { brokers: resolveBrokers(flags.brokers), clientId: 'multidispatch-tail' }, 'brokers'));
+      const abort = new AbortController();
+      const stop = (): void => abort.abort();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      try {
+        const count = await tailTopic(
+          kafka,
+          { topic: flags.topic, fromBeginning: flags.fromBeginning, signal: abort.signal, ...(max ? { max } : {}), ...(idleMs ? { idleMs } : {}) },
+          (r) => process.stdout.write(`${JSON.stringify(describeRecord(registry, r), null, flags.pretty ? 2 : undefined)}\n`),
+        );
+        process.stderr.write(`read ${count} record(s) from ${flags.topic}\n`);
+      } finally {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+      }
+    });
+}

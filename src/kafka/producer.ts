@@ -1,0 +1,147 @@
+import type { Admin, Kafka, Producer } from 'kafkajs';
+import { KafkaDeliveryError } from '../errors.js';
+import { partitionForKey } from './murmur2.js';
+
+export interface ProduceRecord {
+  topic: string;
+  key: string | null;
+  value: Buffer;
+  headers: Record<string, string>;
+  timestampMs: number;
+}
+
+/** Where the broker wrote one record. */
+export interface RecordPosition {
+  topic: string;
+  partition: number;
+  offset: string;
+}
+
+export interface ProducerPortOptions {
+  /** Topic metadata (partition counts) is refreshed after this long, as the Java client's metadata.max.age.ms. */
+  metadataMaxAgeMs: number;
+  /** Per-request timeout the broker gets to replicate and answer with acks=all. */
+  requestTimeoutMs: number;
+}
+
+/**
+ * The idempotent producer behind the publisher. Partitions are chosen here, with Java's murmur2 for keyed
+ * records and round robin otherwise, so each record's offset is known from the broker's base offset.
+ * kafkajs rolls sequence numbers back when a request fails, so resending the same batch after an error is
+ * deduplicated by the broker; after giving up on a batch, `reset()` starts a new producer id so no later
+ * batch can be mistaken for the abandoned one.
+ */
+export class ProducerPort {
+  private producer: Producer | undefined;
+  private admin: Admin | undefined;
+  private readonly partitions = new Map<string, { count: number; at: number }>();
+  private roundRobin = 0;
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly options: ProducerPortOptions,
+  ) {}
+
+  private async ensure(): Promise<Producer> {
+    if (!this.producer) {
+      const producer = this.kafka.producer({
+        idempotent: true,
+        maxInFlightRequests: 1,
+        allowAutoTopicCreation: false,
+        retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1000 },
+      });
+      await producer.connect();
+      this.producer = producer;
+    }
+    return this.producer;
+  }
+
+  async connect(): Promise<void> {
+    await this.ensure();
+  }
+
+  /** Partition count of a topic, cached for metadataMaxAgeMs. Throws KafkaDeliveryError when the topic is missing. */
+  async partitionCount(topic: string): Promise<number> {
+    const cached = this.partitions.get(topic);
+    if (cached && Date.now() - cached.at < this.options.metadataMaxAgeMs) return cached.count;
+    this.admin ??= this.kafka.admin({ retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 } });
+    await this.admin.connect();
+    let count: number;
+    try {
+      const meta = await this.admin.fetchTopicMetadata({ topics: [topic] });
+      count = meta.topics[0]?.partitions.length ?? 0;
+    } catch (err) {
+      const e = err as { type?: string; message?: string };
+      if (e.type === 'UNKNOWN_TOPIC_OR_PARTITION' || /does not host this topic-partition|unknown topic/i.test(e.message ?? '')) {
+        throw new KafkaDeliveryError(topic, 'the topic does not exist (create it first; the publisher never auto-creates topics)', { cause: err });
+      }
+      throw err;
+    }
+    if (count === 0) throw new KafkaDeliveryError(topic, 'the topic has no partitions');
+    this.partitions.set(topic, { count, at: Date.now() });
+    return count;
+  }
+
+  partitionFor(key: string | null, count: number): number {
+    if (key === null) return this.roundRobin++ % count;
+    return partitionForKey(key, count);
+  }
+
+  /**
+   * Sends one batch with acks=all and returns each record's position, in input order. Rejects with the
+   * kafkajs error; the caller decides whether to retry the same batch.
+   */
+  async send(records: ReadonlyArray<ProduceRecord & { partition: number }>): Promise<RecordPosition[]> {
+    const producer = await this.ensure();
+    const byTopic = new Map<string, Array<ProduceRecord & { partition: number }>>();
+    for (const r of records) {
+      let list = byTopic.get(r.topic);
+      if (!list) byTopic.set(r.topic, (list = []));
+      list.push(r);
+    }
+    const result = await producer.sendBatch({
+      acks: -1,
+      timeout: this.options.requestTimeoutMs,
+      topicMessages: [...byTopic].map(([topic, list]) => ({
+        topic,
+        messages: list.map((r) => ({ key: r.key, value: r.value, headers: r.headers, partition: r.partition, timestamp: String(r.timestampMs) })),
+      })),
+    });
+    const base = new Map<string, bigint>();
+    for (const m of result) base.set(`${m.topicName}\u0000${m.partition}`, BigInt(m.baseOffset ?? '-1'));
+    const seen = new Map<string, bigint>();
+    return records.map((r) => {
+      const k = `${r.topic}\u0000${r.partition}`;
+      const index = seen.get(k) ?? 0n;
+      seen.set(k, index + 1n);
+      const b = base.get(k);
+      return { topic: r.topic, partition: r.partition, offset: b === undefined || b < 0n ? '-1' : String(b + index) };
+    });
+  }
+
+  /** Drops the producer (and its producer id); the next send starts a new one. */
+  async reset(): Promise<void> {
+    const p = this.producer;
+    this.producer = undefined;
+    await p?.disconnect().catch(() => undefined);
+  }
+
+  async disconnect(): Promise<void> {
+    await this.reset();
+    await this.admin?.disconnect().catch(() => undefined);
+    this.admin = undefined;
+  }
+}
+
+/** Whether a kafkajs error (or its cause) is worth sending the same batch again. */
+export function isRetriable(err: unknown): boolean {
+  for (let e = err as { retriable?: boolean; name?: string; cause?: unknown; originalError?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
+    if (e.retriable === true) return true;
+    if (e.name === 'KafkaJSNumberOfRetriesExceeded' || e.name === 'KafkaJSNonRetriableError') {
+      e = (e.cause ?? e.originalError) as typeof e;
+      continue;
+    }
+    return false;
+  }
+  return false;
+}

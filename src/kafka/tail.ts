@@ -1,0 +1,74 @@
+import { randomUUID } from 'node:crypto';
+import type { Kafka } from 'kafkajs';
+import { KafkaDeliveryError } from '../errors.js';
+
+export interface RawRecord {
+  topic: string;
+  partition: number;
+  offset: string;
+  timestamp: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, string>;
+}
+
+export interface TailOptions {
+  topic: string;
+  fromBeginning: boolean;
+  /** Stop after this many records. */
+  max?: number;
+  /** Stop after this long without a new record (only once caught up). */
+  idleMs?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Reads a topic with a throwaway consumer group (deleted afterwards, nothing committed) and hands each
+ * record to `onRecord` in partition order. Resolves when `max` records were read, the topic stayed idle
+ * for `idleMs`, or `signal` aborted.
+ */
+export async function tailTopic(kafka: Kafka, options: TailOptions, onRecord: (r: RawRecord) => void): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    if (!(await admin.listTopics()).includes(options.topic)) throw new KafkaDeliveryError(options.topic, 'the topic does not exist');
+  } catch (err) {
+    await admin.disconnect();
+    throw err;
+  }
+  const groupId = `multidispatch-tail-${randomUUID()}`;
+  const consumer = kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 1000, allowAutoTopicCreation: false });
+  let count = 0;
+  let lastAt = Date.now();
+  let finish!: () => void;
+  const done = new Promise<void>((r) => (finish = r));
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topic: options.topic, fromBeginning: options.fromBeginning });
+    await consumer.run({
+      autoCommit: false,
+      eachMessage: async ({ topic, partition, message }) => {
+        if (options.max !== undefined && count >= options.max) return;
+        count++;
+        lastAt = Date.now();
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = Array.isArray(v) ? v.map(String).join(',') : v === undefined ? '' : v.toString();
+        onRecord({ topic, partition, offset: message.offset, timestamp: message.timestamp, key: message.key, value: message.value, headers });
+        if (options.max !== undefined && count >= options.max) finish();
+      },
+    });
+    options.signal?.addEventListener('abort', () => finish(), { once: true });
+    const idle = options.idleMs
+      ? setInterval(() => {
+          if (Date.now() - lastAt >= options.idleMs!) finish();
+        }, Math.min(options.idleMs, 250))
+      : undefined;
+    await done;
+    if (idle) clearInterval(idle);
+  } finally {
+    await consumer.disconnect().catch(() => undefined);
+    await admin.deleteGroups([groupId]).catch(() => undefined);
+    await admin.disconnect().catch(() => undefined);
+  }
+  return count;
+}

@@ -1,0 +1,80 @@
+import { parseOptions } from '../config/parse.js';
+import { createKafka } from '../kafka/client.js';
+import { ProducerPort } from '../kafka/producer.js';
+import { EventRegistry } from '../schema/registry.js';
+import type { EventMapBase, EventSchema } from '../schema/types.js';
+import { KafkaSink } from '../sinks/kafka/sink.js';
+import { HotShotsSink } from '../sinks/statsd/sink.js';
+import { createPublisherCore, type Publisher } from './core.js';
+import { publisherOptionsSchema, type StatsdOptions } from './options.js';
+import type { KafkaConnectionOptions } from '../kafka/client.js';
+
+export interface PublisherOptions<M extends EventMapBase = EventMapBase> {
+  /** The generated schema (`import { schema } from './generated/events.js'`) or `await loadSchema(dir)`. */
+  schema: EventSchema<M>;
+  /** Name of the producing service, written to every record's envelope. Default `multidispatch`. */
+  producer?: string;
+  kafka: KafkaConnectionOptions;
+  /** StatsD side channel; `false` turns it off. Default: UDP to 127.0.0.1:8125. */
+  statsd?: StatsdOptions | false;
+  /** Batching across publish() calls (default 5 ms), like the Java producer's linger.ms. */
+  lingerMs?: number;
+  /** Most records in one produce request (default 10,000). */
+  maxBatchCount?: number;
+  /** Most bytes in one produce request (default 1,000,000). */
+  maxBatchBytes?: number;
+  /** Most events accepted but not yet acknowledged (default 100,000). */
+  maxBufferedEvents?: number;
+  /** Most bytes accepted but not yet acknowledged (default 64 MiB). */
+  maxBufferedBytes?: number;
+  /** When the buffer is full: `reject` (BufferFullError, the default) or `block` until there is room. */
+  overflow?: 'reject' | 'block';
+  /** Time from publish() within which a record must be acknowledged (default 120,000 ms). */
+  deliveryTimeoutMs?: number;
+  /** First wait before resending a failed batch; doubles up to 2 s (default 100 ms). */
+  retryBackoffMs?: number;
+  /** How long partition counts are cached (default 300,000 ms). */
+  metadataMaxAgeMs?: number;
+  /** Side-channel errors (StatsD unreachable, ...). Never thrown into publish(). */
+  onError?: (err: Error) => void;
+}
+
+/**
+ * Creates a publisher: one `publish(eventType, event)` sends the full event to Kafka and a tag-trimmed
+ * counter to StatsD. Options are validated here; a bad one throws OptionsError naming its path.
+ *
+ * @example
+ * import { createPublisher } from 'multidispatch';
+ * import { schema } from './generated/events.js';
+ *
+ * const publisher = createPublisher({ schema, producer: 'checkout', kafka: { brokers: ['localhost:9092'] } });
+ * await publisher.publish('orders.v1.PaymentFailed', { orderId: 'o-1', market: 'GB', ... });
+ * await publisher.close();
+ */
+export function createPublisher<M extends EventMapBase>(options: PublisherOptions<M>): Publisher<M> {
+  const o = parseOptions(publisherOptionsSchema, options);
+  const registry = new EventRegistry(options.schema);
+  const onError = o.onError ?? (() => undefined);
+  const port = new ProducerPort(createKafka(o.kafka), { metadataMaxAgeMs: o.metadataMaxAgeMs, requestTimeoutMs: o.kafka.requestTimeoutMs });
+  const records = new KafkaSink(port, {
+    lingerMs: o.lingerMs,
+    maxBatchCount: o.maxBatchCount,
+    maxBatchBytes: o.maxBatchBytes,
+    maxBufferedEvents: o.maxBufferedEvents,
+    maxBufferedBytes: o.maxBufferedBytes,
+    overflow: o.overflow,
+    deliveryTimeoutMs: o.deliveryTimeoutMs,
+    retryBackoffMs: o.retryBackoffMs,
+  });
+  const s = o.statsd;
+  const counters = s
+    ? new HotShotsSink({ host: s.host, port: s.port, protocol: s.protocol, ...(s.path ? { path: s.path } : {}), aggregateMs: s.aggregateMs, maxPacketBytes: s.maxPacketBytes, onError })
+    : undefined;
+  return createPublisherCore<M>({
+    producer: o.producer,
+    registry,
+    records: Object.assign(records, { stats: records.stats }),
+    counters,
+    statsd: s ? { prefix: s.prefix, globalTags: s.globalTags, maxTagValuesPerTag: s.maxTagValuesPerTag, countOn: s.countOn, eventTypeTag: s.eventTypeTag } : undefined,
+  });
+}

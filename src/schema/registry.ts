@@ -1,0 +1,122 @@
+import { createHash } from 'node:crypto';
+import protobuf from 'protobufjs';
+import { SchemaError, UnknownEventTypeError } from '../errors.js';
+import type { EventRule, EventSchema, SchemaBundle } from './types.js';
+import { compileSpec, millisOf, prepare, type MessageSpec } from './validate.js';
+
+/** One event type ready for the hot path: its rules, protobuf type and compiled validator. */
+export interface CompiledEvent {
+  rule: EventRule;
+  type: protobuf.Type;
+  spec: MessageSpec;
+  /** First 16 hex digits of the SHA-256 of the message's descriptor: changes whenever its shape does. */
+  fingerprint: string;
+}
+
+/** A validated, encoded event. */
+export interface EncodedEvent {
+  compiled: CompiledEvent;
+  /** The object protobufjs encoded (enums as numbers, timestamps as { seconds, nanos }). */
+  prepared: Record<string, unknown>;
+  bytes: Uint8Array;
+  key: string | null;
+  /** The event's own time (its event_time field), or undefined when it has none. */
+  eventTimeMs: number | undefined;
+}
+
+const DECODE_OPTIONS: protobuf.IConversionOptions = { longs: String, enums: String, bytes: String, defaults: true };
+
+/**
+ * The runtime view of a schema bundle: looks up event types, validates and encodes events, decodes records.
+ * Built once per publisher/consumer; everything per-event is precompiled.
+ */
+export class EventRegistry {
+  readonly bundle: SchemaBundle;
+  readonly root: protobuf.Root;
+  private readonly events = new Map<string, CompiledEvent>();
+
+  constructor(schema: EventSchema | SchemaBundle) {
+    const bundle = 'bundle' in schema ? schema.bundle : schema;
+    if (!bundle || bundle.version !== 1 || !Array.isArray(bundle.events) || !bundle.descriptor) {
+      throw new SchemaError('schema is not a multidispatch schema bundle (generate one with `multidispatch codegen` or loadSchema())');
+    }
+    this.bundle = bundle;
+    try {
+      this.root = protobuf.Root.fromJSON(bundle.descriptor);
+      this.root.resolveAll();
+    } catch (err) {
+      throw new SchemaError(`schema descriptor cannot be loaded: ${(err as Error).message}`, { cause: err });
+    }
+    const cache = new Map<string, MessageSpec>();
+    for (const rule of bundle.events) {
+      const type = this.root.lookupType(rule.type);
+      const fingerprint = createHash('sha256').update(JSON.stringify(type.toJSON())).digest('hex').slice(0, 16);
+      this.events.set(rule.type, { rule, type, spec: compileSpec(type, cache), fingerprint });
+    }
+  }
+
+  get eventTypes(): string[] {
+    return [...this.events.keys()];
+  }
+
+  get topics(): string[] {
+    return [...new Set(this.bundle.events.map((e) => e.topic))].sort();
+  }
+
+  lookup(eventType: string): CompiledEvent {
+    const found = this.events.get(eventType);
+    if (!found) throw new UnknownEventTypeError(eventType, this.eventTypes);
+    return found;
+  }
+
+  has(eventType: string): boolean {
+    return this.events.has(eventType);
+  }
+
+  /** Validates and encodes one event. Throws ValidationError / UnknownEventTypeError; never partially succeeds. */
+  encode(eventType: string, event: unknown): EncodedEvent {
+    const compiled = this.lookup(eventType);
+    const prepared = prepare(eventType, compiled.spec, event);
+    const bytes = compiled.type.encode(prepared).finish();
+    const { keyField, eventTime } = compiled.rule;
+    let key: string | null = null;
+    if (keyField !== undefined) {
+      const raw = (event as Record<string, unknown>)[keyField];
+      if (raw !== undefined && raw !== null) key = raw instanceof Uint8Array ? Buffer.from(raw).toString('utf8') : String(raw);
+    }
+    const t = eventTime ? prepared[eventTime.field] : undefined;
+    return { compiled, prepared, bytes, key, eventTimeMs: t === undefined ? undefined : millisOf(t) };
+  }
+
+  /**
+   * Decodes record bytes into a JSON-safe object: int64 as decimal strings, enums as names, bytes as base64,
+   * timestamps as ISO-8601 strings, every field present (proto3 defaults included).
+   */
+  decode(eventType: string, bytes: Uint8Array): Record<string, unknown> {
+    const { type } = this.lookup(eventType);
+    const message = type.decode(bytes);
+    return timestampsToIso(type, type.toObject(message, DECODE_OPTIONS));
+  }
+}
+
+function timestampsToIso(type: protobuf.Type, obj: Record<string, unknown>): Record<string, unknown> {
+  for (const f of type.fieldsArray) {
+    const rt = f.resolvedType;
+    if (!(rt instanceof protobuf.Type)) continue;
+    const v = obj[f.name];
+    if (v === undefined || v === null) continue;
+    const convert = (x: unknown): unknown =>
+      rt.fullName === '.google.protobuf.Timestamp' ? isoOf(x as { seconds: string; nanos: number }) : timestampsToIso(rt, x as Record<string, unknown>);
+    if (Array.isArray(v)) obj[f.name] = v.map(convert);
+    else if (f.map) obj[f.name] = Object.fromEntries(Object.entries(v as object).map(([k, x]) => [k, convert(x)]));
+    else obj[f.name] = convert(v);
+  }
+  return obj;
+}
+
+function isoOf(ts: { seconds: string | number; nanos: number }): string {
+  const ms = Number(ts.seconds) * 1000 + Math.floor((ts.nanos ?? 0) / 1e6);
+  const iso = new Date(ms).toISOString();
+  const subMs = (ts.nanos ?? 0) % 1e6;
+  return subMs === 0 ? iso : iso.replace('Z', `${String(subMs).padStart(6, '0')}Z`);
+}

@@ -1,0 +1,25 @@
+import type { ProduceRecord, RecordPosition } from '../kafka/producer.js';
+
+export type { ProduceRecord, RecordPosition };
+
+/** Where Kafka records go: the real batching producer, or memory in application tests. */
+export interface RecordSink {
+  /** Accepts a record (throws synchronously when it cannot) and settles when it is acknowledged or failed. */
+  send(record: ProduceRecord): Promise<RecordPosition>;
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A StatsD counter increment, final: prefixed name and sanitised, guarded tags. */
+export interface CounterIncrement {
+  name: string;
+  tags: Record<string, string>;
+  value: number;
+}
+
+/** Where counters go: hot-shots over UDP/UDS/TCP, or memory. Never throws into the caller. */
+export interface CounterSink {
+  increment(counter: CounterIncrement): void;
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
