@@ -122,10 +122,13 @@ export function createPublisherCore<M extends EventMapBase>(options: CoreOptions
         [HEADER.producer]: options.producer,
         [HEADER.schemaFingerprint]: encoded.compiled.fingerprint,
       };
+      // The record timestamp is the publish time: brokers reject timestamps more than an hour ahead of their
+      // clock (log.message.timestamp.after.max.ms), and a client's event time may be skewed. The event's own
+      // time travels in the md-occurred-at header.
       const span = startPublishSpan(rule.topic, eventType, eventId, headers);
       let pending: Promise<import('../sinks/types.js').RecordPosition>;
       try {
-        pending = records.send({ topic: rule.topic, key: encoded.key, value: Buffer.from(encoded.bytes.buffer, encoded.bytes.byteOffset, encoded.bytes.byteLength), headers, timestampMs: occurredAtMs });
+        pending = records.send({ topic: rule.topic, key: encoded.key, value: Buffer.from(encoded.bytes.buffer, encoded.bytes.byteOffset, encoded.bytes.byteLength), headers, timestampMs: Date.now() });
       } catch (err) {
         endPublishSpan(span, undefined, undefined, err as Error);
         throw err;

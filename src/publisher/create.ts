@@ -35,6 +35,10 @@ export interface PublisherOptions<M extends EventMapBase = EventMapBase> {
   retryBackoffMs?: number;
   /** How long partition counts are cached (default 300,000 ms). */
   metadataMaxAgeMs?: number;
+  /** Topic rename map applied to every event, e.g. per environment: `{ 'orders.v1': 'staging.orders.v1' }`. */
+  topics?: Record<string, string>;
+  /** Dispatch rules set in code, per event type, for schemas whose .proto cannot be changed. */
+  overrides?: Record<string, { topic?: string; keyField?: string; metricName?: string; statsdCounter?: boolean }>;
   /** Side-channel errors (StatsD unreachable, ...). Never thrown into publish(). */
   onError?: (err: Error) => void;
 }
@@ -53,7 +57,7 @@ export interface PublisherOptions<M extends EventMapBase = EventMapBase> {
  */
 export function createPublisher<M extends EventMapBase>(options: PublisherOptions<M>): Publisher<M> {
   const o = parseOptions(publisherOptionsSchema, options);
-  const registry = new EventRegistry(options.schema);
+  const registry = new EventRegistry(options.schema, { ...(o.topics ? { topics: o.topics } : {}), ...(o.overrides ? { events: o.overrides } : {}) });
   const onError = o.onError ?? (() => undefined);
   const port = new ProducerPort(createKafka(o.kafka), { metadataMaxAgeMs: o.metadataMaxAgeMs, requestTimeoutMs: o.kafka.requestTimeoutMs });
   const records = new KafkaSink(port, {

@@ -13,6 +13,9 @@ export interface MemoryPublisherOptions<M extends EventMapBase = EventMapBase> {
   producer?: string;
   /** The StatsD naming rules to apply (prefix, global tags, tag cap); connection settings are ignored. */
   statsd?: StatsdOptions | false;
+  /** Topic rename map and per-event-type rules, as for createPublisher. */
+  topics?: Record<string, string>;
+  overrides?: Record<string, { topic?: string; keyField?: string; metricName?: string; statsdCounter?: boolean }>;
   /** Partition count per topic, for the partition the record would land in (default 1). */
   partitions?: Record<string, number>;
 }
@@ -35,7 +38,7 @@ export interface MemoryPublisher<M extends EventMapBase = EventMapBase> extends 
  */
 export function createMemoryPublisher<M extends EventMapBase>(options: MemoryPublisherOptions<M>): MemoryPublisher<M> {
   const statsd = options.statsd === false ? undefined : parseOptions(statsdOptionsSchema, options.statsd ?? {}, 'statsd');
-  const registry = new EventRegistry(options.schema);
+  const registry = new EventRegistry(options.schema, { ...(options.topics ? { topics: options.topics } : {}), ...(options.overrides ? { events: options.overrides } : {}) });
   const records = new MemoryRecordSink((topic) => options.partitions?.[topic] ?? 1);
   const counters = new MemoryCounterSink();
   const core = createPublisherCore<M>({

@@ -47,6 +47,21 @@ export const publisherOptionsSchema = z
     deliveryTimeoutMs: positiveInt.default(120_000),
     retryBackoffMs: positiveInt.default(100),
     metadataMaxAgeMs: positiveInt.default(300_000),
+    /** Topic rename map applied to every event (`{ 'orders.v1': 'staging.orders.v1' }`). */
+    topics: z.record(z.string().regex(/^[a-zA-Z0-9._-]{1,249}$/, 'must be a legal Kafka topic name')).optional(),
+    /** Dispatch rules set in code, per event type, for schemas whose .proto cannot be changed. */
+    overrides: z
+      .record(
+        z
+          .object({
+            topic: z.string().regex(/^[a-zA-Z0-9._-]{1,249}$/, 'must be a legal Kafka topic name').optional(),
+            keyField: z.string().min(1).optional(),
+            metricName: z.string().min(1).optional(),
+            statsdCounter: z.boolean().optional(),
+          })
+          .strict(),
+      )
+      .optional(),
     /** Called with StatsD errors (and other side-channel problems); never thrown into publish(). */
     onError: z.custom<(err: Error) => void>((v) => typeof v === 'function', 'must be a function').optional(),
   })

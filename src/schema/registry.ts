@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import protobuf from 'protobufjs';
-import { SchemaError, UnknownEventTypeError } from '../errors.js';
+import { OptionsError, SchemaError, UnknownEventTypeError } from '../errors.js';
 import type { EventRule, EventSchema, SchemaBundle } from './types.js';
 import { compileSpec, millisOf, prepare, type MessageSpec } from './validate.js';
 
@@ -24,6 +24,15 @@ export interface EncodedEvent {
   eventTimeMs: number | undefined;
 }
 
+/**
+ * Dispatch rules set in code for schemas that cannot be changed: per event type, or a topic rename map
+ * (`{ 'orders.v1': 'staging.orders.v1' }`) applied to every event.
+ */
+export interface RuleOverrides {
+  topics?: Record<string, string>;
+  events?: Record<string, { topic?: string; keyField?: string; metricName?: string; statsdCounter?: boolean }>;
+}
+
 const DECODE_OPTIONS: protobuf.IConversionOptions = { longs: String, enums: String, bytes: String, defaults: true };
 
 /**
@@ -35,7 +44,7 @@ export class EventRegistry {
   readonly root: protobuf.Root;
   private readonly events = new Map<string, CompiledEvent>();
 
-  constructor(schema: EventSchema | SchemaBundle) {
+  constructor(schema: EventSchema | SchemaBundle, overrides: RuleOverrides = {}) {
     const bundle = 'bundle' in schema ? schema.bundle : schema;
     if (!bundle || bundle.version !== 1 || !Array.isArray(bundle.events) || !bundle.descriptor) {
       throw new SchemaError('schema is not a multidispatch schema bundle (generate one with `multidispatch codegen` or loadSchema())');
@@ -47,9 +56,13 @@ export class EventRegistry {
     } catch (err) {
       throw new SchemaError(`schema descriptor cannot be loaded: ${(err as Error).message}`, { cause: err });
     }
+    for (const name of Object.keys(overrides.events ?? {})) {
+      if (!bundle.events.some((e) => e.type === name)) throw new OptionsError(`overrides.${name}`, 'is not an event type of the schema');
+    }
     const cache = new Map<string, MessageSpec>();
-    for (const rule of bundle.events) {
-      const type = this.root.lookupType(rule.type);
+    for (const original of bundle.events) {
+      const type = this.root.lookupType(original.type);
+      const rule = applyOverrides(original, type, overrides);
       const fingerprint = createHash('sha256').update(JSON.stringify(type.toJSON())).digest('hex').slice(0, 16);
       this.events.set(rule.type, { rule, type, spec: compileSpec(type, cache), fingerprint });
     }
@@ -97,6 +110,18 @@ export class EventRegistry {
     const message = type.decode(bytes);
     return timestampsToIso(type, type.toObject(message, DECODE_OPTIONS));
   }
+}
+
+function applyOverrides(rule: EventRule, type: protobuf.Type, overrides: RuleOverrides): EventRule {
+  const o = overrides.events?.[rule.type];
+  const out: EventRule = { ...rule, topic: o?.topic ?? overrides.topics?.[rule.topic] ?? rule.topic };
+  if (o?.metricName !== undefined) out.metricName = o.metricName;
+  if (o?.statsdCounter !== undefined) out.statsdCounter = o.statsdCounter;
+  if (o?.keyField !== undefined) {
+    if (!type.fields[o.keyField]) throw new OptionsError(`overrides.${rule.type}.keyField`, `'${o.keyField}' is not a field of ${rule.type}`);
+    out.keyField = o.keyField;
+  }
+  return out;
 }
 
 function timestampsToIso(type: protobuf.Type, obj: Record<string, unknown>): Record<string, unknown> {

@@ -1,0 +1,117 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { kafkaStatus, KAFKA_VERSION, startKafka, stopKafka } from '../../dev/kafka.js';
+import { defaultDevDir } from '../../dev/paths.js';
+
+function parsePort(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > 65535) throw new InvalidArgumentError('must be a TCP port number (1-65535)');
+  return n;
+}
+
+function parseSeconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number of seconds');
+  return n;
+}
+
+const err = (line: string) => void process.stderr.write(`${line}\n`);
+const out = (line: string) => void process.stdout.write(`${line}\n`);
+const dataDirHelp = 'data dir of the dev environment (default: $MULTIDISPATCH_DEV_DIR or ./.multidispatch/dev)';
+
+interface UpOptions { port?: number; controllerPort?: number; dataDir?: string; printEnv?: boolean; kafkaVersion?: string; timeout: number }
+
+export function registerDev(program: Command): void {
+  const dev = program
+    .command('dev')
+    .description('Run a local single-node Kafka (KRaft) for development: dev up, dev status, dev down.')
+    .addHelpText('after', `
+The broker's jars are resolved from Maven Central with mvn on first use and cached under
+~/.cache/multidispatch/kafka-<version>/ (needs mvn and Java 17+). The broker runs in the background
+until 'dev down'; its files (state.json, broker.log, kafka-logs/) live in the data dir.
+
+Example:
+  eval "$(multidispatch dev up --print-env)"   # exports KAFKA_BROKERS=127.0.0.1:<port>
+  multidispatch dev status
+  multidispatch dev down`);
+
+  dev
+    .command('up')
+    .description('Start the local Kafka broker (or report the one already running) and print KAFKA_BROKERS=host:port.')
+    .option('--port <port>', 'broker port on 127.0.0.1 (default: the previous port of this data dir if free, else a free port)', parsePort)
+    .option('--controller-port <port>', 'KRaft controller port on 127.0.0.1 (default: chosen like --port)', parsePort)
+    .option('--data-dir <dir>', dataDirHelp)
+    .option('--kafka-version <version>', `Kafka release to run (default: $MULTIDISPATCH_KAFKA_VERSION or ${KAFKA_VERSION})`)
+    .option('--timeout <seconds>', 'how long to wait for the broker to answer once started', parseSeconds, 90)
+    .option('--print-env', 'print only KAFKA_BROKERS=host:port on stdout (progress stays on stderr), for eval "$(...)"')
+    .addHelpText('after', `
+Progress goes to stderr; the last line on stdout is KAFKA_BROKERS=host:port.
+Exit status: 0 when the broker is up (also when it already was), 4 when it could not start
+(the reason and the last lines of the broker log are printed).`)
+    .action(async (opts: UpOptions) => {
+      const dataDir = opts.dataDir ?? defaultDevDir();
+      const st = kafkaStatus(dataDir);
+      if (st.running && st.state) {
+        const s = st.state;
+        err(`Kafka ${s.version} is already running on ${s.brokers} (pid ${s.pid}, data dir ${s.dataDir})`);
+        if (opts.port !== undefined && opts.port !== s.port) err(`note: --port ${opts.port} ignored; run 'multidispatch dev down' first to change it`);
+        out(`KAFKA_BROKERS=${s.brokers}`);
+        return;
+      }
+      const kafka = await startKafka({
+        dataDir,
+        port: opts.port,
+        controllerPort: opts.controllerPort,
+        version: opts.kafkaVersion,
+        timeoutMs: opts.timeout * 1000,
+        onProgress: (msg) => err(`multidispatch: ${msg}`),
+      });
+      if (!opts.printEnv) {
+        out(`Kafka ${kafka.version} running on ${kafka.brokers} (pid ${kafka.pid}, data dir ${kafka.dataDir}, log ${kafka.logFile})`);
+        out(`stop it with: multidispatch dev down${opts.dataDir ? ` --data-dir ${opts.dataDir}` : ''}`);
+      }
+      out(`KAFKA_BROKERS=${kafka.brokers}`);
+    });
+
+  dev
+    .command('down')
+    .description('Stop the local Kafka broker (SIGTERM, then SIGKILL after --grace seconds). Safe to run when nothing runs.')
+    .option('--data-dir <dir>', dataDirHelp)
+    .option('--grace <seconds>', 'how long to wait for a clean shutdown before SIGKILL', parseSeconds, 30)
+    .action(async (opts: { dataDir?: string; grace: number }) => {
+      const dataDir = opts.dataDir ?? defaultDevDir();
+      const res = await stopKafka(dataDir, { graceMs: opts.grace * 1000 });
+      if (res.stopped && res.state) {
+        err(`stopped Kafka ${res.state.version} on ${res.state.brokers} (pid ${res.state.pid}${res.killed ? ', had to SIGKILL' : ''})`);
+      } else {
+        err(`nothing was running in ${dataDir}`);
+      }
+    });
+
+  dev
+    .command('status')
+    .description('Show whether the local Kafka broker is running, with its brokers address, pid, version and data dir.')
+    .option('--data-dir <dir>', dataDirHelp)
+    .option('--json', 'print the status as one JSON object')
+    .addHelpText('after', '\nExit status: 0 when running, 3 when not.')
+    .action((opts: { dataDir?: string; json?: boolean }) => {
+      const st = kafkaStatus(opts.dataDir ?? defaultDevDir());
+      const s = st.state;
+      if (opts.json) {
+        out(JSON.stringify({ running: st.running, crashed: st.crashed, dataDir: st.dataDir, ...(s ? { brokers: s.brokers, pid: s.pid,
+          version: s.version, port: s.port, controllerPort: s.controllerPort, logFile: s.logFile, startedAt: s.startedAt } : {}) }));
+      } else if (st.running && s) {
+        out('running');
+        out(`brokers:   ${s.brokers}`);
+        out(`pid:       ${s.pid}`);
+        out(`version:   ${s.version}`);
+        out(`data dir:  ${st.dataDir}`);
+        out(`log:       ${s.logFile}`);
+        out(`started:   ${s.startedAt}`);
+      } else {
+        out('not running');
+        out(`data dir:  ${st.dataDir}`);
+        if (st.crashed && s) out(`the broker started at ${s.startedAt} (pid ${s.pid}) is gone; see ${s.logFile}`);
+      }
+      if (!st.running) process.exitCode = 3;
+    });
+}
