@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { createPublisher } from '../../src/index.js';
+import { schema } from '../../src/generated/examples.js';
+import { brokers, freshTopic } from '../support/kafka.js';
+import { paymentFailed } from '../support/events.js';
+
+const cli = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+  spawnSync(process.execPath, ['bin/multidispatch.js', ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
+
+describe('multidispatch codegen', () => {
+  it('writes the typed event map and a descriptor snapshot', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'md-cli-cg-'));
+    try {
+      const r = cli(['codegen', '--proto', 'proto/examples', '--out', join(dir, 'events.ts'), '--snapshot', join(dir, 'snap.json')]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, /7 event type\(s\)/);
+      const text = await readFile(join(dir, 'events.ts'), 'utf8');
+      assert.match(text, /from 'multidispatch'/);
+      assert.match(text, /'orders\.v1\.PaymentFailed': PaymentFailed;/);
+      assert.equal(JSON.parse(await readFile(join(dir, 'snap.json'), 'utf8')).format, 'multidispatch-descriptor-snapshot/1');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a schema that breaks a rule exits non-zero naming file, message and field', () => {
+    const r = cli(['codegen', '--proto', 'test/fixtures/protos/tag-type', '--out', join(tmpdir(), 'never-written.ts')]);
+    assert.equal(r.status, 3);
+    assert.match(r.stderr, /a\.proto: lint\.v1\.BadTags: user_id: .*\[tag-type\]/);
+  });
+
+  it('a missing proto folder is a one-line error', () => {
+    const r = cli(['codegen', '--proto', 'no/such/dir']);
+    assert.equal(r.status, 3);
+    assert.match(r.stderr, /proto directory 'no\/such\/dir' does not exist/);
+  });
+
+  it('--help documents the options', () => {
+    const r = cli(['codegen', '--help']);
+    assert.equal(r.status, 0);
+    for (const flag of ['--proto', '--out', '--against', '--snapshot']) assert.ok(r.stdout.includes(flag), flag);
+  });
+});
+
+describe('multidispatch tail', () => {
+  it('prints each record decoded with type, key, partition, offset and headers', async (t) => {
+    const topic = await freshTopic(t, { partitions: 2 });
+    const publisher = createPublisher({ schema, kafka: { brokers: brokers() }, statsd: false, topics: { 'orders.v1': topic } });
+    const receipts = [];
+    for (let i = 0; i < 3; i++) receipts.push(await publisher.publish('orders.v1.PaymentFailed', paymentFailed({ orderId: `tail-${i}`, market: 'IT' })));
+    await publisher.close();
+
+    const r = cli(['tail', '--topic', topic, '--proto', 'proto/examples', '--from-beginning', '--max', '3', '--brokers', brokers().join(',')]);
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(lines.length, 3);
+    for (const line of lines) {
+      const receipt = receipts.find((x) => x.eventId === line.headers['md-event-id']);
+      assert.ok(receipt, 'every printed record is one we published');
+      assert.equal(line.type, 'orders.v1.PaymentFailed');
+      assert.equal(line.partition, receipt.partition);
+      assert.equal(line.offset, receipt.offset);
+      assert.equal(line.key, line.event.orderId);
+      assert.equal(line.event.market, 'IT');
+      assert.equal(line.event.platform, 'ANDROID');
+    }
+  });
+
+  it('an unknown topic exits non-zero naming it', () => {
+    const r = cli(['tail', '--topic', 'no-such-topic-xyz', '--proto', 'proto/examples', '--max', '1', '--brokers', brokers().join(',')]);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /no-such-topic-xyz.*does not exist/);
+  });
+
+  it('a bad --max is a usage error', () => {
+    const r = cli(['tail', '--topic', 'x', '--max', 'lots', '--brokers', '127.0.0.1:1']);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /--max must be a positive integer/);
+  });
+});
