@@ -10,6 +10,6 @@ export * from './errors.js';
 export { createPublisher, createMemoryPublisher } from './publisher/index.js';
 export type { MemoryPublisher, MemoryPublisherOptions, MemoryRecord, Publisher, PublisherOptions, PublisherStats, PublishReceipt, StatsdOptions } from './publisher/index.js';
 export { codegen, loadSchema, buildBundle, EventRegistry } from './schema/index.js';
-export type { CodegenOptions, CodegenResult, EncodedEvent, EventMapBase, EventRule, EventSchema, Int64, SchemaBundle, TagRule, TimestampInput } from './schema/index.js';
+export type { CodegenOptions, CodegenResult, EncodedEvent, EventMapBase, EventRule, EventSchema, Int64, SchemaBundle, TagRule, TimestampInput, UntypedEventMap } from './schema/index.js';
 export { HEADER } from './schema/envelope.js';
 export { murmur2, partitionForKey, toPositive } from './kafka/murmur2.js';

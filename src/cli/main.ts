@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { exitCodeFor, MdError } from '../errors.js';
 import { registerCodegen } from './commands/codegen.js';
+import { registerDemo } from './commands/demo.js';
 import { registerDev } from './commands/dev.js';
 import { registerTail } from './commands/tail.js';
 
@@ -12,6 +13,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerCodegen(program);
+  registerDemo(program);
   registerDev(program);
   registerTail(program);
   return program;

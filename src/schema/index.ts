@@ -6,9 +6,9 @@ import { renderEventMap } from './codegen.js';
 import { checkEvolution, parseSnapshot, takeSnapshot } from './evolution.js';
 import { loadProtoDir } from './load.js';
 import { extractRules } from './rules.js';
-import type { EventSchema, SchemaBundle } from './types.js';
+import type { EventSchema, SchemaBundle, UntypedEventMap } from './types.js';
 
-export type { EventMapBase, EventRule, EventSchema, Int64, SchemaBundle, TagRule, TimestampInput } from './types.js';
+export type { EventMapBase, EventRule, EventSchema, Int64, SchemaBundle, TagRule, TimestampInput, UntypedEventMap } from './types.js';
 export { EventRegistry, type EncodedEvent } from './registry.js';
 
 export interface BuildSchemaOptions {
@@ -48,7 +48,7 @@ export async function buildBundle(options: BuildSchemaOptions): Promise<{ bundle
  * const schema = await loadSchema('./proto');
  * const publisher = createPublisher({ schema, kafka: { brokers: ['localhost:9092'] } });
  */
-export async function loadSchema(protoDir: string): Promise<EventSchema> {
+export async function loadSchema(protoDir: string): Promise<EventSchema<UntypedEventMap>> {
   const { bundle } = await buildBundle({ protoDir });
   return { bundle };
 }

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { createPublisher } from '../../src/index.js';
+import { createPublisher, type PublishReceipt } from '../../src/index.js';
 import { schema } from '../../src/generated/examples.js';
 import { brokers, freshTopic } from '../support/kafka.js';
 import { paymentFailed } from '../support/events.js';
@@ -51,7 +51,7 @@ describe('multidispatch tail', () => {
   it('prints each record decoded with type, key, partition, offset and headers', async (t) => {
     const topic = await freshTopic(t, { partitions: 2 });
     const publisher = createPublisher({ schema, kafka: { brokers: brokers() }, statsd: false, topics: { 'orders.v1': topic } });
-    const receipts = [];
+    const receipts: PublishReceipt[] = [];
     for (let i = 0; i < 3; i++) receipts.push(await publisher.publish('orders.v1.PaymentFailed', paymentFailed({ orderId: `tail-${i}`, market: 'IT' })));
     await publisher.close();
 
