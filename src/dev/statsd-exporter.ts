@@ -97,7 +97,9 @@ export async function startStatsdExporter(opts: StartStatsdExporterOptions = {})
   if (opts.webPort !== undefined) await assertTcpPortFree(opts.webPort, 'statsd_exporter web');
   const port = opts.udpPort ?? (await freeUdpPort());
   const webPort = opts.webPort ?? (await freeTcpPorts(1))[0]!;
-  const logFile = opts.logFile ?? join(mkdtempSync(join(tmpdir(), 'multidispatch-statsd-')), 'statsd_exporter.log');
+  // A log dir we create ourselves is removed by stop(); after a failed start it stays for the post-mortem.
+  const ownDir = opts.logFile ? undefined : mkdtempSync(join(tmpdir(), 'multidispatch-statsd-'));
+  const logFile = opts.logFile ?? join(ownDir!, 'statsd_exporter.log');
   const metricsUrl = `http://${LOOPBACK}:${webPort}/metrics`;
   const args = [`--statsd.listen-udp=${LOOPBACK}:${port}`, '--statsd.listen-tcp=', `--web.listen-address=${LOOPBACK}:${webPort}`,
     '--log.level=info'];
@@ -132,5 +134,9 @@ export async function startStatsdExporter(opts: StartStatsdExporterOptions = {})
     }
     await sleep(200);
   }
-  return { host: LOOPBACK, port, webPort, metricsUrl, pid, logFile, version, stop: async () => void (await stopProcess(pid, 5_000)) };
+  const stop = async (): Promise<void> => {
+    await stopProcess(pid, 5_000);
+    if (ownDir) rmSync(ownDir, { recursive: true, force: true });
+  };
+  return { host: LOOPBACK, port, webPort, metricsUrl, pid, logFile, version, stop };
 }
