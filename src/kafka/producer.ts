@@ -1,4 +1,4 @@
-import type { Admin, Kafka, Producer } from 'kafkajs';
+import type { Admin, Kafka, Message, Producer } from 'kafkajs';
 import { KafkaDeliveryError } from '../errors.js';
 import { partitionForKey } from './murmur2.js';
 
@@ -6,8 +6,11 @@ export interface ProduceRecord {
   topic: string;
   key: string | null;
   value: Buffer;
-  headers: Record<string, string>;
+  /** Header values; constant ones are best passed as shared Buffers (kafkajs copies them as they are). */
+  headers: Record<string, string | Buffer>;
   timestampMs: number;
+  /** Set by the sender before the first attempt and kept across retries. */
+  partition?: number;
 }
 
 /** Where the broker wrote one record. */
@@ -93,29 +96,30 @@ export class ProducerPort {
    */
   async send(records: ReadonlyArray<ProduceRecord & { partition: number }>): Promise<RecordPosition[]> {
     const producer = await this.ensure();
-    const byTopic = new Map<string, Array<ProduceRecord & { partition: number }>>();
+    const byTopic = new Map<string, Message[]>();
     for (const r of records) {
       let list = byTopic.get(r.topic);
       if (!list) byTopic.set(r.topic, (list = []));
-      list.push(r);
+      list.push({ key: r.key, value: r.value, headers: r.headers, partition: r.partition, timestamp: String(r.timestampMs) });
     }
     const result = await producer.sendBatch({
       acks: -1,
       timeout: this.options.requestTimeoutMs,
-      topicMessages: [...byTopic].map(([topic, list]) => ({
-        topic,
-        messages: list.map((r) => ({ key: r.key, value: r.value, headers: r.headers, partition: r.partition, timestamp: String(r.timestampMs) })),
-      })),
+      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
     });
-    const base = new Map<string, bigint>();
-    for (const m of result) base.set(`${m.topicName}\u0000${m.partition}`, BigInt(m.baseOffset ?? '-1'));
-    const seen = new Map<string, bigint>();
+    // Offsets stay below 2^53 in practice, so plain numbers are exact here; the string keeps the API honest.
+    const next = new Map<string, number[]>();
+    for (const m of result) {
+      let perPartition = next.get(m.topicName);
+      if (!perPartition) next.set(m.topicName, (perPartition = []));
+      perPartition[m.partition] = Number(m.baseOffset ?? '-1');
+    }
     return records.map((r) => {
-      const k = `${r.topic}\u0000${r.partition}`;
-      const index = seen.get(k) ?? 0n;
-      seen.set(k, index + 1n);
-      const b = base.get(k);
-      return { topic: r.topic, partition: r.partition, offset: b === undefined || b < 0n ? '-1' : String(b + index) };
+      const perPartition = next.get(r.topic);
+      const offset = perPartition?.[r.partition];
+      if (offset === undefined || offset < 0) return { topic: r.topic, partition: r.partition, offset: '-1' };
+      perPartition![r.partition] = offset + 1;
+      return { topic: r.topic, partition: r.partition, offset: String(offset) };
     });
   }
 

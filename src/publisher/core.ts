@@ -2,10 +2,9 @@ import { v7 as uuidv7 } from 'uuid';
 import { ClosedError } from '../errors.js';
 import { HEADER } from '../schema/envelope.js';
 import type { EventRegistry } from '../schema/registry.js';
-import type { EventMapBase, TagRule } from '../schema/types.js';
-import { CardinalityGuard } from '../sinks/statsd/guard.js';
-import { sanitizeMetricName, sanitizeTagName, sanitizeTagValue } from '../sinks/statsd/sanitize.js';
-import type { CounterIncrement, CounterSink, RecordSink } from '../sinks/types.js';
+import type { EventMapBase } from '../schema/types.js';
+import type { CounterSink, RecordPosition, RecordSink } from '../sinks/types.js';
+import { CounterPlanner, type CounterRules } from './counters.js';
 import { endPublishSpan, startPublishSpan } from './tracing.js';
 
 /** What publish() resolves with: the envelope's identity and where Kafka wrote the record. */
@@ -57,90 +56,59 @@ export interface CoreOptions {
   registry: EventRegistry;
   records: RecordSink & { stats?: { queued: number; inFlight: number; delivered: number; failed: number; dropped: number } };
   counters: (CounterSink & { errors?: number; increments?: number }) | undefined;
-  statsd: { prefix: string; globalTags: Record<string, string>; maxTagValuesPerTag: number; countOn: 'accept' | 'ack'; eventTypeTag: string } | undefined;
+  statsd: (CounterRules & { countOn: 'accept' | 'ack' }) | undefined;
 }
 
-/** Per-event-type StatsD plan, computed once. */
-interface CounterPlan {
-  name: string;
-  tags: TagRule[];
-  base: Record<string, string>;
+/** Header values that are the same for every event of a type, encoded once. */
+interface TypeHeaders {
+  eventType: Buffer;
+  fingerprint: Buffer;
 }
 
 /** Builds a publisher over any pair of sinks: the real ones or the in-memory ones used in tests. */
 export function createPublisherCore<M extends EventMapBase>(options: CoreOptions): Publisher<M> {
   const { registry, records, counters, statsd } = options;
-  const guard = new CardinalityGuard(statsd?.maxTagValuesPerTag ?? 100);
-  const plans = new Map<string, CounterPlan | null>();
+  const planner = statsd && counters ? new CounterPlanner(registry, statsd) : undefined;
+  const countOnAck = statsd?.countOn === 'ack';
+  const producerHeader = Buffer.from(options.producer);
+  const typeHeaders = new Map<string, TypeHeaders>();
   let closed = false;
   let invalid = 0;
-
-  const planFor = (eventType: string): CounterPlan | null => {
-    let plan = plans.get(eventType);
-    if (plan !== undefined) return plan;
-    const { rule } = registry.lookup(eventType);
-    if (!statsd || !counters || !rule.statsdCounter) plan = null;
-    else {
-      const base: Record<string, string> = {};
-      for (const [k, v] of Object.entries(statsd.globalTags)) base[sanitizeTagName(k)] = sanitizeTagValue(v);
-      if (statsd.eventTypeTag) base[sanitizeTagName(statsd.eventTypeTag)] = sanitizeTagValue(eventType);
-      plan = { name: sanitizeMetricName(statsd.prefix + rule.metricName), tags: rule.tags, base };
-    }
-    plans.set(eventType, plan);
-    return plan;
-  };
-
-  const counterFor = (plan: CounterPlan, prepared: Record<string, unknown>, event: Record<string, unknown>): CounterIncrement => {
-    const tags = { ...plan.base };
-    for (const t of plan.tags) {
-      let value: string;
-      if (t.kind === 'enum') {
-        const raw = event[t.field];
-        value = typeof raw === 'string' ? raw : raw === undefined ? 'unset' : String(raw);
-      } else if (t.kind === 'bool') value = prepared[t.field] === true ? 'true' : 'false';
-      else {
-        const raw = prepared[t.field];
-        value = typeof raw === 'string' && t.allowedValues!.includes(raw) ? raw : raw === undefined ? 'unset' : 'other';
-      }
-      const name = sanitizeTagName(t.protoName);
-      tags[name] = guard.admit(plan.name, name, sanitizeTagValue(value));
-    }
-    return { name: plan.name, tags, value: 1 };
-  };
 
   const publish = (eventType: string, event: object): Promise<PublishReceipt> => {
     if (closed) return Promise.reject(new ClosedError());
     try {
       const encoded = registry.encode(eventType, event);
-      const { rule } = encoded.compiled;
-      const occurredAtMs = encoded.eventTimeMs ?? Date.now();
+      const { rule, fingerprint } = encoded.compiled;
+      const occurredAt = new Date(encoded.eventTimeMs ?? Date.now());
       const eventId = uuidv7();
-      const headers: Record<string, string> = {
-        [HEADER.eventType]: eventType,
+      let constant = typeHeaders.get(eventType);
+      if (!constant) typeHeaders.set(eventType, (constant = { eventType: Buffer.from(eventType), fingerprint: Buffer.from(fingerprint) }));
+      const headers: Record<string, string | Buffer> = {
+        [HEADER.eventType]: constant.eventType,
         [HEADER.eventId]: eventId,
-        [HEADER.occurredAt]: new Date(occurredAtMs).toISOString(),
-        [HEADER.producer]: options.producer,
-        [HEADER.schemaFingerprint]: encoded.compiled.fingerprint,
+        [HEADER.occurredAt]: occurredAt.toISOString(),
+        [HEADER.producer]: producerHeader,
+        [HEADER.schemaFingerprint]: constant.fingerprint,
       };
       // The record timestamp is the publish time: brokers reject timestamps more than an hour ahead of their
       // clock (log.message.timestamp.after.max.ms), and a client's event time may be skewed. The event's own
       // time travels in the md-occurred-at header.
-      const span = startPublishSpan(rule.topic, eventType, eventId, headers);
-      let pending: Promise<import('../sinks/types.js').RecordPosition>;
+      const span = startPublishSpan(rule.topic, eventType, eventId, headers as Record<string, string>);
+      let pending: Promise<RecordPosition>;
       try {
         pending = records.send({ topic: rule.topic, key: encoded.key, value: Buffer.from(encoded.bytes.buffer, encoded.bytes.byteOffset, encoded.bytes.byteLength), headers, timestampMs: Date.now() });
       } catch (err) {
         endPublishSpan(span, undefined, undefined, err as Error);
         throw err;
       }
-      const plan = planFor(eventType);
-      const counter = plan ? counterFor(plan, encoded.prepared, event as Record<string, unknown>) : undefined;
-      if (counter && statsd!.countOn === 'accept') counters!.increment(counter);
+      const counter = planner?.counterFor(eventType, encoded.prepared, event as Record<string, unknown>);
+      if (counter && !countOnAck) counters!.increment(counter);
       return pending.then(
         (pos) => {
-          if (counter && statsd!.countOn === 'ack') counters!.increment(counter);
+          if (counter && countOnAck) counters!.increment(counter);
           endPublishSpan(span, pos.partition, pos.offset);
-          return { eventId, eventType, occurredAt: new Date(occurredAtMs), topic: pos.topic, partition: pos.partition, offset: pos.offset };
+          return { eventId, eventType, occurredAt, topic: pos.topic, partition: pos.partition, offset: pos.offset };
         },
         (err: Error) => {
           endPublishSpan(span, undefined, undefined, err);
@@ -176,7 +144,7 @@ export function createPublisherCore<M extends EventMapBase>(options: CoreOptions
         invalid,
         statsdIncrements: counters?.increments ?? 0,
         statsdErrors: counters?.errors ?? 0,
-        tagOverflows: guard.overflows,
+        tagOverflows: planner?.guard.overflows ?? 0,
       };
     },
   };

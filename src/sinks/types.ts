@@ -12,9 +12,11 @@ export interface RecordSink {
 
 /** A StatsD counter increment, final: prefixed name and sanitised, guarded tags. */
 export interface CounterIncrement {
-  name: string;
-  tags: Record<string, string>;
-  value: number;
+  readonly name: string;
+  readonly tags: Readonly<Record<string, string>>;
+  readonly value: number;
+  /** Identifies name + tag values; increments with equal keys can be summed. */
+  readonly key: string;
 }
 
 /** Where counters go: hot-shots over UDP/UDS/TCP, or memory. Never throws into the caller. */

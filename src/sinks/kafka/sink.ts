@@ -221,10 +221,21 @@ export class KafkaSink {
     }
   }
 
+  /** Chooses each record's partition once, in place, so that a retry resends exactly the same batch. */
   private async assignPartitions(batch: Pending[]): Promise<Array<ProduceRecord & { partition: number }>> {
-    const counts = new Map<string, number>();
-    for (const p of batch) if (!counts.has(p.record.topic)) counts.set(p.record.topic, await this.port.partitionCount(p.record.topic));
-    return batch.map((p) => ({ ...p.record, partition: this.port.partitionFor(p.record.key, counts.get(p.record.topic)!) }));
+    let topic = '';
+    let count = 0;
+    const out = new Array<ProduceRecord & { partition: number }>(batch.length);
+    for (let i = 0; i < batch.length; i++) {
+      const r = batch[i]!.record;
+      if (r.topic !== topic) {
+        topic = r.topic;
+        count = await this.port.partitionCount(topic);
+      }
+      r.partition ??= this.port.partitionFor(r.key, count);
+      out[i] = r as ProduceRecord & { partition: number };
+    }
+    return out;
   }
 
   private settleOne(p: Pending): void {

@@ -1,7 +1,13 @@
 import type { CounterIncrement, CounterSink, ProduceRecord, RecordPosition, RecordSink } from '../types.js';
 import { partitionForKey } from '../../kafka/murmur2.js';
 
-export interface MemoryRecord extends ProduceRecord, RecordPosition {}
+/** A record as it would have been written to Kafka; header values as strings. */
+export interface MemoryRecord extends RecordPosition {
+  key: string | null;
+  value: Buffer;
+  headers: Record<string, string>;
+  timestampMs: number;
+}
 
 /** Records what would have been written to Kafka, with the partition Java's partitioner would pick. */
 export class MemoryRecordSink implements RecordSink {
@@ -18,7 +24,8 @@ export class MemoryRecordSink implements RecordSink {
     const offset = this.offsets.get(k) ?? 0;
     this.offsets.set(k, offset + 1);
     const position = { topic: record.topic, partition, offset: String(offset) };
-    this.records.push({ ...record, ...position });
+    const headers = Object.fromEntries(Object.entries(record.headers).map(([h, v]) => [h, v.toString()]));
+    this.records.push({ key: record.key, value: record.value, headers, timestampMs: record.timestampMs, ...position });
     this.stats.delivered++;
     return Promise.resolve(position);
   }
