@@ -19,7 +19,12 @@ export type ErrorCode =
   | 'MD_DELIVERY_TIMEOUT'
   | 'MD_STATSD'
   | 'MD_DEV_ENV'
-  | 'MD_USAGE';
+  | 'MD_USAGE'
+  | 'MD_IDENTIFIER'
+  | 'MD_WAREHOUSE'
+  | 'MD_WAREHOUSE_UNAVAILABLE'
+  | 'MD_OFFSET_CONFLICT'
+  | 'MD_POISON_RECORD';
 
 export interface MdErrorOptions {
   cause?: unknown;
@@ -148,6 +153,57 @@ export class UsageError extends MdError {
   }
 }
 
+/** A topic, event or field name cannot be turned into a safe warehouse identifier. */
+export class IdentifierError extends MdError {
+  constructor(what: string, name: string, problem: string) {
+    super('MD_IDENTIFIER', `${what} ${JSON.stringify(name)} cannot be used as a warehouse identifier: ${problem}`);
+  }
+}
+
+/** A warehouse statement failed for a reason that retrying will not fix (bad SQL, permissions, types). */
+export class WarehouseError extends MdError {
+  constructor(warehouse: string, message: string, options: MdErrorOptions = {}) {
+    super('MD_WAREHOUSE', `${warehouse}: ${message}`, options);
+  }
+}
+
+/** The warehouse cannot be reached right now (connection refused, timeout, 5xx); retrying may succeed. */
+export class WarehouseUnavailableError extends MdError {
+  constructor(warehouse: string, message: string, options: MdErrorOptions = {}) {
+    super('MD_WAREHOUSE_UNAVAILABLE', `${warehouse} is unavailable: ${message}`, { ...options, retriable: true });
+  }
+}
+
+/**
+ * The offsets stored in the warehouse are not the ones this loader expected: another loader instance
+ * wrote these partitions since (a rebalance). The whole batch was rolled back.
+ */
+export class OffsetConflictError extends MdError {
+  readonly partitions: ReadonlyArray<{ topic: string; partition: number; expected: string | null; found: string | null }>;
+  constructor(partitions: ReadonlyArray<{ topic: string; partition: number; expected: string | null; found: string | null }>) {
+    super(
+      'MD_OFFSET_CONFLICT',
+      `offsets changed under this loader (another instance wrote them): ${partitions
+        .map((p) => `${p.topic}[${p.partition}] expected ${p.expected ?? 'none'}, found ${p.found ?? 'none'}`)
+        .join('; ')}`,
+    );
+    this.partitions = partitions;
+  }
+}
+
+/** A record that cannot be loaded, with errorsTolerance 'none'. */
+export class PoisonRecordError extends MdError {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  constructor(topic: string, partition: number, offset: string, reason: string) {
+    super('MD_POISON_RECORD', `record ${topic}[${partition}]@${offset} cannot be loaded: ${reason}`);
+    this.topic = topic;
+    this.partition = partition;
+    this.offset = offset;
+  }
+}
+
 /** Exit statuses of the CLI, one per error family. */
 export function exitCodeFor(err: unknown): number {
   if (!(err instanceof MdError)) return 1;
@@ -162,6 +218,12 @@ export function exitCodeFor(err: unknown): number {
       return 3;
     case 'MD_DEV_ENV':
       return 4;
+    case 'MD_POISON_RECORD':
+      return 5;
+    case 'MD_WAREHOUSE':
+    case 'MD_WAREHOUSE_UNAVAILABLE':
+    case 'MD_IDENTIFIER':
+      return 6;
     default:
       return 1;
   }

@@ -1,0 +1,84 @@
+/**
+ * The warehouse port: what the loader needs from a warehouse. Two adapters implement it, DuckDB
+ * (src/warehouse/duckdb, the embedded default) and Snowflake (src/warehouse/snowflake); they are the only
+ * modules that import their drivers.
+ *
+ * Table layout (the same as Snowflake's Kafka connector): one table per topic with two columns,
+ * RECORD_METADATA and RECORD_CONTENT, both JSON (DuckDB `JSON`, Snowflake `VARIANT`). Offsets live in one
+ * table, MULTIDISPATCH_OFFSETS, written in the same transaction as the rows.
+ */
+
+/** One row of a topic table: both columns as JSON text (the adapter parses them into JSON / VARIANT). */
+export interface LoadRow {
+  metadata: string;
+  content: string;
+}
+
+/**
+ * The offset move of one partition in a batch. `expected` is the NEXT_OFFSET the loader read from the
+ * warehouse (null: no row yet); the write succeeds only if the stored value still equals it, so two
+ * loader instances that both believe they own a partition can never both commit the same records.
+ */
+export interface OffsetMove {
+  topic: string;
+  partition: number;
+  expected: string | null;
+  next: string;
+}
+
+export interface BatchWrite {
+  /** The consumer group: offsets are stored per (group, topic, partition). */
+  group: string;
+  /** Rows per (already validated) table name. */
+  tables: ReadonlyArray<{ table: string; rows: readonly LoadRow[] }>;
+  offsets: readonly OffsetMove[];
+}
+
+/** Column types of a typed view. */
+export type ViewColumnType = 'string' | 'int32' | 'int64' | 'uint64' | 'double' | 'bool' | 'timestamp' | 'enum' | 'bytes' | 'json';
+
+export interface ViewColumn {
+  /** Column name, a validated upper-case identifier. */
+  name: string;
+  /** Where the value is: ['RECORD_CONTENT', 'amount', 'amountMinor'] or ['RECORD_METADATA', 'event_id']. */
+  path: readonly string[];
+  type: ViewColumnType;
+}
+
+/** A typed view over one event type's rows in its topic table. */
+export interface ViewSpec {
+  view: string;
+  table: string;
+  eventType: string;
+  columns: readonly ViewColumn[];
+}
+
+export interface Warehouse {
+  /** 'duckdb' or 'snowflake' (used in logs and errors). */
+  readonly kind: string;
+  /** A description without secrets, e.g. `duckdb:/data/events.duckdb`. */
+  readonly description: string;
+  /** Connects and creates the schema objects the loader needs (the offsets table). Retries are the caller's. */
+  connect(): Promise<void>;
+  /** Creates the topic table when missing (RECORD_METADATA, RECORD_CONTENT). */
+  ensureTable(table: string): Promise<void>;
+  /** Creates or replaces a typed view. */
+  ensureView(view: ViewSpec): Promise<void>;
+  /** NEXT_OFFSET per `${topic}\u0000${partition}` for the group and topics (absent: nothing loaded yet). */
+  readOffsets(group: string, topics: readonly string[]): Promise<Map<string, string>>;
+  /**
+   * Writes every row and every offset move in ONE transaction. Throws OffsetConflictError (nothing written)
+   * when a stored offset differs from `expected`, WarehouseUnavailableError when the warehouse cannot be
+   * reached (nothing written, retry), WarehouseError otherwise.
+   */
+  writeBatch(batch: BatchWrite): Promise<void>;
+  /** Runs a read query (tests, the demo, docs). Values come back as the driver returns them. */
+  query(sql: string): Promise<Record<string, unknown>[]>;
+  close(): Promise<void>;
+}
+
+export const OFFSETS_TABLE = 'MULTIDISPATCH_OFFSETS';
+
+export function offsetKey(topic: string, partition: number): string {
+  return `${topic}\u0000${partition}`;
+}
