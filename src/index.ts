@@ -13,3 +13,9 @@ export { codegen, loadSchema, buildBundle, EventRegistry } from './schema/index.
 export type { CodegenOptions, CodegenResult, EncodedEvent, EventMapBase, EventRule, EventSchema, Int64, SchemaBundle, TagRule, TimestampInput, UntypedEventMap } from './schema/index.js';
 export { HEADER } from './schema/envelope.js';
 export { murmur2, partitionForKey, toPositive } from './kafka/murmur2.js';
+
+// The loader: Kafka topics → warehouse (DuckDB by default, Snowflake), exactly once.
+export { createLoader, Loader, type LoaderStats, type LoaderProgress, type LoaderHooks } from './loader/loader.js';
+export type { LoaderOptions } from './loader/options.js';
+export type { Warehouse, LoadRow, BatchWrite, OffsetMove, ViewSpec, ViewColumn } from './warehouse/types.js';
+export { tableNameForTopic, viewNameForEvent, viewSpecFor, quoteIdent, checkIdentifier } from './warehouse/naming.js';

@@ -1,0 +1,647 @@
+import type { Admin, Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
+import pino, { type Logger } from 'pino';
+import { MdError, OffsetConflictError, PoisonRecordError, WarehouseError, WarehouseUnavailableError } from '../errors.js';
+import { parseOptions } from '../config/parse.js';
+import { createKafka } from '../kafka/client.js';
+import { ensureTopics } from '../kafka/admin.js';
+import { EventRegistry } from '../schema/registry.js';
+import type { SchemaBundle } from '../schema/types.js';
+import { checkIdentifier, tableNameForTopic, upperSnake, viewSpecFor } from '../warehouse/naming.js';
+import { offsetKey, type LoadRow, type OffsetMove, type Warehouse } from '../warehouse/types.js';
+import { loaderOptionsSchema, type LoaderOptions, type ResolvedLoaderOptions } from './options.js';
+import { decodeRecord } from './record.js';
+
+/** What a loader did so far. */
+export interface LoaderStats {
+  /** Rows committed to the warehouse by this loader instance. */
+  rowsLoaded: number;
+  /** Warehouse transactions committed. */
+  batches: number;
+  /** Records sent to the dead-letter topic (their offsets were committed with the next batch). */
+  deadLettered: number;
+  /** Records with a null value, skipped. */
+  tombstones: number;
+  /** Records read again after a restart or rebalance and skipped because the warehouse already had them. */
+  skippedAlreadyLoaded: number;
+  /** Batches rolled back because another instance had moved the offsets (rebalance). */
+  offsetConflicts: number;
+  /** Times a warehouse write was retried because the warehouse was unavailable. */
+  warehouseRetries: number;
+}
+
+export interface LoaderProgress {
+  /** Partitions with their committed next offset and, for --once, the end offset to reach. */
+  partitions: Array<{ topic: string; partition: number; next: string | null; end: string | undefined }>;
+  rowsLoaded: number;
+  /** Records still to load to reach the targets (runOnce), summed over partitions. */
+  remaining: number | undefined;
+  total: number | undefined;
+}
+
+export interface LoaderHooks {
+  /** Pino-compatible logger (default: pino at 'info' on stderr). */
+  logger?: Logger;
+  /** Called after every committed batch (progress bars). */
+  onProgress?: (p: LoaderProgress) => void;
+}
+
+interface Move extends OffsetMove {
+  /** First offset buffered for the partition in this batch (where to seek back to when the batch is dropped). */
+  first: string;
+}
+
+interface Pending {
+  tables: Map<string, LoadRow[]>;
+  moves: Map<string, Move>;
+  dlq: Array<{ topic: string; partition: number; offset: string; key: Buffer | null; value: Buffer | null; headers: Record<string, string>; reason: string; errorClass: string }>;
+  count: number;
+  bytes: number;
+  rows: number;
+  since: number;
+}
+
+const emptyPending = (): Pending => ({ tables: new Map(), moves: new Map(), dlq: [], count: 0, bytes: 0, rows: 0, since: 0 });
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const big = (s: string) => BigInt(s);
+/** The offset the fetch that produced this batch asked for (kafkajs sets it; its typings omit it). */
+const fetchedOffsetOf = (batch: EachBatchPayload['batch']): string => String((batch as unknown as { fetchedOffset: string | number }).fetchedOffset);
+
+/**
+ * The Kafka → warehouse loader. Exactly once: every batch's rows and the next offset of every partition
+ * in it are written in ONE warehouse transaction, as a compare-and-set on the offsets the loader read;
+ * the loader positions itself from the warehouse's offsets (not Kafka's) on start and on every assignment.
+ *
+ * @example
+ * const loader = createLoader({ kafka: { brokers: ['127.0.0.1:9092'] }, schema, topics: ['orders.v1'],
+ *                               warehouse: 'duckdb:events.duckdb' });
+ * const summary = await loader.runOnce();   // until caught up with the end offsets seen at start
+ */
+export class Loader {
+  readonly options: ResolvedLoaderOptions;
+  readonly registry: EventRegistry;
+  readonly log: Logger;
+  private readonly hooks: LoaderHooks;
+  private readonly kafka: Kafka;
+  private warehouse: Warehouse | undefined;
+  private ownsWarehouse = false;
+  private consumer: Consumer | undefined;
+  private producer: Producer | undefined;
+  private admin: Admin | undefined;
+  private topics: string[] = [];
+  private readonly tableOf = new Map<string, string>();
+  private readonly ensuredTables = new Set<string>();
+
+  /** Committed next offset per partition as stored in the warehouse (null: nothing stored). */
+  private readonly committed = new Map<string, string | null>();
+  /** Topics whose warehouse offsets were read since the last assignment. */
+  private readonly offsetsLoaded = new Set<string>();
+  /** Partitions positioned (sought) since the last assignment. */
+  private readonly positioned = new Set<string>();
+  private assigned: Array<{ topic: string; partition: number }> = [];
+  private pending = emptyPending();
+  private lock: Promise<unknown> = Promise.resolve();
+  private heartbeat: (() => Promise<void>) | undefined;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private logTimer: NodeJS.Timeout | undefined;
+  private stopping = false;
+  private started = false;
+  private fatal: Error | undefined;
+  private finish: ((err?: Error) => void) | undefined;
+  private done: Promise<void> | undefined;
+  private targets: Map<string, string> | undefined;
+  private readonly statsData: LoaderStats = { rowsLoaded: 0, batches: 0, deadLettered: 0, tombstones: 0, skippedAlreadyLoaded: 0, offsetConflicts: 0, warehouseRetries: 0 };
+  private lastLog = { at: Date.now(), rows: 0 };
+
+  constructor(options: LoaderOptions, hooks: LoaderHooks = {}) {
+    this.options = parseOptions(loaderOptionsSchema, options, 'loader');
+    this.hooks = hooks;
+    this.log = hooks.logger ?? pino({ name: 'multidispatch-loader', level: 'info' }, pino.destination(2));
+    this.registry = new EventRegistry(this.options.schema as unknown as { bundle: SchemaBundle }, { topics: this.options.topicRenames });
+    for (const [topic, table] of Object.entries(this.options.tables)) checkIdentifier(`tables.${topic}`, table);
+    this.kafka = createKafka(this.options.kafka);
+  }
+
+  stats(): LoaderStats {
+    return { ...this.statsData };
+  }
+
+  /** The table a topic is loaded into. */
+  tableFor(topic: string): string {
+    let t = this.tableOf.get(topic);
+    if (!t) {
+      t = this.options.tables[topic] ?? tableNameForTopic(topic);
+      this.tableOf.set(topic, t);
+    }
+    return t;
+  }
+
+  /** The warehouse (after start()). */
+  get warehouseHandle(): Warehouse | undefined {
+    return this.warehouse;
+  }
+
+  /** Loads until every partition reached the end offset it had when the loader started, then stops. */
+  async runOnce(): Promise<LoaderStats> {
+    await this.start({ once: true });
+    await this.done;
+    return this.stats();
+  }
+
+  /** Runs until stop() (or a fatal error, which rejects). */
+  async run(): Promise<LoaderStats> {
+    await this.start({ once: false });
+    await this.done;
+    return this.stats();
+  }
+
+  /** Resolves when the loader stopped (stop(), caught up in once mode); rejects with the fatal error. */
+  whenDone(): Promise<void> {
+    return this.done ?? Promise.resolve();
+  }
+
+  async start({ once }: { once: boolean }): Promise<void> {
+    if (this.started) throw new MdError('MD_USAGE', 'the loader was already started');
+    this.started = true;
+    this.done = new Promise<void>((resolve, reject) => {
+      this.finish = (err) => (err ? reject(err) : resolve());
+    });
+    this.done.catch(() => undefined);
+    this.warehouse = await this.openWarehouse();
+    this.admin = this.kafka.admin();
+    await this.admin.connect();
+    this.topics = await this.resolveTopics();
+    await this.withWarehouseRetry('connect', () => this.warehouse!.connect());
+    for (const topic of this.topics) await this.ensureTable(this.tableFor(topic));
+    if (this.options.views) await this.ensureViews();
+    if (once) {
+      this.targets = new Map();
+      for (const topic of this.topics) {
+        for (const p of await this.admin.fetchTopicOffsets(topic)) this.targets.set(offsetKey(topic, p.partition), p.high);
+      }
+      const stored = await this.withWarehouseRetry('read offsets', () => this.warehouse!.readOffsets(this.options.group, this.topics));
+      if (this.caughtUp(stored)) {
+        this.log.info({ topics: this.topics }, 'nothing to load: the warehouse already has every record up to the end offsets');
+        await this.shutdown();
+        return;
+      }
+    }
+    this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    await this.producer.connect();
+    if (this.options.errorsTolerance === 'all') await ensureTopics(this.kafka, [{ topic: this.options.dlqTopic, partitions: 1 }]);
+    this.consumer = this.kafka.consumer({
+      groupId: this.options.group,
+      sessionTimeout: 30_000,
+      rebalanceTimeout: 60_000,
+      heartbeatInterval: 3_000,
+      allowAutoTopicCreation: false,
+      maxBytesPerPartition: 4 * 1024 * 1024,
+      maxBytes: 16 * 1024 * 1024,
+      maxWaitTimeInMs: 500,
+      readUncommitted: false,
+    });
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => this.onAssignment(e.payload.memberAssignment));
+    this.consumer.on(this.consumer.events.CRASH, (e) => {
+      if (!e.payload.restart) this.fail(e.payload.error);
+    });
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics: this.topics, fromBeginning: this.options.startFrom === 'earliest' });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: (payload) => this.eachBatch(payload),
+    });
+    this.flushTimer = setInterval(() => {
+      if (this.pending.count > 0 && Date.now() - this.pending.since >= this.options.flushMs) void this.locked(() => this.flush('time')).catch((err) => this.fail(err));
+    }, Math.min(250, this.options.flushMs));
+    if (!once) this.logTimer = setInterval(() => void this.logProgress(), this.options.logIntervalMs);
+    this.log.info({ topics: this.topics, group: this.options.group, warehouse: this.warehouse.description, once }, 'loader started');
+  }
+
+  /** Stops: finishes (flushes) the open batch, leaves the group, closes connections. */
+  async stop(): Promise<void> {
+    if (!this.started) return;
+    await this.shutdown();
+    await this.done?.catch(() => undefined);
+  }
+
+  private async openWarehouse(): Promise<Warehouse> {
+    const w = this.options.warehouse;
+    if (typeof w === 'object' && 'writeBatch' in w) return w as Warehouse;
+    this.ownsWarehouse = true;
+    if (typeof w === 'string' && w.startsWith('duckdb:')) {
+      const { DuckDbWarehouse } = await import('../warehouse/duckdb/warehouse.js');
+      return new DuckDbWarehouse({ path: w.slice('duckdb:'.length) });
+    }
+    if (typeof w === 'object' && (w as { type: string }).type === 'duckdb') {
+      const { DuckDbWarehouse } = await import('../warehouse/duckdb/warehouse.js');
+      const d = w as { path: string; shared?: boolean };
+      return new DuckDbWarehouse({ path: d.path, shared: d.shared ?? false });
+    }
+    const { SnowflakeWarehouse } = await import('../warehouse/snowflake/warehouse.js');
+    const { snowflakeOptionsFromEnv } = await import('../warehouse/snowflake/options.js');
+    const given = typeof w === 'object' ? { ...(w as Record<string, unknown>) } : {};
+    delete given.type;
+    return new SnowflakeWarehouse({ ...snowflakeOptionsFromEnv(process.env), ...given } as never);
+  }
+
+  private async resolveTopics(): Promise<string[]> {
+    const existing = await this.admin!.listTopics();
+    if (this.options.topicPattern !== undefined) {
+      const re = new RegExp(this.options.topicPattern);
+      const found = existing.filter((t) => re.test(t) && !t.startsWith('__') && t !== this.options.dlqTopic).sort();
+      if (found.length === 0) throw new MdError('MD_OPTIONS', `topicPattern /${this.options.topicPattern}/ matches no topic on the cluster`);
+      return found;
+    }
+    const missing = this.options.topics!.filter((t) => !existing.includes(t));
+    if (missing.length > 0) throw new MdError('MD_OPTIONS', `topic${missing.length > 1 ? 's' : ''} ${missing.join(', ')} not found on the cluster`);
+    return [...this.options.topics!];
+  }
+
+  private async ensureTable(table: string): Promise<void> {
+    if (this.ensuredTables.has(table)) return;
+    await this.withWarehouseRetry(`create table ${table}`, () => this.warehouse!.ensureTable(table));
+    this.ensuredTables.add(table);
+  }
+
+  private async ensureViews(): Promise<void> {
+    const rules = this.registry.bundle.events.filter((e) => this.topics.includes(this.registry.lookup(e.type).rule.topic));
+    const simple = new Map<string, number>();
+    for (const r of rules) {
+      const n = upperSnake(r.type.split('.').pop()!);
+      simple.set(n, (simple.get(n) ?? 0) + 1);
+    }
+    for (const r of rules) {
+      const topic = this.registry.lookup(r.type).rule.topic;
+      const spec = viewSpecFor(this.registry, r.type, this.tableFor(topic));
+      // Two event types with the same simple name in different packages: use the full name for both.
+      if (simple.get(spec.view)! > 1) spec.view = checkIdentifier(`view for ${r.type}`, upperSnake(r.type.replace(/\./g, '_')));
+      await this.withWarehouseRetry(`create view ${spec.view}`, () => this.warehouse!.ensureView(spec));
+    }
+  }
+
+  private onAssignment(assignment: Record<string, number[]>): void {
+    this.assigned = Object.entries(assignment).flatMap(([topic, ps]) => ps.map((partition) => ({ topic, partition })));
+    // Re-read the warehouse offsets and re-position every partition on its next batch.
+    this.offsetsLoaded.clear();
+    this.positioned.clear();
+    this.log.info({ partitions: this.assigned.map((p) => `${p.topic}[${p.partition}]`) }, 'partitions assigned');
+    void this.checkOnceDone();
+  }
+
+  private locked<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn, fn);
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  private async loadOffsets(topic: string): Promise<void> {
+    if (this.offsetsLoaded.has(topic)) return;
+    const stored = await this.withWarehouseRetry('read offsets', () => this.warehouse!.readOffsets(this.options.group, [topic]));
+    for (const key of [...this.committed.keys()]) if (key.startsWith(`${topic}\u0000`)) this.committed.delete(key);
+    for (const [k, v] of stored) this.committed.set(k, v);
+    this.offsetsLoaded.add(topic);
+  }
+
+  /** The next offset this loader will write for a partition: pending batch first, then the warehouse's. */
+  private position(key: string): string | null {
+    return this.pending.moves.get(key)?.next ?? this.committed.get(key) ?? null;
+  }
+
+  private async eachBatch(payload: EachBatchPayload): Promise<void> {
+    this.heartbeat = payload.heartbeat;
+    await this.locked(async () => {
+      if (this.stopping || this.fatal) return;
+      try {
+        await this.processBatch(payload);
+      } catch (err) {
+        this.fail(err);
+      }
+    });
+  }
+
+  private async processBatch(payload: EachBatchPayload): Promise<void> {
+    {
+      const { batch } = payload;
+      const key = offsetKey(batch.topic, batch.partition);
+      await this.loadOffsets(batch.topic);
+      const expected = this.position(key);
+      if (expected === null && !this.positioned.has(key) && this.options.startFrom === 'earliest') {
+        // Nothing in the warehouse for this partition: start at the earliest record, whatever offsets the
+        // group may have in Kafka.
+        this.positioned.add(key);
+        const low = await this.lowOffset(batch.topic, batch.partition);
+        if (low !== undefined && big(fetchedOffsetOf(batch)) !== big(low)) {
+          this.seek(batch.topic, batch.partition, low);
+          return;
+        }
+      } else if (expected !== null && !this.positioned.has(key)) {
+        this.positioned.add(key);
+        if (big(fetchedOffsetOf(batch)) !== big(expected)) {
+          // Position from the warehouse, not from where Kafka (or a previous owner) left the group.
+          this.seek(batch.topic, batch.partition, expected);
+          return;
+        }
+      } else if (expected !== null && big(fetchedOffsetOf(batch)) > big(expected)) {
+        this.log.warn(
+          { topic: batch.topic, partition: batch.partition, expected, fetched: fetchedOffsetOf(batch) },
+          'records between the stored offset and the earliest available one are gone from the topic (retention); loading from the earliest',
+        );
+      }
+      this.positioned.add(key);
+      const loadTime = new Date().toISOString();
+      const table = this.tableFor(batch.topic);
+      let lastSeen: string | undefined;
+      for (const message of batch.messages) {
+        if (!payload.isRunning() || payload.isStale() || this.stopping) return;
+        const pos = this.position(key);
+        if (pos !== null && big(message.offset) < big(pos)) {
+          this.statsData.skippedAlreadyLoaded++;
+          continue;
+        }
+        const d = decodeRecord(this.registry, batch.topic, batch.partition, message, loadTime);
+        if (d.kind === 'poison') {
+          if (this.options.errorsTolerance === 'none') {
+            // Keep what was accepted before the bad record, then stop without moving past it.
+            await this.flush('before poison record');
+            this.fail(new PoisonRecordError(batch.topic, batch.partition, message.offset, d.reason));
+            return;
+          }
+          const headers: Record<string, string> = {};
+          for (const [k, v] of Object.entries(message.headers ?? {})) if (v !== undefined) headers[k] = Array.isArray(v) ? v.map(String).join(',') : v.toString();
+          this.pending.dlq.push({ topic: batch.topic, partition: batch.partition, offset: message.offset, key: message.key, value: message.value, headers, reason: d.reason, errorClass: d.errorClass });
+        } else if (d.kind === 'tombstone') {
+          this.statsData.tombstones++;
+        } else {
+          let rows = this.pending.tables.get(table);
+          if (!rows) this.pending.tables.set(table, (rows = []));
+          rows.push(d.row);
+          this.pending.bytes += d.bytes;
+          this.pending.rows++;
+        }
+        this.advance(batch.topic, batch.partition, message.offset, big(message.offset) + 1n);
+        lastSeen = message.offset;
+        payload.resolveOffset(message.offset);
+        if (this.pending.count >= this.options.batchRecords || this.pending.bytes >= this.options.batchBytes) await this.flush('size');
+      }
+      // Control records (transaction markers) at the end of the batch: move past them too.
+      const last = batch.lastOffset();
+      if (lastSeen !== undefined && big(last) > big(lastSeen) && !payload.isStale()) {
+        this.advance(batch.topic, batch.partition, last, big(last) + 1n);
+        payload.resolveOffset(last);
+      }
+      if (this.targets && this.pendingReachesTargets()) await this.flush('caught up');
+      await payload.heartbeat();
+    }
+  }
+
+  private async lowOffset(topic: string, partition: number): Promise<string | undefined> {
+    try {
+      const offsets = await this.admin!.fetchTopicOffsets(topic);
+      return offsets.find((o) => o.partition === partition)?.low;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** runOnce: the pending batch takes every partition to its target; write it now rather than after flushMs. */
+  private pendingReachesTargets(): boolean {
+    if (this.pending.count === 0) return false;
+    for (const [key, end] of this.targets!) {
+      if (big(end) === 0n) continue;
+      const pos = this.position(key);
+      if (pos === null || big(pos) < big(end)) return false;
+    }
+    return true;
+  }
+
+  private advance(topic: string, partition: number, offset: string, next: bigint): void {
+    const key = offsetKey(topic, partition);
+    let m = this.pending.moves.get(key);
+    if (!m) {
+      m = { topic, partition, expected: this.committed.get(key) ?? null, next: String(next), first: offset };
+      this.pending.moves.set(key, m);
+    }
+    m.next = String(next);
+    if (this.pending.count === 0) this.pending.since = Date.now();
+    this.pending.count++;
+  }
+
+  private seek(topic: string, partition: number, offset: string): void {
+    try {
+      this.consumer!.seek({ topic, partition, offset });
+    } catch (err) {
+      this.log.warn({ topic, partition, offset, err: (err as Error).message }, 'seek failed');
+    }
+  }
+
+  /** Writes the pending batch (DLQ first, then rows + offsets in one transaction). Call under the lock. */
+  private async flush(reason: string): Promise<void> {
+    const batch = this.pending;
+    if (batch.count === 0) return;
+    this.pending = emptyPending();
+    try {
+      if (batch.dlq.length > 0) await this.sendToDlq(batch);
+      for (const table of batch.tables.keys()) await this.ensureTable(table);
+      const write = {
+        group: this.options.group,
+        tables: [...batch.tables].map(([table, rows]) => ({ table, rows })),
+        offsets: [...batch.moves.values()].map(({ topic, partition, expected, next }) => ({ topic, partition, expected, next })),
+      };
+      await this.withWarehouseRetry(`write a batch of ${batch.rows} rows`, () => this.warehouse!.writeBatch(write), batch);
+    } catch (err) {
+      if (err instanceof OffsetConflictError) {
+        this.statsData.offsetConflicts++;
+        this.log.warn({ partitions: err.partitions }, 'another loader instance moved these offsets (rebalance): batch rolled back, re-reading offsets from the warehouse');
+        await this.repositionAfterDrop(batch);
+        return;
+      }
+      throw this.fail(err);
+    }
+    for (const [key, m] of batch.moves) this.committed.set(key, m.next);
+    this.statsData.rowsLoaded += batch.rows;
+    this.statsData.batches++;
+    this.statsData.deadLettered += batch.dlq.length;
+    this.log.debug({ rows: batch.rows, records: batch.count, reason }, 'batch committed');
+    if (this.options.commitToKafka && this.consumer) {
+      const offsets = [...batch.moves.values()].map((m) => ({ topic: m.topic, partition: m.partition, offset: m.next }));
+      this.consumer.commitOffsets(offsets).catch(() => undefined);
+    }
+    this.hooks.onProgress?.(this.progress());
+    await this.checkOnceDone();
+  }
+
+  private async repositionAfterDrop(batch: Pending): Promise<void> {
+    const topics = [...new Set([...batch.moves.values()].map((m) => m.topic))];
+    for (const t of topics) this.offsetsLoaded.delete(t);
+    for (const t of topics) await this.loadOffsets(t);
+    for (const [key, m] of batch.moves) {
+      const stored = this.committed.get(key) ?? null;
+      const mine = this.assigned.some((a) => a.topic === m.topic && a.partition === m.partition);
+      if (!mine) continue;
+      const target = stored ?? m.first;
+      this.positioned.add(key);
+      this.seek(m.topic, m.partition, target);
+    }
+  }
+
+  private async sendToDlq(batch: Pending): Promise<void> {
+    const messages = batch.dlq.map((d) => ({
+      key: d.key,
+      value: d.value,
+      headers: {
+        ...d.headers,
+        'md-dlq-reason': d.reason,
+        'md-dlq-error-class': d.errorClass,
+        'md-dlq-topic': d.topic,
+        'md-dlq-partition': String(d.partition),
+        'md-dlq-offset': d.offset,
+      },
+    }));
+    let delay = this.options.retryInitialMs;
+    for (;;) {
+      try {
+        await this.producer!.send({ topic: this.options.dlqTopic, acks: -1, messages });
+        for (const d of batch.dlq) this.log.warn({ topic: d.topic, partition: d.partition, offset: d.offset, reason: d.reason, dlq: this.options.dlqTopic }, 'record sent to the dead-letter topic');
+        return;
+      } catch (err) {
+        if (this.stopping) throw err;
+        this.log.warn({ dlq: this.options.dlqTopic, err: (err as Error).message, retryInMs: delay }, 'waiting for Kafka to accept dead-letter records');
+        await sleep(delay);
+        delay = Math.min(delay * 2, this.options.retryMaxMs);
+      }
+    }
+  }
+
+  /** Retries `fn` while the warehouse is unavailable, with backoff and a log line saying what it waits for. */
+  private async withWarehouseRetry<T>(what: string, fn: () => Promise<T>, held?: Pending): Promise<T> {
+    let delay = this.options.retryInitialMs;
+    const since = Date.now();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const out = await fn();
+        if (attempt > 1) this.log.info({ warehouse: this.warehouse!.description, what, attempts: attempt, waitedMs: Date.now() - since }, 'warehouse is back');
+        return out;
+      } catch (err) {
+        if (!(err instanceof WarehouseUnavailableError)) throw err;
+        const waited = Date.now() - since;
+        if (this.options.retryTimeoutMs > 0 && waited >= this.options.retryTimeoutMs) {
+          throw new WarehouseError(this.warehouse!.description, `still unavailable after ${Math.round(waited / 1000)} s (retryTimeoutMs): ${err.message}`, { cause: err });
+        }
+        if (this.stopping && (held === undefined || Date.now() > this.stopDeadline)) throw err;
+        this.statsData.warehouseRetries++;
+        this.log.warn(
+          {
+            warehouse: this.warehouse!.description,
+            err: err.message,
+            attempt,
+            retryInMs: delay,
+            ...(held ? { heldRows: held.rows, heldPartitions: held.moves.size } : {}),
+          },
+          `waiting for the warehouse to ${what}: ${held ? 'nothing is committed and no offset moves until it succeeds' : 'retrying'}`,
+        );
+        await sleep(delay);
+        await this.heartbeat?.().catch(() => undefined);
+        delay = Math.min(delay * 2, this.options.retryMaxMs);
+      }
+    }
+  }
+
+  private caughtUp(stored: Map<string, string | null>): boolean {
+    if (!this.targets) return false;
+    for (const [key, end] of this.targets) {
+      if (big(end) === 0n) continue;
+      const next = stored.get(key);
+      if (next === undefined || next === null || big(next) < big(end)) return false;
+    }
+    return true;
+  }
+
+  private async checkOnceDone(): Promise<void> {
+    if (!this.targets || this.stopping) return;
+    if (this.caughtUp(this.committed)) {
+      this.log.info({ rows: this.statsData.rowsLoaded, deadLettered: this.statsData.deadLettered }, 'caught up with the end offsets seen at start');
+      setImmediate(() => void this.shutdown());
+    }
+  }
+
+  progress(): LoaderProgress {
+    const keys = new Set<string>([...(this.targets?.keys() ?? []), ...this.committed.keys()]);
+    let remaining: number | undefined;
+    let total: number | undefined;
+    const partitions = [...keys].map((k) => {
+      const [topic, p] = k.split('\u0000') as [string, string];
+      const next = this.committed.get(k) ?? null;
+      const end = this.targets?.get(k);
+      if (end !== undefined) {
+        remaining = (remaining ?? 0) + Math.max(0, Number(big(end) - big(next ?? '0')));
+        total = (total ?? 0) + Number(end);
+      }
+      return { topic, partition: Number(p), next, end };
+    });
+    return { partitions, rowsLoaded: this.statsData.rowsLoaded, remaining, total };
+  }
+
+  private async logProgress(): Promise<void> {
+    if (this.stopping || !this.admin) return;
+    const now = Date.now();
+    const rate = ((this.statsData.rowsLoaded - this.lastLog.rows) * 1000) / Math.max(1, now - this.lastLog.at);
+    this.lastLog = { at: now, rows: this.statsData.rowsLoaded };
+    const lag: Record<string, number> = {};
+    try {
+      for (const topic of this.topics) {
+        for (const p of await this.admin.fetchTopicOffsets(topic)) {
+          const key = offsetKey(topic, p.partition);
+          if (!this.assigned.some((a) => a.topic === topic && a.partition === p.partition)) continue;
+          lag[`${topic}[${p.partition}]`] = Number(big(p.high) - big(this.committed.get(key) ?? p.low));
+        }
+      }
+    } catch {
+      /* lag is best effort */
+    }
+    this.log.info({ rowsPerSec: Math.round(rate), rowsLoaded: this.statsData.rowsLoaded, lag, deadLettered: this.statsData.deadLettered }, 'loader progress');
+  }
+
+  private fail(err: unknown): Error {
+    const e = err instanceof Error ? err : new Error(String(err));
+    if (!this.fatal) {
+      this.fatal = e;
+      this.log.error({ err: e.message }, 'loader stopped on an error');
+      setImmediate(() => void this.shutdown(e));
+    }
+    return e;
+  }
+
+  private shuttingDown: Promise<void> | undefined;
+  private stopDeadline = Number.POSITIVE_INFINITY;
+  private shutdown(err?: Error): Promise<void> {
+    this.shuttingDown ??= (async () => {
+      this.stopDeadline = Date.now() + this.options.shutdownTimeoutMs;
+      if (this.flushTimer) clearInterval(this.flushTimer);
+      if (this.logTimer) clearInterval(this.logTimer);
+      // Finish the open batch (not after a fatal error: nothing past a bad record may move).
+      if (!this.fatal) {
+        await this.locked(async () => {
+          this.stopping = true;
+          await this.flush('shutdown');
+        }).catch((e) => {
+          this.fatal ??= e as Error;
+          this.log.error({ err: (e as Error).message }, 'could not write the last batch; it will be loaded again on the next start');
+        });
+      }
+      this.stopping = true;
+      await this.consumer?.disconnect().catch(() => undefined);
+      await this.producer?.disconnect().catch(() => undefined);
+      await this.admin?.disconnect().catch(() => undefined);
+      if (this.ownsWarehouse) await this.warehouse?.close().catch(() => undefined);
+      this.log.info({ ...this.statsData }, 'loader stopped');
+      const failure = err ?? this.fatal;
+      this.finish?.(failure);
+    })();
+    return this.shuttingDown;
+  }
+}
+
+export function createLoader(options: LoaderOptions, hooks?: LoaderHooks): Loader {
+  return new Loader(options, hooks);
+}

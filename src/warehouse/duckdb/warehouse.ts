@@ -1,0 +1,221 @@
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { OffsetConflictError, WarehouseError, WarehouseUnavailableError } from '../../errors.js';
+import { checkJsonKey, quoteIdent, sqlString } from '../naming.js';
+import { OFFSETS_TABLE, offsetKey, type BatchWrite, type ViewColumn, type ViewSpec, type Warehouse } from '../types.js';
+
+export interface DuckDbOptions {
+  /** The database file (created when missing), or ':memory:'. */
+  path: string;
+  /**
+   * Share one DuckDB instance per path inside this process (several loaders in one process, tests).
+   * DuckDB allows one writing process per file; a second process gets a lock error, reported as
+   * WarehouseUnavailableError and retried by the loader.
+   */
+  shared?: boolean;
+}
+
+/**
+ * The embedded default warehouse: a DuckDB file. Rows are written with DuckDB's appender inside an
+ * explicit transaction together with the offsets, so a crash (even SIGKILL) leaves either the whole batch
+ * or none of it after DuckDB replays its WAL on the next open.
+ */
+export class DuckDbWarehouse implements Warehouse {
+  readonly kind = 'duckdb';
+  readonly description: string;
+  private readonly options: DuckDbOptions;
+  private instance: DuckDBInstance | undefined;
+  private conn: DuckDBConnection | undefined;
+  /** One statement sequence at a time on the connection. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(options: DuckDbOptions) {
+    this.options = options;
+    this.description = `duckdb:${options.path}`;
+  }
+
+  async connect(): Promise<void> {
+    await this.serial(async () => {
+      await this.connection();
+    });
+  }
+
+  private async connection(): Promise<DuckDBConnection> {
+    if (this.conn) return this.conn;
+    try {
+      this.instance = this.options.shared ? await DuckDBInstance.fromCache(this.options.path) : await DuckDBInstance.create(this.options.path);
+      this.conn = await this.instance.connect();
+    } catch (err) {
+      this.instance = undefined;
+      const msg = (err as Error).message;
+      if (/lock|Conflicting lock|resource temporarily unavailable/i.test(msg)) {
+        throw new WarehouseUnavailableError(this.description, `the database file is locked by another process (${firstLine(msg)})`, { cause: err });
+      }
+      throw new WarehouseError(this.description, `cannot open the database: ${firstLine(msg)}`, { cause: err });
+    }
+    await this.conn.run(
+      `CREATE TABLE IF NOT EXISTS ${quoteIdent(OFFSETS_TABLE)} (GROUP_ID VARCHAR NOT NULL, TOPIC VARCHAR NOT NULL, "PARTITION" INTEGER NOT NULL, NEXT_OFFSET BIGINT NOT NULL, UPDATED_AT TIMESTAMP NOT NULL, PRIMARY KEY (GROUP_ID, TOPIC, "PARTITION"))`,
+    );
+    return this.conn;
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async ensureTable(table: string): Promise<void> {
+    await this.exec(`CREATE TABLE IF NOT EXISTS ${quoteIdent(table)} (RECORD_METADATA JSON, RECORD_CONTENT JSON)`);
+  }
+
+  async ensureView(spec: ViewSpec): Promise<void> {
+    const cols = spec.columns.map((c) => `${duckColumnExpr(c)} AS ${quoteIdent(c.name)}`).join(',\n  ');
+    await this.exec(
+      `CREATE OR REPLACE VIEW ${quoteIdent(spec.view)} AS SELECT\n  ${cols}\nFROM ${quoteIdent(spec.table)}\nWHERE RECORD_METADATA->>'$.event_type' = ${sqlString(spec.eventType)}`,
+    );
+  }
+
+  async readOffsets(group: string, topics: readonly string[]): Promise<Map<string, string>> {
+    return this.serial(async () => {
+      const c = await this.connection();
+      const out = new Map<string, string>();
+      if (topics.length === 0) return out;
+      const placeholders = topics.map((_, i) => `$${i + 2}`).join(', ');
+      const r = await this.wrap(() =>
+        c.runAndReadAll(`SELECT TOPIC, "PARTITION", NEXT_OFFSET FROM ${quoteIdent(OFFSETS_TABLE)} WHERE GROUP_ID = $1 AND TOPIC IN (${placeholders})`, [group, ...topics]),
+      );
+      for (const row of r.getRowObjects()) out.set(offsetKey(String(row.TOPIC), Number(row.PARTITION)), String(row.NEXT_OFFSET));
+      return out;
+    });
+  }
+
+  async writeBatch(batch: BatchWrite): Promise<void> {
+    await this.serial(async () => {
+      const c = await this.connection();
+      await this.wrap(() => c.run('BEGIN TRANSACTION'));
+      try {
+        for (const { table, rows } of batch.tables) {
+          if (rows.length === 0) continue;
+          quoteIdent(table);
+          const appender = await c.createAppender(table);
+          try {
+            for (const row of rows) {
+              appender.appendVarchar(row.metadata);
+              appender.appendVarchar(row.content);
+              appender.endRow();
+            }
+            appender.flushSync();
+          } finally {
+            appender.closeSync();
+          }
+        }
+        const conflicts: Array<{ topic: string; partition: number; expected: string | null; found: string | null }> = [];
+        const table = quoteIdent(OFFSETS_TABLE);
+        for (const m of batch.offsets) {
+          const found = await c.runAndReadAll(`SELECT NEXT_OFFSET FROM ${table} WHERE GROUP_ID = $1 AND TOPIC = $2 AND "PARTITION" = $3`, [batch.group, m.topic, m.partition]);
+          const rows = found.getRowObjects();
+          const current = rows.length === 0 ? null : String(rows[0]!.NEXT_OFFSET);
+          if (current !== m.expected) {
+            conflicts.push({ topic: m.topic, partition: m.partition, expected: m.expected, found: current });
+            continue;
+          }
+          if (current === null) {
+            await c.run(`INSERT INTO ${table} VALUES ($1, $2, $3, CAST($4 AS BIGINT), now()::TIMESTAMP)`, [batch.group, m.topic, m.partition, m.next]);
+          } else {
+            const u = await c.run(
+              `UPDATE ${table} SET NEXT_OFFSET = CAST($4 AS BIGINT), UPDATED_AT = now()::TIMESTAMP WHERE GROUP_ID = $1 AND TOPIC = $2 AND "PARTITION" = $3 AND NEXT_OFFSET = CAST($5 AS BIGINT)`,
+              [batch.group, m.topic, m.partition, m.next, m.expected!],
+            );
+            if (u.rowsChanged !== 1) conflicts.push({ topic: m.topic, partition: m.partition, expected: m.expected, found: null });
+          }
+        }
+        if (conflicts.length > 0) throw new OffsetConflictError(conflicts);
+        await c.run('COMMIT');
+      } catch (err) {
+        await c.run('ROLLBACK').catch(() => undefined);
+        if (err instanceof OffsetConflictError) throw err;
+        const msg = (err as Error).message ?? String(err);
+        // A concurrent transaction on the same offsets row (another loader in this process): the same
+        // situation as a compare-and-set miss.
+        if (/conflict/i.test(msg)) {
+          throw new OffsetConflictError(batch.offsets.map((m) => ({ topic: m.topic, partition: m.partition, expected: m.expected, found: null })));
+        }
+        throw this.classify(err);
+      }
+    });
+  }
+
+  async query(sql: string): Promise<Record<string, unknown>[]> {
+    return this.serial(async () => {
+      const c = await this.connection();
+      const r = await this.wrap(() => c.runAndReadAll(sql));
+      return r.getRowObjectsJS() as Record<string, unknown>[];
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.serial(async () => {
+      this.conn?.closeSync();
+      this.conn = undefined;
+      if (!this.options.shared) this.instance?.closeSync();
+      this.instance = undefined;
+    });
+  }
+
+  private async exec(sql: string): Promise<void> {
+    await this.serial(async () => {
+      const c = await this.connection();
+      await this.wrap(() => c.run(sql));
+    });
+  }
+
+  private async wrap<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw this.classify(err);
+    }
+  }
+
+  private classify(err: unknown): Error {
+    if (err instanceof WarehouseError || err instanceof WarehouseUnavailableError || err instanceof OffsetConflictError) return err;
+    const msg = (err as Error)?.message ?? String(err);
+    if (/No space left|disk full|I\/O Error|Could not write/i.test(msg)) {
+      return new WarehouseUnavailableError(this.description, firstLine(msg), { cause: err });
+    }
+    return new WarehouseError(this.description, firstLine(msg), { cause: err });
+  }
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0]!.slice(0, 500);
+}
+
+/** DuckDB expression for one view column: a JSON path read from RECORD_METADATA / RECORD_CONTENT, cast. */
+export function duckColumnExpr(c: ViewColumn): string {
+  const [root, ...keys] = c.path;
+  if (root !== 'RECORD_METADATA' && root !== 'RECORD_CONTENT') throw new WarehouseError('duckdb', `view column ${c.name}: bad root ${String(root)}`);
+  const path = sqlString(`$.${keys.map(checkJsonKey).join('.')}`);
+  const text = `json_extract_string(${root}, ${path})`;
+  switch (c.type) {
+    case 'string':
+    case 'enum':
+    case 'bytes':
+      return text;
+    case 'int32':
+      return `TRY_CAST(${text} AS INTEGER)`;
+    case 'int64':
+      return `TRY_CAST(${text} AS BIGINT)`;
+    case 'uint64':
+      return `TRY_CAST(${text} AS UBIGINT)`;
+    case 'double':
+      return `TRY_CAST(${text} AS DOUBLE)`;
+    case 'bool':
+      return `TRY_CAST(${text} AS BOOLEAN)`;
+    case 'timestamp':
+      // ISO-8601 in UTC ('…Z'); kept as TIMESTAMP (UTC, no zone), like Snowflake's TIMESTAMP_NTZ.
+      return `TRY_CAST(left(replace(${text}, 'Z', ''), 26) AS TIMESTAMP)`;
+    case 'json':
+      return `json_extract(${root}, ${path})`;
+  }
+}
