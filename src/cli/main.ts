@@ -3,6 +3,7 @@ import { exitCodeFor, MdError } from '../errors.js';
 import { registerCodegen } from './commands/codegen.js';
 import { registerDemo } from './commands/demo.js';
 import { registerDev } from './commands/dev.js';
+import { registerLoad } from './commands/load.js';
 import { registerTail } from './commands/tail.js';
 
 /** Builds the `multidispatch` command tree. Each command lives in ./commands and only parses and delegates. */
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
   registerCodegen(program);
   registerDemo(program);
   registerDev(program);
+  registerLoad(program);
   registerTail(program);
   return program;
 }

@@ -1,0 +1,211 @@
+import { readFileSync } from 'node:fs';
+import { Option, type Command } from 'commander';
+import pino from 'pino';
+import { OptionsError, UsageError } from '../../errors.js';
+import { createLoader, type LoaderProgress } from '../../loader/loader.js';
+import type { LoaderOptions } from '../../loader/options.js';
+import { loadSchema } from '../../schema/index.js';
+import { resolveBrokers } from '../brokers.js';
+
+interface LoadFlags {
+  topic?: string[];
+  topicPattern?: string;
+  brokers?: string;
+  proto: string;
+  warehouse?: string;
+  group?: string;
+  table?: string[];
+  topicRename?: string[];
+  views: boolean;
+  batchRecords?: string;
+  batchBytes?: string;
+  flushMs?: string;
+  errorsTolerance?: 'all' | 'none';
+  dlqTopic?: string;
+  startFrom?: 'earliest' | 'latest';
+  once: boolean;
+  config?: string;
+  logLevel: string;
+  logIntervalMs?: string;
+  progress: boolean;
+}
+
+/** Keys a config file may hold (createLoader's options without `schema` and `kafka`, plus `brokers` and `snowflake`). */
+const CONFIG_KEYS = new Set([
+  'topics', 'topicPattern', 'group', 'warehouse', 'tables', 'topicRenames', 'views', 'batchRecords', 'batchBytes', 'flushMs',
+  'errorsTolerance', 'dlqTopic', 'startFrom', 'retryInitialMs', 'retryMaxMs', 'retryTimeoutMs', 'logIntervalMs', 'shutdownTimeoutMs',
+  'commitToKafka', 'brokers', 'snowflake', 'proto',
+]);
+const SECRET_KEYS = ['password', 'privateKey', 'privateKeyPassphrase', 'token'];
+
+function int(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${flag} must be a positive integer, got '${value}'`);
+  return n;
+}
+
+function pairs(flag: string, list: string[] | undefined): Record<string, string> | undefined {
+  if (!list) return undefined;
+  const out: Record<string, string> = {};
+  for (const item of list) {
+    const i = item.indexOf('=');
+    if (i <= 0 || i === item.length - 1) throw new UsageError(`${flag} takes NAME=VALUE, got '${item}'`);
+    out[item.slice(0, i)] = item.slice(i + 1);
+  }
+  return out;
+}
+
+export function readConfigFile(path: string): Record<string, unknown> {
+  let raw: string;
+  try {
+    raw = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--config ${path}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (err) {
+    throw new UsageError(`--config ${path}: not valid JSON (${(err as Error).message})`);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new UsageError(`--config ${path}: must hold a JSON object`);
+  const cfg = parsed as Record<string, unknown>;
+  for (const key of Object.keys(cfg)) if (!CONFIG_KEYS.has(key)) throw new OptionsError(`config.${key}`, `is not a known option (in ${path})`);
+  const sf = cfg.snowflake;
+  if (sf && typeof sf === 'object') {
+    for (const k of SECRET_KEYS) {
+      if (k in (sf as object)) throw new OptionsError(`config.snowflake.${k}`, 'secrets are read from the environment (SNOWFLAKE_PASSWORD, SNOWFLAKE_PRIVATE_KEY_PATH, …), never from the config file');
+    }
+  }
+  return cfg;
+}
+
+/**
+ * Merges flags > environment > config file > defaults into createLoader's options. Exported for tests.
+ */
+export function loaderOptionsFrom(flags: LoadFlags, env: NodeJS.ProcessEnv, cfg: Record<string, unknown>): Omit<LoaderOptions, 'schema'> {
+  const opts: Record<string, unknown> = { ...cfg };
+  delete opts.brokers;
+  delete opts.snowflake;
+  delete opts.proto;
+  const brokersFlag = flags.brokers ?? (typeof cfg.brokers === 'string' && !env.KAFKA_BROKERS ? cfg.brokers : undefined);
+  const set = (key: string, value: unknown) => {
+    if (value !== undefined) opts[key] = value;
+  };
+  set('group', env.MULTIDISPATCH_LOAD_GROUP);
+  set('warehouse', env.MULTIDISPATCH_WAREHOUSE);
+  if (flags.topic?.length) {
+    opts.topics = flags.topic.flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean);
+    delete opts.topicPattern;
+  }
+  if (flags.topicPattern !== undefined) {
+    opts.topicPattern = flags.topicPattern;
+    if (!flags.topic?.length) delete opts.topics;
+  }
+  set('group', flags.group);
+  set('warehouse', flags.warehouse);
+  set('tables', pairs('--table', flags.table) ?? undefined);
+  set('topicRenames', pairs('--topic-rename', flags.topicRename) ?? undefined);
+  if (flags.views === false) opts.views = false;
+  set('batchRecords', int('--batch-records', flags.batchRecords));
+  set('batchBytes', int('--batch-bytes', flags.batchBytes));
+  set('flushMs', int('--flush-ms', flags.flushMs));
+  set('errorsTolerance', flags.errorsTolerance);
+  set('dlqTopic', flags.dlqTopic);
+  set('startFrom', flags.startFrom);
+  set('logIntervalMs', int('--log-interval-ms', flags.logIntervalMs));
+  if (opts.warehouse === 'snowflake') opts.warehouse = { type: 'snowflake', ...((cfg.snowflake as object) ?? {}) };
+  return { ...(opts as object), kafka: { brokers: resolveBrokers(brokersFlag, env), clientId: 'multidispatch-loader' } } as Omit<LoaderOptions, 'schema'>;
+}
+
+function progressBar(p: LoaderProgress, startedAt: number): string {
+  const total = p.total ?? 0;
+  const remaining = p.remaining ?? 0;
+  const done = Math.max(0, total - remaining);
+  const frac = total > 0 ? done / total : 1;
+  const width = 28;
+  const filled = Math.round(frac * width);
+  const rate = (p.rowsLoaded * 1000) / Math.max(1, Date.now() - startedAt);
+  return `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(frac * 100).toFixed(0).padStart(3)}%  ${done.toLocaleString('en')} / ${total.toLocaleString('en')} records  ${Math.round(rate).toLocaleString('en')} rows/s `;
+}
+
+export function registerLoad(program: Command): void {
+  program
+    .command('load')
+    .description(
+      'Load Kafka topics into the warehouse (a DuckDB file by default, or Snowflake), exactly once: each batch of rows and the consumed offsets are committed in one warehouse transaction.',
+    )
+    .option('-t, --topic <topic...>', 'topic(s) to load (repeat, or comma-separate)')
+    .option('--topic-pattern <regex>', 'load every topic matching this regular expression (resolved at start)')
+    .option('-b, --brokers <list>', 'comma-separated host:port (default: $KAFKA_BROKERS, then the `dev up` broker)')
+    .option('--proto <dir>', 'folder of .proto files the events were published with', 'proto')
+    .option('-w, --warehouse <spec>', "'duckdb:PATH' (default duckdb:multidispatch.duckdb, or $MULTIDISPATCH_WAREHOUSE) or 'snowflake' (connection from $SNOWFLAKE_* and the config file's \"snowflake\" object)")
+    .option('-g, --group <id>', 'consumer group; offsets are stored in the warehouse per group (default multidispatch-loader, or $MULTIDISPATCH_LOAD_GROUP)')
+    .option('--table <topic=TABLE...>', 'load a topic into a table of this name instead of the derived one (orders.v1 → ORDERS_V1)')
+    .option('--topic-rename <schemaTopic=topic...>', "events of the schema's topic were published to another topic (the publisher's `topics` map)")
+    .option('--no-views', 'do not create the typed views (one per event type)')
+    .option('--batch-records <n>', 'commit a batch at this many records (default 10000)')
+    .option('--batch-bytes <n>', 'commit a batch at this many bytes of row JSON (default 5000000)')
+    .option('--flush-ms <ms>', 'commit a batch when its oldest record is this old (default 5000)')
+    .addOption(new Option('--errors-tolerance <mode>', "'all': undecodable records go to the dead-letter topic; 'none': stop at the first (default all)").choices(['all', 'none']))
+    .option('--dlq-topic <topic>', 'dead-letter topic (default multidispatch.dlq)')
+    .addOption(new Option('--start-from <where>', 'where a group with nothing in the warehouse starts (default earliest)').choices(['earliest', 'latest']))
+    .option('--once', 'load until caught up with the end offsets seen at start, then exit 0 (cron jobs, tests)', false)
+    .option('--config <file.json>', 'JSON file with loader options (same names as createLoader; secrets are not allowed there)')
+    .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
+    .option('--log-interval-ms <ms>', 'long-running mode: log lag per partition and rows/s this often (default 30000)')
+    .option('--no-progress', 'no progress bar with --once on a terminal')
+    .addHelpText(
+      'after',
+      `
+Options are merged: flags, then environment, then --config, then defaults.
+Environment: KAFKA_BROKERS, MULTIDISPATCH_WAREHOUSE, MULTIDISPATCH_LOAD_GROUP; for Snowflake SNOWFLAKE_ACCOUNT,
+SNOWFLAKE_USER, SNOWFLAKE_ROLE, SNOWFLAKE_WAREHOUSE, SNOWFLAKE_DATABASE, SNOWFLAKE_SCHEMA and either
+SNOWFLAKE_PRIVATE_KEY_PATH (+ SNOWFLAKE_PRIVATE_KEY_PASSPHRASE) or SNOWFLAKE_PASSWORD.
+
+Exit status: 0 done, 2 bad options, 3 bad schema, 5 a record could not be loaded with --errors-tolerance none,
+6 warehouse error, 1 anything else.
+
+Examples:
+  multidispatch load --topic orders.v1 --warehouse duckdb:events.duckdb --once
+  multidispatch load --topic-pattern '^orders\\.' --group analytics-loader
+  SNOWFLAKE_ACCOUNT=xy12345 SNOWFLAKE_USER=LOADER SNOWFLAKE_PRIVATE_KEY_PATH=rsa_key.p8 \\
+    multidispatch load --topic orders.v1 --warehouse snowflake --config loader.json`,
+    )
+    .action(async (flags: LoadFlags) => {
+      const cfg = flags.config ? readConfigFile(flags.config) : {};
+      if (!flags.topic?.length && flags.topicPattern === undefined && cfg.topics === undefined && cfg.topicPattern === undefined) {
+        throw new UsageError('nothing to load: give --topic T (or --topic-pattern REGEX, or "topics" in --config)');
+      }
+      const options = loaderOptionsFrom(flags, process.env, cfg);
+      const protoDir = (typeof cfg.proto === 'string' && flags.proto === 'proto' ? cfg.proto : flags.proto) as string;
+      const schema = await loadSchema(protoDir);
+      const logger = pino({ name: 'multidispatch-load', level: flags.logLevel }, pino.destination(2));
+      const tty = flags.once && flags.progress && process.stderr.isTTY;
+      const startedAt = Date.now();
+      const loader = createLoader(
+        { ...options, schema },
+        { logger, ...(tty ? { onProgress: (p: LoaderProgress) => process.stderr.write(progressBar(p, startedAt)) } : {}) },
+      );
+      const stop = (sig: string) => {
+        logger.info({ signal: sig }, 'stopping: finishing the open batch');
+        void loader.stop();
+      };
+      const onInt = () => stop('SIGINT');
+      const onTerm = () => stop('SIGTERM');
+      process.once('SIGINT', onInt);
+      process.once('SIGTERM', onTerm);
+      try {
+        const stats = flags.once ? await loader.runOnce() : await loader.run();
+        if (tty) process.stderr.write('\n');
+        process.stdout.write(
+          `loaded ${stats.rowsLoaded} row(s) in ${stats.batches} batch(es) into ${loader.warehouseHandle?.description ?? 'the warehouse'}; ` +
+            `${stats.deadLettered} to the dead-letter topic, ${stats.tombstones} tombstone(s) skipped\n`,
+        );
+      } finally {
+        process.off('SIGINT', onInt);
+        process.off('SIGTERM', onTerm);
+      }
+    });
+}
