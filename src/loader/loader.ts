@@ -5,7 +5,6 @@ import { parseOptions } from '../config/parse.js';
 import { createKafka } from '../kafka/client.js';
 import { ensureTopics } from '../kafka/admin.js';
 import { EventRegistry } from '../schema/registry.js';
-import type { SchemaBundle } from '../schema/types.js';
 import { checkIdentifier, tableNameForTopic, upperSnake, viewSpecFor } from '../warehouse/naming.js';
 import { offsetKey, type LoadRow, type OffsetMove, type Warehouse } from '../warehouse/types.js';
 import { loaderOptionsSchema, type LoaderOptions, type ResolvedLoaderOptions } from './options.js';
@@ -116,7 +115,7 @@ export class Loader {
     this.options = parseOptions(loaderOptionsSchema, options, 'loader');
     this.hooks = hooks;
     this.log = hooks.logger ?? pino({ name: 'multidispatch-loader', level: 'info' }, pino.destination(2));
-    this.registry = new EventRegistry(this.options.schema as unknown as { bundle: SchemaBundle }, { topics: this.options.topicRenames });
+    this.registry = new EventRegistry(this.options.schema, { topics: this.options.topicRenames });
     for (const [topic, table] of Object.entries(this.options.tables)) checkIdentifier(`tables.${topic}`, table);
     this.kafka = createKafka(this.options.kafka);
   }

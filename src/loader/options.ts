@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { kafkaConnectionSchema } from '../kafka/client.js';
+import type { EventSchema } from '../schema/types.js';
 import type { Warehouse } from '../warehouse/types.js';
 
 const positiveInt = z.number().int().positive();
@@ -21,7 +22,10 @@ export const loaderOptionsSchema = z
   .object({
     kafka: kafkaConnectionSchema,
     /** The schema the records were published with (codegen's `schema` export or loadSchema()). */
-    schema: z.object({ bundle: z.object({ version: z.literal(1) }).passthrough() }).passthrough(),
+    schema: z.custom<EventSchema>(
+      (v) => !!v && typeof v === 'object' && !!(v as EventSchema).bundle && (v as EventSchema).bundle.version === 1,
+      "must be a schema: codegen's `schema` export or the result of loadSchema(dir)",
+    ),
     /** Topics to load, by name. */
     topics: z.array(z.string().regex(/^[a-zA-Z0-9._-]{1,249}$/, 'is not a valid Kafka topic name')).optional(),
     /** Or every topic whose name matches this regular expression (resolved when the loader starts). */
