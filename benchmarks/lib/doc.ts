@@ -10,7 +10,8 @@ import { resultsDir } from './results.js';
 
 export const BENCHMARKS: Array<{ name: string; title: string }> = [
   { name: 'publish', title: 'publish: multidispatch vs hand-written kafkajs + hot-shots' },
-  // Later: { name: 'load', title: ... }, { name: 'derive', title: ... }
+  { name: 'load', title: 'load: Kafka → DuckDB with exactly-once vs the consume and write limits' },
+  // Later: { name: 'derive', title: ... }
 ];
 
 export async function writeBenchmarksDoc(root: string): Promise<string> {

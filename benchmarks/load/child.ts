@@ -1,0 +1,444 @@
+/**
+ * One measured run of one variant of benchmarks/load, in its own process (fresh JIT and heap). Started by
+ * run.ts with the configuration in BENCH_CONFIG and an IPC channel:
+ *   set-up (untimed: W reads its rows here) → 'ready' → parent marks broker CPU → 'go' →
+ *   timed phase → 'result' → untimed checks and close → exit.
+ * Mode 'prepare' is not a variant: it pre-fills the topic with the real publisher, then reads it back once
+ * with decodeRecord and writes the rows (metadata and content JSON) to a file for W.
+ *
+ * CPU is process.cpuUsage() of this process only (all its threads, DuckDB's included), over the timed phase.
+ */
+import { createWriteStream, readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { Kafka, logLevel, type EachBatchPayload } from 'kafkajs';
+import pino from 'pino';
+import { createLoader, createPublisher, tableNameForTopic, type LoaderStats } from 'multidispatch';
+import { schema } from 'multidispatch/examples';
+// decodeRecord is not exported from the package root: the built modules the loader itself uses (the same
+// files `multidispatch` resolves to, so the same module instances at run time).
+import { decodeRecord } from '../../dist/src/loader/record.js';
+import { EventRegistry } from '../../dist/src/schema/registry.js';
+import { round } from '../lib/stats.js';
+import { loadEventPool } from './events.js';
+
+export type Mode = 'prepare' | 'C' | 'W' | 'L';
+
+export interface ChildConfig {
+  mode: Mode;
+  brokers: string;
+  topic: string;
+  /** Records in the topic (prepare: to publish). */
+  n: number;
+  /** Fresh consumer group (C, L). */
+  group: string;
+  /** W, L: the fresh DuckDB file; prepare: unused. */
+  dbPath: string;
+  /** prepare writes, W reads: alternating lines of metadata and content JSON. */
+  rowsFile: string;
+  /** W: rows per transaction (the loader's default batchRecords). */
+  batchRows: number;
+  /** prepare: publishes kept unsettled at most. */
+  maxOutstanding: number;
+}
+
+export interface ChildResult {
+  mode: Mode;
+  n: number;
+  /** The timed phase: C first fetch → last record decoded; W first BEGIN → last COMMIT; L start() → caught up. */
+  elapsedMs: number;
+  rowsPerSec: number;
+  cpuUserMs: number;
+  cpuSystemMs: number;
+  cpuUsPerRow: number;
+  maxRssMiB: number;
+  /** C, L: eachBatch calls (kafkajs fetch batches, one per partition per fetch); W: transactions. */
+  fetchBatches: number;
+  /** W, L: committed DuckDB transactions. */
+  transactions: number;
+  /** C: bytes of key + value + header keys and values of the records read. */
+  payloadBytes?: number;
+  /** C, L: from the consumer's start (C: run(); L: start()) to the first eachBatch call. */
+  startToFirstFetchMs?: number;
+  /** L: start() → first committed batch; start() → caught up; start() → runOnce() resolved (shutdown included). */
+  firstCommitMs?: number;
+  caughtUpMs?: number;
+  runOnceMs?: number;
+  /** L: rows ÷ (first fetch → caught up), and its CPU per row. */
+  steadyRowsPerSec?: number;
+  steadyCpuUsPerRow?: number;
+  /** L: what the loader said, and the check of the DuckDB table afterwards. */
+  loaderStats?: LoaderStats;
+  check?: { rows: number; distinctPartitionOffset: number; offsetsSum: number; ok: boolean };
+  /** prepare: publish time, payload bytes and type mix. */
+  prepare?: { published: number; publishMs: number; errors: number; rowsWritten: number; payloadBytes: number; rowJsonBytes: number; types: Record<string, number> };
+  /** The timed phase in the process' monotonic clock (µs), to cut a --cpu-prof profile to it. */
+  windowUs: [number, number];
+}
+
+const cfg = JSON.parse(process.env.BENCH_CONFIG ?? '{}') as ChildConfig;
+const send = (msg: unknown) => new Promise<void>((res) => process.send!(msg, () => res()));
+const waitFor = (type: string) =>
+  new Promise<void>((res) => {
+    const on = (m: { type?: string }) => {
+      if (m?.type === type) {
+        process.off('message', on);
+        res();
+      }
+    };
+    process.on('message', on);
+  });
+const hrUs = () => Number(process.hrtime.bigint() / 1000n);
+const renames = () => ({ 'orders.v1': cfg.topic });
+
+/** The same consumer settings as the loader's (src/loader/loader.ts), so C reads the topic the way L does. */
+const CONSUMER_SETTINGS = {
+  sessionTimeout: 30_000,
+  rebalanceTimeout: 60_000,
+  heartbeatInterval: 3_000,
+  allowAutoTopicCreation: false,
+  maxBytesPerPartition: 4 * 1024 * 1024,
+  maxBytes: 16 * 1024 * 1024,
+  maxWaitTimeInMs: 500,
+  readUncommitted: false,
+};
+
+// Count the eachBatch calls of every consumer created in this process (the loader's included) and note the first.
+let firstFetchAt: number | undefined;
+let firstFetchCpu: NodeJS.CpuUsage | undefined;
+let firstFetchHr: number | undefined;
+let fetchBatches = 0;
+const originalConsumer = Kafka.prototype.consumer;
+Kafka.prototype.consumer = function (this: Kafka, ...args: Parameters<Kafka['consumer']>) {
+  const consumer = originalConsumer.apply(this, args);
+  const run = consumer.run;
+  consumer.run = (config) =>
+    run({
+      ...config,
+      ...(config?.eachBatch
+        ? {
+            eachBatch: (p: EachBatchPayload) => {
+              if (firstFetchAt === undefined) {
+                firstFetchAt = performance.now();
+                firstFetchCpu = process.cpuUsage();
+                firstFetchHr = hrUs();
+              }
+              fetchBatches++;
+              return config.eachBatch!(p);
+            },
+          }
+        : {}),
+    });
+  return consumer;
+};
+
+function rssSampler(): { stop(): number } {
+  let max = process.memoryUsage.rss();
+  const timer = setInterval(() => (max = Math.max(max, process.memoryUsage.rss())), 100);
+  return {
+    stop() {
+      clearInterval(timer);
+      return round(Math.max(max, process.memoryUsage.rss()) / 2 ** 20);
+    },
+  };
+}
+
+const cpuUs = (c: NodeJS.CpuUsage) => c.user + c.system;
+
+function baseResult(n: number, elapsedMs: number, cpu: NodeJS.CpuUsage, maxRssMiB: number, windowUs: [number, number]): ChildResult {
+  return {
+    mode: cfg.mode,
+    n,
+    elapsedMs: round(elapsedMs, 1),
+    rowsPerSec: round(n / (elapsedMs / 1000)),
+    cpuUserMs: round(cpu.user / 1000, 1),
+    cpuSystemMs: round(cpu.system / 1000, 1),
+    cpuUsPerRow: round(cpuUs(cpu) / n, 2),
+    maxRssMiB,
+    fetchBatches,
+    transactions: 0,
+    windowUs,
+  };
+}
+
+/** Pre-fill (untimed): the real publisher, then one read-back with decodeRecord → rows file for W. */
+async function prepare(): Promise<ChildResult> {
+  const pool = loadEventPool();
+  const types: Record<string, number> = {};
+  let errors = 0;
+  const t0 = performance.now();
+  const publisher = createPublisher({ schema, producer: 'bench-load', kafka: { brokers: [cfg.brokers] }, statsd: false, topics: renames() });
+  let outstanding = 0;
+  let wake: (() => void) | undefined;
+  for (let i = 0; i < cfg.n; i++) {
+    if (outstanding >= cfg.maxOutstanding) await new Promise<void>((r) => (wake = r));
+    if (i % 1000 === 0) await new Promise<void>((r) => setImmediate(r));
+    const e = pool[i % pool.length]!;
+    types[e.type] = (types[e.type] ?? 0) + 1;
+    outstanding++;
+    publisher.publish(e.type, e.event as never).then(
+      () => undefined,
+      () => void errors++,
+    ).finally(() => {
+      outstanding--;
+      if (wake && outstanding < cfg.maxOutstanding) {
+        const w = wake;
+        wake = undefined;
+        w();
+      }
+    });
+  }
+  await publisher.flush();
+  await publisher.close();
+  const publishMs = performance.now() - t0;
+
+  // Read the topic back once, as the loader would, and keep the rows for W.
+  const registry = new EventRegistry(schema, { topics: renames() });
+  const out = createWriteStream(cfg.rowsFile);
+  let rows = 0;
+  let payloadBytes = 0;
+  let rowJsonBytes = 0;
+  let seen = 0;
+  const kafka = new Kafka({ clientId: 'bench-load-prepare', brokers: [cfg.brokers], logLevel: logLevel.NOTHING });
+  const consumer = kafka.consumer({ groupId: `${cfg.group}`, ...CONSUMER_SETTINGS });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [cfg.topic], fromBeginning: true });
+  let done!: () => void;
+  const finished = new Promise<void>((r) => (done = r));
+  await consumer.run({
+    autoCommit: false,
+    eachBatch: async ({ batch }) => {
+      const loadTime = new Date().toISOString();
+      const chunks: string[] = [];
+      for (const m of batch.messages) {
+        seen++;
+        payloadBytes += messageBytes(m);
+        const d = decodeRecord(registry, batch.topic, batch.partition, m, loadTime);
+        if (d.kind !== 'row') throw new Error(`record ${batch.partition}/${m.offset} did not decode: ${d.kind}`);
+        rows++;
+        rowJsonBytes += d.bytes;
+        chunks.push(d.row.metadata, '\n', d.row.content, '\n');
+      }
+      if (!out.write(chunks.join(''))) await new Promise<void>((r) => out.once('drain', r));
+      if (seen >= cfg.n) done();
+    },
+  });
+  await finished;
+  await consumer.disconnect();
+  await new Promise<void>((res, rej) => out.end((err?: Error | null) => (err ? rej(err) : res())));
+  const r = baseResult(cfg.n, publishMs, process.cpuUsage(), 0, [0, 0]);
+  r.prepare = { published: cfg.n, publishMs: round(publishMs), errors, rowsWritten: rows, payloadBytes, rowJsonBytes, types };
+  return r;
+}
+
+function messageBytes(m: { key: Buffer | null; value: Buffer | null; headers?: Record<string, unknown> }): number {
+  let b = (m.key?.length ?? 0) + (m.value?.length ?? 0);
+  for (const [k, v] of Object.entries(m.headers ?? {})) b += k.length + (Buffer.isBuffer(v) ? v.length : String(v ?? '').length);
+  return b;
+}
+
+/** C: a bare kafkajs consumer (fresh group, eachBatch) doing the loader's per-record decode and discarding it. */
+async function consumeLimit(): Promise<ChildResult> {
+  const registry = new EventRegistry(schema, { topics: renames() });
+  const kafka = new Kafka({ clientId: 'bench-load-c', brokers: [cfg.brokers], logLevel: logLevel.NOTHING });
+  const consumer = kafka.consumer({ groupId: cfg.group, ...CONSUMER_SETTINGS });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [cfg.topic], fromBeginning: true });
+  await send({ type: 'ready' });
+  await waitFor('go');
+  (globalThis as { gc?: () => void }).gc?.();
+  const rss = rssSampler();
+  let seen = 0;
+  let payloadBytes = 0;
+  let sink = 0;
+  let end!: { t: number; cpu: NodeJS.CpuUsage; hr: number };
+  let done!: () => void;
+  const finished = new Promise<void>((r) => (done = r));
+  const runAt = performance.now();
+  await consumer.run({
+    autoCommit: false,
+    partitionsConsumedConcurrently: 1,
+    eachBatch: async ({ batch }) => {
+      const loadTime = new Date().toISOString();
+      for (const m of batch.messages) {
+        payloadBytes += messageBytes(m);
+        const d = decodeRecord(registry, batch.topic, batch.partition, m, loadTime);
+        if (d.kind === 'row') sink += d.bytes;
+        seen++;
+      }
+      if (seen >= cfg.n && !end) {
+        end = { t: performance.now(), cpu: process.cpuUsage(), hr: hrUs() };
+        done();
+      }
+    },
+  });
+  await finished;
+  const maxRss = rss.stop();
+  const r = baseResult(seen, end.t - firstFetchAt!, diffCpu(end.cpu, firstFetchCpu!), maxRss, [firstFetchHr!, end.hr]);
+  r.payloadBytes = payloadBytes;
+  r.startToFirstFetchMs = round(firstFetchAt! - runAt, 1);
+  if (sink === 0) throw new Error('nothing decoded');
+  await send({ type: 'result', result: r });
+  await consumer.disconnect();
+  return r;
+}
+
+const diffCpu = (a: NodeJS.CpuUsage, b: NodeJS.CpuUsage): NodeJS.CpuUsage => ({ user: a.user - b.user, system: a.system - b.system });
+
+const OFFSETS_DDL = `CREATE TABLE IF NOT EXISTS "MULTIDISPATCH_OFFSETS" (GROUP_ID VARCHAR NOT NULL, TOPIC VARCHAR NOT NULL, "PARTITION" INTEGER NOT NULL, NEXT_OFFSET BIGINT NOT NULL, UPDATED_AT TIMESTAMP NOT NULL, PRIMARY KEY (GROUP_ID, TOPIC, "PARTITION"))`;
+
+/** W: the same rows, pre-built, through the DuckDB appender in transactions of batchRows, one offsets UPDATE each. */
+async function writeLimit(): Promise<ChildResult> {
+  const lines = readFileSync(cfg.rowsFile, 'utf8').split('\n');
+  const metadata: string[] = [];
+  const content: string[] = [];
+  for (let i = 0; i + 1 < lines.length; i += 2) {
+    metadata.push(lines[i]!);
+    content.push(lines[i + 1]!);
+  }
+  lines.length = 0;
+  const n = metadata.length;
+  if (n !== cfg.n) throw new Error(`rows file has ${n} rows, expected ${cfg.n}`);
+  const table = tableNameForTopic(cfg.topic);
+  const instance = await DuckDBInstance.create(cfg.dbPath);
+  const c = await instance.connect();
+  await c.run(OFFSETS_DDL);
+  await c.run(`CREATE TABLE IF NOT EXISTS "${table}" (RECORD_METADATA JSON, RECORD_CONTENT JSON)`);
+  for (let p = 0; p < 6; p++) await c.run(`INSERT INTO "MULTIDISPATCH_OFFSETS" VALUES ($1, $2, $3, 0, now()::TIMESTAMP)`, [cfg.group, cfg.topic, p]);
+  await send({ type: 'ready' });
+  await waitFor('go');
+  (globalThis as { gc?: () => void }).gc?.();
+  const rss = rssSampler();
+  const hr0 = hrUs();
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  let transactions = 0;
+  const next = new Array<number>(6).fill(0);
+  for (let from = 0; from < n; from += cfg.batchRows) {
+    const to = Math.min(n, from + cfg.batchRows);
+    await c.run('BEGIN TRANSACTION');
+    const appender = await c.createAppender(table);
+    try {
+      for (let i = from; i < to; i++) {
+        appender.appendVarchar(metadata[i]!);
+        appender.appendVarchar(content[i]!);
+        appender.endRow();
+      }
+      appender.flushSync();
+    } finally {
+      appender.closeSync();
+    }
+    const p = transactions % 6;
+    const expected = next[p]!;
+    next[p] = expected + (to - from);
+    const u = await c.run(
+      `UPDATE "MULTIDISPATCH_OFFSETS" SET NEXT_OFFSET = CAST($4 AS BIGINT), UPDATED_AT = now()::TIMESTAMP WHERE GROUP_ID = $1 AND TOPIC = $2 AND "PARTITION" = $3 AND NEXT_OFFSET = CAST($5 AS BIGINT)`,
+      [cfg.group, cfg.topic, p, String(next[p]), String(expected)],
+    );
+    if (u.rowsChanged !== 1) throw new Error('offsets UPDATE changed no row');
+    await c.run('COMMIT');
+    transactions++;
+  }
+  const elapsed = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const hr1 = hrUs();
+  const r = baseResult(n, elapsed, cpu, rss.stop(), [hr0, hr1]);
+  r.fetchBatches = 0;
+  r.transactions = transactions;
+  await send({ type: 'result', result: r });
+  const counted = await c.runAndReadAll(`SELECT count(*) AS n FROM "${table}"`);
+  if (Number(counted.getRowObjects()[0]!.n) !== n) throw new Error('W: row count mismatch');
+  c.closeSync();
+  instance.closeSync();
+  return r;
+}
+
+/** L: createLoader(...).runOnce() into a fresh DuckDB file, default batch settings, exactly-once (always on). */
+async function multidispatchLoad(): Promise<ChildResult> {
+  let firstCommit: number | undefined;
+  let caughtUp: { t: number; cpu: NodeJS.CpuUsage; hr: number } | undefined;
+  const loader = createLoader(
+    {
+      kafka: { brokers: [cfg.brokers] },
+      schema,
+      topics: [cfg.topic],
+      topicRenames: renames(),
+      group: cfg.group,
+      warehouse: `duckdb:${cfg.dbPath}`,
+      dlqTopic: `${cfg.topic}.dlq`,
+    },
+    {
+      logger: pino({ name: 'bench-load', level: 'warn' }, pino.destination(2)),
+      onProgress: (p) => {
+        const t = performance.now();
+        firstCommit ??= t;
+        if (p.remaining === 0 && !caughtUp) caughtUp = { t, cpu: process.cpuUsage(), hr: hrUs() };
+      },
+    },
+  );
+  await send({ type: 'ready' });
+  await waitFor('go');
+  (globalThis as { gc?: () => void }).gc?.();
+  const rss = rssSampler();
+  const hr0 = hrUs();
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const stats = await loader.runOnce();
+  const tEnd = performance.now();
+  const end = caughtUp ?? { t: tEnd, cpu: process.cpuUsage(), hr: hrUs() };
+  const r = baseResult(stats.rowsLoaded, end.t - t0, diffCpu(end.cpu, cpu0), rss.stop(), [hr0, end.hr]);
+  r.transactions = stats.batches;
+  r.loaderStats = stats;
+  r.startToFirstFetchMs = firstFetchAt !== undefined ? round(firstFetchAt - t0, 1) : undefined;
+  r.firstCommitMs = firstCommit !== undefined ? round(firstCommit - t0, 1) : undefined;
+  r.caughtUpMs = round(end.t - t0, 1);
+  r.runOnceMs = round(tEnd - t0, 1);
+  if (firstFetchAt !== undefined && firstFetchCpu) {
+    r.steadyRowsPerSec = round(stats.rowsLoaded / ((end.t - firstFetchAt) / 1000));
+    r.steadyCpuUsPerRow = round(cpuUs(diffCpu(end.cpu, firstFetchCpu)) / stats.rowsLoaded, 2);
+  }
+  // Correctness (untimed): exactly N rows, N distinct (partition, offset), stored offsets sum to N.
+  const table = tableNameForTopic(cfg.topic);
+  const instance = await DuckDBInstance.create(cfg.dbPath);
+  const c = await instance.connect();
+  const q = await c.runAndReadAll(
+    `SELECT count(*) AS n, count(DISTINCT (RECORD_METADATA->>'$.partition', RECORD_METADATA->>'$.offset')) AS d FROM "${table}"`,
+  );
+  const row = q.getRowObjects()[0]!;
+  const o = await c.runAndReadAll(`SELECT coalesce(sum(NEXT_OFFSET), 0) AS s FROM "MULTIDISPATCH_OFFSETS" WHERE GROUP_ID = $1 AND TOPIC = $2`, [cfg.group, cfg.topic]);
+  const offsetsSum = Number(o.getRowObjects()[0]!.s);
+  c.closeSync();
+  instance.closeSync();
+  const rows = Number(row.n);
+  const distinct = Number(row.d);
+  r.check = { rows, distinctPartitionOffset: distinct, offsetsSum, ok: rows === cfg.n && distinct === cfg.n && offsetsSum === cfg.n && stats.rowsLoaded === cfg.n };
+  await send({ type: 'result', result: r });
+  return r;
+}
+
+async function main(): Promise<void> {
+  switch (cfg.mode) {
+    case 'prepare': {
+      const r = await prepare();
+      await send({ type: 'result', result: r });
+      return;
+    }
+    case 'C':
+      await consumeLimit();
+      return;
+    case 'W':
+      await writeLimit();
+      return;
+    case 'L':
+      await multidispatchLoad();
+      return;
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  async (err: unknown) => {
+    await send({ type: 'error', message: err instanceof Error ? (err.stack ?? err.message) : String(err) }).catch(() => undefined);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,415 @@
+/**
+ * benchmarks/load: rows/s from a pre-filled topic into DuckDB, in one run against one local broker that this
+ * script starts (src/dev/kafka.ts) in a temp dir and stops:
+ *   C — the consume limit: a bare kafkajs consumer that only decodes (the loader's decodeRecord) and discards;
+ *   W — the write limit: the same rows, pre-built, through the DuckDB appender in 10,000-row transactions, no Kafka;
+ *   L — multidispatch: createLoader({ warehouse: 'duckdb:<fresh file>' }).runOnce(), exactly-once, defaults.
+ * The topic is pre-filled once (real publisher, untimed) and read back once to build W's rows. Every run is
+ * its own child process (child.ts) with a fresh group / fresh DuckDB file; repetitions are interleaved (the
+ * order rotates) and medians are reported. A last, separate L run is profiled with `node --cpu-prof`.
+ * Writes benchmarks/results/load.json and rewrites docs/benchmarks.md.
+ *
+ *   npx tsx benchmarks/load/run.ts               (npm run bench -- load runs it after building)
+ *   BENCH_LOAD_N=60000 BENCH_LOAD_REPS=1 BENCH_LOAD_PROFILE=0 npx tsx benchmarks/load/run.ts   (a quick look)
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeBenchmarksDoc } from '../lib/doc.js';
+import { startBenchKafka, type BenchKafka } from '../lib/kafka-env.js';
+import { CLOCK_TICKS_PER_SECOND, machineInfo, processCpuTicks, systemCpuTicks } from '../lib/machine.js';
+import { summariseProfile, type ProfileSummary } from '../lib/cpuprofile.js';
+import { resultsDir, saveResults } from '../lib/results.js';
+import { median, round } from '../lib/stats.js';
+import type { ChildConfig, ChildResult, Mode } from './child.js';
+import { MIX } from './events.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '../..');
+const say = (msg: string) => process.stderr.write(`[bench:load] ${msg}\n`);
+const envInt = (name: string, dflt: number) => (process.env[name] ? Number.parseInt(process.env[name]!, 10) : dflt);
+
+type VariantId = 'C' | 'W' | 'L';
+const ALL: VariantId[] = ['C', 'W', 'L'];
+const VARIANTS: Record<VariantId, string> = {
+  C: 'consume limit: a bare kafkajs consumer (fresh group, `eachBatch`, the loader\'s fetch settings, no offset commits) that runs the loader\'s own `decodeRecord` on every record (header parse, protobuf decode, the two `JSON.stringify`) and discards the row',
+  W: 'write limit: the same rows as pre-built metadata/content JSON strings (read back from the topic with `decodeRecord` once, before timing), written into a fresh DuckDB file with the appender inside transactions of 10,000 rows, plus one offsets compare-and-set `UPDATE` per transaction; no Kafka',
+  L: 'multidispatch: `createLoader({ warehouse: \'duckdb:<fresh file>\', topics: [topic], topicRenames, group: <fresh> }).runOnce()`, default options (exactly-once: rows and offsets in one DuckDB transaction; batches of 10,000 records / 5 MB; views on)',
+};
+
+const method = {
+  partitions: envInt('BENCH_LOAD_PARTITIONS', 6),
+  repetitions: envInt('BENCH_LOAD_REPS', 3),
+  n: envInt('BENCH_LOAD_N', 300_000),
+  batchRows: 10_000,
+  /** Pre-fill: publishes the driver keeps unsettled at most. */
+  maxOutstanding: 20_000,
+  /** Before the first measured run, one discarded C run reads the whole topic (broker JIT, page cache). */
+  brokerWarmup: (process.env.BENCH_LOAD_WARMUP ?? '1') !== '0',
+  /** Variants profiled in one extra run each (BENCH_LOAD_PROFILE=0 for none, or e.g. L,C). */
+  profile: ((process.env.BENCH_LOAD_PROFILE ?? 'L') === '0' ? [] : (process.env.BENCH_LOAD_PROFILE ?? 'L').split(',')) as VariantId[],
+  mix: Object.fromEntries(MIX) as Record<string, number>,
+};
+
+interface RunRecord {
+  variant: VariantId;
+  repetition: number;
+  result?: ChildResult;
+  failure?: string;
+  /** L: the DuckDB table has exactly N rows, N distinct (partition, offset), offsets summing to N. */
+  check: 'ok' | 'failed' | 'n/a';
+  brokerCpuUsPerRow: number;
+  otherCpuCores: number;
+  stealCores: number;
+  wallS: number;
+}
+
+interface ChildRun {
+  result?: ChildResult;
+  failure?: string;
+  brokerCpuS: number;
+  systemBusyS: number;
+  stealS: number;
+  parentCpuS: number;
+  wallS: number;
+}
+
+let current: ChildProcess | undefined;
+
+async function runChild(cfg: ChildConfig, brokerPid: number, cpuProfDir?: string, timeoutMs = 240_000): Promise<ChildRun> {
+  const execArgv = ['--import', 'tsx', '--expose-gc', ...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, '--cpu-prof-interval=250'] : [])];
+  const out: ChildRun = { brokerCpuS: Number.NaN, systemBusyS: Number.NaN, stealS: Number.NaN, parentCpuS: Number.NaN, wallS: Number.NaN };
+  const child = fork(join(here, 'child.ts'), [], {
+    execArgv,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, BENCH_CONFIG: JSON.stringify(cfg), KAFKAJS_NO_PARTITIONER_WARNING: '1' },
+  });
+  current = child;
+  const timeout = setTimeout(() => {
+    out.failure ??= `timed out after ${timeoutMs / 1000} s`;
+    child.kill('SIGKILL');
+  }, timeoutMs);
+  let mark: { broker: number; sys: { busy: number; steal: number; total: number }; parent: NodeJS.CpuUsage; t: number } | undefined;
+  const takeMark = () => (mark = { broker: processCpuTicks(brokerPid), sys: systemCpuTicks(), parent: process.cpuUsage(), t: Date.now() });
+  if (cfg.mode === 'prepare') takeMark();
+  child.on('message', (m: { type: string; result?: ChildResult; message?: string }) => {
+    if (m.type === 'ready') {
+      takeMark();
+      child.send({ type: 'go' });
+    } else if (m.type === 'result' && mark) {
+      const sys = systemCpuTicks();
+      out.brokerCpuS = (processCpuTicks(brokerPid) - mark.broker) / CLOCK_TICKS_PER_SECOND;
+      out.systemBusyS = (sys.busy - mark.sys.busy) / CLOCK_TICKS_PER_SECOND;
+      out.stealS = (sys.steal - mark.sys.steal) / CLOCK_TICKS_PER_SECOND;
+      const p = process.cpuUsage(mark.parent);
+      out.parentCpuS = (p.user + p.system) / 1e6;
+      out.wallS = (Date.now() - mark.t) / 1000;
+      out.result = m.result;
+    } else if (m.type === 'error') {
+      out.failure ??= m.message ?? 'child failed';
+    }
+  });
+  const code = await new Promise<number | null>((res) => child.once('exit', (c) => res(c)));
+  clearTimeout(timeout);
+  current = undefined;
+  if (code !== 0) out.failure ??= `child exited with code ${code}`;
+  return out;
+}
+
+function describeRun(r: RunRecord): string {
+  if (!r.result) return `${r.variant}#${r.repetition}: FAILED ${r.failure}`;
+  const x = r.result;
+  const extra =
+    r.variant === 'L'
+      ? `, first fetch ${x.startToFirstFetchMs} ms, first commit ${x.firstCommitMs} ms, caught up ${x.caughtUpMs} ms, runOnce ${x.runOnceMs} ms, steady ${x.steadyRowsPerSec?.toLocaleString('en-US')} rows/s, ${x.transactions} transactions, check ${r.check}${x.check ? ` (${x.check.rows} rows, ${x.check.distinctPartitionOffset} distinct, offsets ${x.check.offsetsSum})` : ''}`
+      : r.variant === 'C'
+        ? `, ${x.fetchBatches} fetch batches, group join ${x.startToFirstFetchMs} ms`
+        : `, ${x.transactions} transactions`;
+  return `${r.variant}#${r.repetition}: ${x.rowsPerSec.toLocaleString('en-US')} rows/s, ${x.cpuUsPerRow} µs CPU/row, RSS ${x.maxRssMiB} MiB, broker ${r.brokerCpuUsPerRow} µs/row, other procs ${r.otherCpuCores} cores, steal ${r.stealCores} cores${extra}`;
+}
+
+/** On-disk size of the topic's log segments (sum over its partition directories). */
+function topicDiskBytes(kafka: BenchKafka, topic: string): number {
+  const logDir = join(kafka.workDir, 'kafka', 'kafka-logs');
+  let total = 0;
+  try {
+    for (const d of readdirSync(logDir)) {
+      if (!d.startsWith(`${topic}-`) || !/^\d+$/.test(d.slice(topic.length + 1))) continue;
+      for (const f of readdirSync(join(logDir, d))) if (f.endsWith('.log')) total += statSync(join(logDir, d, f)).size;
+    }
+  } catch {
+    return Number.NaN;
+  }
+  return total;
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const machine = machineInfo(root, ['kafkajs', '@duckdb/node-api', 'protobufjs']);
+  say(`machine: ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}, node ${machine.node}; load average ${machine.loadAvgAtStart.join(' ')}`);
+  let kafka: BenchKafka | undefined;
+  let failed = false;
+  const scratch = mkdtempSync(join(tmpdir(), 'multidispatch-bench-load-'));
+  const cleanup = async () => {
+    current?.kill('SIGKILL');
+    await kafka?.stop({ keepDir: failed }).catch((e: Error) => say(`stopping Kafka: ${e.message}`));
+    rmSync(scratch, { recursive: true, force: true });
+  };
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      say(`${sig}: stopping the child and the broker`);
+      failed = true;
+      void cleanup().finally(() => process.exit(130));
+    });
+  }
+
+  try {
+    let t = Date.now();
+    kafka = await startBenchKafka(say);
+    machine.kafka = kafka.handle.version;
+    say(`broker up in ${((Date.now() - t) / 1000).toFixed(1)} s at ${kafka.handle.brokers} (work dir ${kafka.workDir}); scratch ${scratch}`);
+
+    const stamp = Date.now().toString(36);
+    const topic = `bench.load.${stamp}`;
+    const rowsFile = join(scratch, 'rows.jsonl');
+    await kafka.createTopic(topic, method.partitions);
+    const base = { brokers: kafka.handle.brokers, topic, n: method.n, rowsFile, batchRows: method.batchRows, maxOutstanding: method.maxOutstanding };
+
+    // Pre-fill (untimed): once, for every run.
+    t = Date.now();
+    say(`pre-filling ${topic} (${method.partitions} partitions) with ${method.n.toLocaleString('en-US')} events via createPublisher, then reading it back once for W's rows`);
+    const prep = await runChild({ ...base, mode: 'prepare', group: `bench-load-${stamp}-prepare`, dbPath: '' }, kafka.handle.pid, undefined, 600_000);
+    if (!prep.result?.prepare) throw new Error(`pre-fill failed: ${prep.failure ?? 'no result'}`);
+    const records = await kafka.recordCount(topic);
+    if (records !== method.n || prep.result.prepare.errors > 0 || prep.result.prepare.rowsWritten !== method.n) {
+      throw new Error(`pre-fill: ${records} records in the topic, ${prep.result.prepare.rowsWritten} rows read back, ${prep.result.prepare.errors} publish errors; expected ${method.n}`);
+    }
+    const prefill = {
+      records,
+      ...prep.result.prepare,
+      diskBytes: topicDiskBytes(kafka, topic),
+      rowsFileBytes: statSync(rowsFile).size,
+      wallS: round((Date.now() - t) / 1000, 1),
+    };
+    say(
+      `pre-filled in ${prefill.wallS} s: ${records.toLocaleString('en-US')} records, ${(prefill.payloadBytes / 2 ** 20).toFixed(1)} MiB of key+value+headers (${Math.round(prefill.payloadBytes / records)} B/record), ${(prefill.diskBytes / 2 ** 20).toFixed(1)} MiB of log segments, rows ${Math.round(prefill.rowJsonBytes / records)} B of JSON each`,
+    );
+
+    const runs: RunRecord[] = [];
+    let seq = 0;
+    const execute = async (variant: VariantId, repetition: number, cpuProfDir?: string) => {
+      const id = `${variant}.${repetition < 0 ? 'warm' : repetition === 0 ? 'prof' : repetition}.${seq++}`;
+      const dbPath = join(scratch, `${id}.duckdb`);
+      const cfg: ChildConfig = { ...base, mode: variant as Mode, group: `bench-load-${stamp}-${id}`, dbPath };
+      t = Date.now();
+      const run = await runChild(cfg, kafka!.handle.pid, cpuProfDir);
+      const x = run.result;
+      const childCpuS = x ? (x.cpuUserMs + x.cpuSystemMs) / 1000 : 0;
+      const record: RunRecord = {
+        variant,
+        repetition,
+        ...(x ? { result: x } : {}),
+        ...(run.failure ? { failure: run.failure } : {}),
+        check: variant !== 'L' ? 'n/a' : x?.check?.ok ? 'ok' : 'failed',
+        brokerCpuUsPerRow: round((run.brokerCpuS * 1e6) / method.n, 2),
+        otherCpuCores: round(Math.max(0, run.systemBusyS - run.brokerCpuS - childCpuS - run.parentCpuS) / run.wallS, 2),
+        stealCores: round(run.stealS / run.wallS, 3),
+        wallS: round((Date.now() - t) / 1000, 1),
+      };
+      // An L run whose table does not check out counts as failed.
+      if (record.check === 'failed') record.failure ??= `correctness check failed: ${JSON.stringify(x?.check ?? null)}`;
+      rmSync(dbPath, { force: true });
+      rmSync(`${dbPath}.wal`, { force: true });
+      say(describeRun(record));
+      return record;
+    };
+
+    const brokerWarmup: RunRecord[] = [];
+    if (method.brokerWarmup) {
+      say('warming up the broker with a discarded C run');
+      brokerWarmup.push(await execute('C', -1));
+    }
+    for (let rep = 1; rep <= method.repetitions; rep++) {
+      // Interleaved, the order rotating by one each repetition: C W L, then W L C, then L C W.
+      const order = ALL.map((_, i) => ALL[(i + rep - 1) % ALL.length]!);
+      for (const variant of order) runs.push(await execute(variant, rep));
+    }
+
+    const profiles: Partial<Record<VariantId, ProfileSummary & { file: string; n: number; run: RunRecord }>> = {};
+    for (const variant of method.profile) {
+      const dir = mkdtempSync(join(tmpdir(), 'multidispatch-bench-prof-'));
+      say(`profiling one more ${variant} run with node --cpu-prof (not part of the results table)`);
+      const record = await execute(variant, 0, dir);
+      const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+      if (file && record.result) {
+        const saved = join(resultsDir(root), `load-${variant}.cpuprofile`);
+        copyFileSync(join(dir, file), saved);
+        writeFileSync(join(resultsDir(root), '.gitignore'), '*.cpuprofile\n');
+        const summary = summariseProfile(saved, { windowUs: record.result.windowUs, top: 30, inclusive: INCLUSIVE });
+        profiles[variant] = { ...relabel(summary), file: `benchmarks/results/load-${variant}.cpuprofile`, n: record.result.n, run: record };
+      }
+      rmSync(dir, { recursive: true, force: true });
+    }
+
+    const summary = summarise(runs);
+    const data = {
+      benchmark: 'load',
+      generatedAt: new Date().toISOString(),
+      durationS: round((Date.now() - started) / 1000, 1),
+      machine,
+      method: {
+        ...method,
+        variants: VARIANTS,
+        topic: `${method.partitions} partitions, pre-filled once with createPublisher (statsd: false), replication factor 1`,
+        kafkaBroker: `single local KRaft broker ${kafka.handle.version} (src/dev/kafka.ts), replication factor 1`,
+      },
+      prefill,
+      summary,
+      ratios: ratios(summary),
+      runs,
+      brokerWarmup,
+      profiles,
+      loadAvgAtEnd: machineInfo(root, []).loadAvgAtStart,
+    };
+    failed = [...runs, ...brokerWarmup].some((r) => !r.result || r.failure !== undefined || r.result.n !== method.n);
+    await kafka.stop({ keepDir: failed });
+    if (failed) say(`some runs failed or did not check out; broker logs kept in ${kafka.workDir}`);
+    rmSync(scratch, { recursive: true, force: true });
+    data.durationS = round((Date.now() - started) / 1000, 1);
+    say(`results: ${saveResults(root, 'load', data)}`);
+    const doc = await writeBenchmarksDoc(root);
+    say(`rewrote ${doc}`);
+    say(`total ${data.durationS} s`);
+  } catch (err) {
+    failed = true;
+    say(`FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    await cleanup();
+    process.exit(1);
+  }
+  process.exit(failed ? 1 : 0);
+}
+
+type Summary = Record<VariantId, {
+  runs: number;
+  n: number;
+  rowsPerSec: number;
+  rowsPerSecRange: [number, number];
+  cpuUsPerRow: number;
+  cpuUsPerRowRange: [number, number];
+  maxRssMiB: number;
+  fetchBatches: number;
+  transactions: number;
+  brokerCpuUsPerRow: number;
+  otherCpuCores: number;
+  stealCores: number;
+  checks: string;
+  /** L only. */
+  startToFirstFetchMs?: number;
+  firstCommitMs?: number;
+  caughtUpMs?: number;
+  runOnceMs?: number;
+  steadyRowsPerSec?: number;
+  steadyRowsPerSecRange?: [number, number];
+  steadyCpuUsPerRow?: number;
+}>;
+
+function summarise(runs: RunRecord[]): Summary {
+  const out = {} as Summary;
+  for (const v of ALL) {
+    const ok = runs.filter((r) => r.variant === v && r.result && r.failure === undefined);
+    const all = runs.filter((r) => r.variant === v);
+    const pick = (f: (r: RunRecord) => number | undefined) => median(ok.map(f).filter((x): x is number => typeof x === 'number'));
+    const range = (f: (r: RunRecord) => number | undefined): [number, number] => {
+      const xs = ok.map(f).filter((x): x is number => typeof x === 'number');
+      return [Math.min(...xs), Math.max(...xs)];
+    };
+    out[v] = {
+      runs: ok.length,
+      n: method.n,
+      rowsPerSec: round(pick((r) => r.result!.rowsPerSec)),
+      rowsPerSecRange: range((r) => r.result!.rowsPerSec),
+      cpuUsPerRow: round(pick((r) => r.result!.cpuUsPerRow), 2),
+      cpuUsPerRowRange: range((r) => r.result!.cpuUsPerRow),
+      maxRssMiB: round(pick((r) => r.result!.maxRssMiB)),
+      fetchBatches: round(pick((r) => r.result!.fetchBatches)),
+      transactions: round(pick((r) => r.result!.transactions)),
+      brokerCpuUsPerRow: round(pick((r) => r.brokerCpuUsPerRow), 2),
+      otherCpuCores: round(pick((r) => r.otherCpuCores), 2),
+      stealCores: round(Math.max(...ok.map((r) => r.stealCores)), 3),
+      checks: v === 'L' ? `${all.filter((r) => r.check === 'ok').length}/${all.length}` : 'n/a',
+      ...(v === 'L'
+        ? {
+            startToFirstFetchMs: round(pick((r) => r.result!.startToFirstFetchMs)),
+            firstCommitMs: round(pick((r) => r.result!.firstCommitMs)),
+            caughtUpMs: round(pick((r) => r.result!.caughtUpMs)),
+            runOnceMs: round(pick((r) => r.result!.runOnceMs)),
+            steadyRowsPerSec: round(pick((r) => r.result!.steadyRowsPerSec)),
+            steadyRowsPerSecRange: range((r) => r.result!.steadyRowsPerSec),
+            steadyCpuUsPerRow: round(pick((r) => r.result!.steadyCpuUsPerRow), 2),
+          }
+        : {}),
+    };
+  }
+  return out;
+}
+
+const TARGETS = {
+  vsConsume: { min: 0.7, text: 'L ≥ 0.7 × C (the consume limit)' },
+  absolute: { min: 60_000, text: 'L ≥ 60,000 rows/s on this machine' },
+};
+
+function ratios(s: Summary) {
+  const lc = s.L.rowsPerSec / s.C.rowsPerSec;
+  const lw = s.L.rowsPerSec / s.W.rowsPerSec;
+  return {
+    throughputLvsC: { value: round(lc, 3), target: TARGETS.vsConsume.text, pass: lc >= TARGETS.vsConsume.min },
+    absoluteL: { value: s.L.rowsPerSec, target: TARGETS.absolute.text, pass: s.L.rowsPerSec >= TARGETS.absolute.min },
+    /** No target: L against the write limit, CPU per row against C and C + W, and the steady-state rate against C. */
+    diagnostic: {
+      throughputLvsW: round(lw, 3),
+      steadyLvsC: round((s.L.steadyRowsPerSec ?? Number.NaN) / s.C.rowsPerSec, 3),
+      cpuLvsC: round(s.L.cpuUsPerRow / s.C.cpuUsPerRow, 3),
+      cpuLvsCplusW: round(s.L.cpuUsPerRow / (s.C.cpuUsPerRow + s.W.cpuUsPerRow), 3),
+      /** Serial lower bound on L: one row through C then through W, one after the other (1 / (1/C + 1/W)). */
+      serialCW: round(1 / (1 / s.C.rowsPerSec + 1 / s.W.rowsPerSec)),
+    },
+  };
+}
+
+type Frame = { functionName: string; url: string };
+const mdFile = (f: Frame, path: string) => f.url.includes(`/src/${path}`);
+const INCLUSIVE: Array<{ label: string; match: (f: Frame) => boolean }> = [
+  { label: 'kafkajs (any frame: fetch, record batch decode, consumer loop; not the eachBatch callback)', match: (f) => f.url.includes('node_modules/kafkajs/') },
+  { label: '  kafkajs record batch decode (protocol/recordBatch)', match: (f) => f.url.includes('kafkajs/src/protocol/recordBatch/') },
+  { label: 'Loader.processBatch (the per-record loop)', match: (f) => f.functionName === 'processBatch' && mdFile(f, 'loader/loader') },
+  { label: '  decodeRecord (record → row; its self time includes the two JSON.stringify, which V8 does not show as a frame)', match: (f) => f.functionName === 'decodeRecord' && mdFile(f, 'loader/record') },
+  { label: '    EventRegistry.decode (protobuf decode + toObject + timestamps)', match: (f) => f.functionName === 'decode' && mdFile(f, 'schema/registry') },
+  { label: '  Loader.advance + big() (BigInt offsets)', match: (f) => (f.functionName === 'big' || f.functionName === 'advance') && mdFile(f, 'loader/loader') },
+  { label: 'DuckDB adapter (any frame in warehouse/duckdb/: appender loop, offsets queries, commit)', match: (f) => mdFile(f, 'warehouse/duckdb') },
+  { label: '@duckdb/node-api (appender calls, queries)', match: (f) => f.url.includes('node_modules/@duckdb/') },
+  { label: 'pino (logging)', match: (f) => f.url.includes('node_modules/pino') },
+];
+
+/** Names the loader's and the warehouse adapter's frames (benchmarks/lib/cpuprofile.ts knows only the publisher's). */
+function relabel(s: ProfileSummary): ProfileSummary {
+  const name = (c: string) =>
+    /^other \((loader)\//.test(c)
+      ? 'multidispatch: loader (loader/)'
+      : /^other \((duckdb)\//.test(c)
+        ? 'multidispatch: DuckDB adapter (warehouse/duckdb/)'
+        : c === 'multidispatch: validate + encode (schema/)'
+          ? 'multidispatch: schema registry (schema/)'
+          : c;
+  const merged = new Map<string, number>();
+  for (const c of s.components) merged.set(name(c.component), (merged.get(name(c.component)) ?? 0) + c.ms);
+  const pct = (ms: number) => (s.busyMs > 0 ? Math.round((1000 * ms) / s.busyMs) / 10 : 0);
+  return {
+    ...s,
+    components: [...merged].sort((a, b) => b[1] - a[1]).map(([component, ms]) => ({ component, ms, percent: pct(ms) })),
+    topSelf: s.topSelf.map((r) => ({ ...r, component: name(r.component) })),
+  };
+}
+
+await main();
