@@ -103,6 +103,7 @@ export class Loader {
   private flushTimer: NodeJS.Timeout | undefined;
   private logTimer: NodeJS.Timeout | undefined;
   private stopping = false;
+  private abandon = false;
   private started = false;
   private fatal: Error | undefined;
   private finish: ((err?: Error) => void) | undefined;
@@ -189,9 +190,9 @@ export class Loader {
     if (this.options.errorsTolerance === 'all') await ensureTopics(this.kafka, [{ topic: this.options.dlqTopic, partitions: 1 }]);
     this.consumer = this.kafka.consumer({
       groupId: this.options.group,
-      sessionTimeout: 30_000,
-      rebalanceTimeout: 60_000,
-      heartbeatInterval: 3_000,
+      sessionTimeout: this.options.sessionTimeoutMs,
+      rebalanceTimeout: Math.max(60_000, this.options.sessionTimeoutMs),
+      heartbeatInterval: Math.max(500, Math.floor(this.options.sessionTimeoutMs / 10)),
       allowAutoTopicCreation: false,
       maxBytesPerPartition: 4 * 1024 * 1024,
       maxBytes: 16 * 1024 * 1024,
@@ -217,9 +218,14 @@ export class Loader {
     this.log.info({ topics: this.topics, group: this.options.group, warehouse: this.warehouse.description, once }, 'loader started');
   }
 
-  /** Stops: finishes (flushes) the open batch, leaves the group, closes connections. */
-  async stop(): Promise<void> {
+  /**
+   * Stops: finishes (commits) the open batch, leaves the group, closes connections. With `abandon: true`
+   * the open batch is dropped instead (nothing of it is committed; it is loaded again by whoever gets its
+   * partitions next).
+   */
+  async stop(opts: { abandon?: boolean } = {}): Promise<void> {
     if (!this.started) return;
+    if (opts.abandon) this.abandon = true;
     await this.shutdown();
     await this.done?.catch(() => undefined);
   }
@@ -317,6 +323,9 @@ export class Loader {
         this.fail(err);
       }
     });
+    // Outside the lock and the error handling above: a rebalance surfaces here as an error that kafkajs
+    // itself must see (it rejoins the group); it is not a loader failure.
+    if (!this.stopping && !this.fatal) await payload.heartbeat();
   }
 
   private async processBatch(payload: EachBatchPayload): Promise<void> {
@@ -390,7 +399,6 @@ export class Loader {
         payload.resolveOffset(last);
       }
       if (this.targets && this.pendingReachesTargets()) await this.flush('caught up');
-      await payload.heartbeat();
     }
   }
 
@@ -619,7 +627,13 @@ export class Loader {
       if (this.flushTimer) clearInterval(this.flushTimer);
       if (this.logTimer) clearInterval(this.logTimer);
       // Finish the open batch (not after a fatal error: nothing past a bad record may move).
-      if (!this.fatal) {
+      if (this.abandon) {
+        await this.locked(async () => {
+          this.stopping = true;
+          if (this.pending.count > 0) this.log.info({ records: this.pending.count }, 'open batch abandoned');
+          this.pending = emptyPending();
+        });
+      } else if (!this.fatal) {
         await this.locked(async () => {
           this.stopping = true;
           await this.flush('shutdown');

@@ -71,6 +71,11 @@ export const loaderOptionsSchema = z
     retryTimeoutMs: z.number().int().min(0).default(0),
     /** Progress log interval in the long-running mode (per-partition lag, rows/s). */
     logIntervalMs: positiveInt.default(30_000),
+    /**
+     * Consumer group session timeout. A loader that died without leaving the group (SIGKILL, power loss) holds
+     * its partitions until this expires; the broker's group.min.session.timeout.ms (6 s by default) is the floor.
+     */
+    sessionTimeoutMs: z.number().int().min(1000).default(30_000),
     /** On stop, how long to keep retrying the open batch while the warehouse is unavailable before abandoning it. */
     shutdownTimeoutMs: positiveInt.default(30_000),
     /** Also commit the loaded offsets to Kafka (only so lag tools can see them; the warehouse is the truth). */

@@ -27,13 +27,14 @@ interface LoadFlags {
   config?: string;
   logLevel: string;
   logIntervalMs?: string;
+  sessionTimeoutMs?: string;
   progress: boolean;
 }
 
 /** Keys a config file may hold (createLoader's options without `schema` and `kafka`, plus `brokers` and `snowflake`). */
 const CONFIG_KEYS = new Set([
   'topics', 'topicPattern', 'group', 'warehouse', 'tables', 'topicRenames', 'views', 'batchRecords', 'batchBytes', 'flushMs',
-  'errorsTolerance', 'dlqTopic', 'startFrom', 'retryInitialMs', 'retryMaxMs', 'retryTimeoutMs', 'logIntervalMs', 'shutdownTimeoutMs',
+  'errorsTolerance', 'dlqTopic', 'startFrom', 'retryInitialMs', 'retryMaxMs', 'retryTimeoutMs', 'logIntervalMs', 'shutdownTimeoutMs', 'sessionTimeoutMs',
   'commitToKafka', 'brokers', 'snowflake', 'proto',
 ]);
 const SECRET_KEYS = ['password', 'privateKey', 'privateKeyPassphrase', 'token'];
@@ -115,6 +116,7 @@ export function loaderOptionsFrom(flags: LoadFlags, env: NodeJS.ProcessEnv, cfg:
   set('dlqTopic', flags.dlqTopic);
   set('startFrom', flags.startFrom);
   set('logIntervalMs', int('--log-interval-ms', flags.logIntervalMs));
+  set('sessionTimeoutMs', int('--session-timeout-ms', flags.sessionTimeoutMs));
   if (opts.warehouse === 'snowflake') opts.warehouse = { type: 'snowflake', ...((cfg.snowflake as object) ?? {}) };
   return { ...(opts as object), kafka: { brokers: resolveBrokers(brokersFlag, env), clientId: 'multidispatch-loader' } } as Omit<LoaderOptions, 'schema'>;
 }
@@ -155,6 +157,7 @@ export function registerLoad(program: Command): void {
     .option('--config <file.json>', 'JSON file with loader options (same names as createLoader; secrets are not allowed there)')
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
     .option('--log-interval-ms <ms>', 'long-running mode: log lag per partition and rows/s this often (default 30000)')
+    .option('--session-timeout-ms <ms>', 'consumer group session timeout: how long a crashed loader holds its partitions (default 30000)')
     .option('--no-progress', 'no progress bar with --once on a terminal')
     .addHelpText(
       'after',

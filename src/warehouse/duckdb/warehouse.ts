@@ -52,9 +52,10 @@ export class DuckDbWarehouse implements Warehouse {
       }
       throw new WarehouseError(this.description, `cannot open the database: ${firstLine(msg)}`, { cause: err });
     }
-    await this.conn.run(
+    const conn = this.conn;
+    await retryOnConflict(() => conn.run(
       `CREATE TABLE IF NOT EXISTS ${quoteIdent(OFFSETS_TABLE)} (GROUP_ID VARCHAR NOT NULL, TOPIC VARCHAR NOT NULL, "PARTITION" INTEGER NOT NULL, NEXT_OFFSET BIGINT NOT NULL, UPDATED_AT TIMESTAMP NOT NULL, PRIMARY KEY (GROUP_ID, TOPIC, "PARTITION"))`,
-    );
+    ));
     return this.conn;
   }
 
@@ -162,10 +163,25 @@ export class DuckDbWarehouse implements Warehouse {
     });
   }
 
+  /**
+   * DDL. Two loaders of one process creating the same table or view at the same moment get DuckDB's
+   * "Catalog write-write conflict"; the statements are idempotent, so they are simply tried again.
+   */
   private async exec(sql: string): Promise<void> {
     await this.serial(async () => {
       const c = await this.connection();
-      await this.wrap(() => c.run(sql));
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await c.run(sql);
+          return;
+        } catch (err) {
+          if (attempt < 8 && /conflict/i.test((err as Error).message)) {
+            await new Promise((r) => setTimeout(r, 20 * attempt));
+            continue;
+          }
+          throw this.classify(err);
+        }
+      }
     });
   }
 
@@ -184,6 +200,17 @@ export class DuckDbWarehouse implements Warehouse {
       return new WarehouseUnavailableError(this.description, firstLine(msg), { cause: err });
     }
     return new WarehouseError(this.description, firstLine(msg), { cause: err });
+  }
+}
+
+async function retryOnConflict<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (attempt >= 8 || !/conflict/i.test((err as Error).message)) throw err;
+      await new Promise((r) => setTimeout(r, 20 * attempt));
+    }
   }
 }
 
