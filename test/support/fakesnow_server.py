@@ -13,8 +13,17 @@ Two things differ from `fakesnow -s`:
    Arrow: it only understands Snowflake's JSON result format (`rowset`: an array of rows, every value a
    string or null, in Snowflake's JSON encodings). This launcher wraps fakesnow's query handler: when a
    response carries an Arrow row set, the same rows (taken from the DuckDB result before fakesnow encoded
-   them) are re-encoded as a JSON `rowset` with `queryResultFormat: json`. Nothing else in the request or
-   response changes: SQL translation, bindings, errors and row types are fakesnow's own.
+   them) are re-encoded as a JSON `rowset` with `queryResultFormat: json`. DML responses (a JSON rowset
+   without `returned`) get `returned` set to the number of rows, or the Node driver waits forever.
+
+3. DuckDB errors as SQL errors. fakesnow answers an error it did not translate (a DuckDB transaction
+   conflict, a constraint violation, "transaction is aborted", an unsupported feature) with HTTP 500, which
+   the Node driver retries for about a minute and then reports as a network failure. Real Snowflake reports
+   a failed statement as `success: false` with an error code. Here such DuckDB errors are raised as a
+   ProgrammingError (errno 000603, SQLSTATE 40001 for transaction conflicts and constraint violations,
+   XX000 otherwise) so fakesnow's own error path answers `success: false` with the DuckDB message.
+
+Nothing else in the request or response changes: SQL translation, bindings and row types are fakesnow's own.
 """
 
 from __future__ import annotations
@@ -27,13 +36,16 @@ import json
 import logging
 import signal
 import sys
-import threading
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+import duckdb
+import snowflake.connector.errors
+
 import fakesnow.server as fs_server
+from fakesnow.cursor import FakeSnowflakeCursor
 from fakesnow.instance import FakeSnow
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -51,6 +63,21 @@ def _recording_to_sf(table: pa.Table, rowtype: list[dict[str, Any]]) -> pa.Table
 
 
 fs_server.to_sf = _recording_to_sf  # type: ignore[assignment]
+
+_original_execute = FakeSnowflakeCursor.execute
+
+
+def _execute_with_sql_errors(self, *args: Any, **kwargs: Any):  # type: ignore[no-untyped-def]
+    try:
+        return _original_execute(self, *args, **kwargs)
+    except duckdb.Error as e:
+        conflict = isinstance(e, (duckdb.TransactionException, duckdb.ConstraintException))
+        raise snowflake.connector.errors.ProgrammingError(
+            msg=f"{type(e).__name__}: {e}", errno=603, sqlstate="40001" if conflict else "XX000"
+        ) from e
+
+
+FakeSnowflakeCursor.execute = _execute_with_sql_errors  # type: ignore[method-assign]
 
 _EPOCH_DATE = datetime.date(1970, 1, 1)
 
@@ -115,14 +142,18 @@ async def query_request_json(request):  # type: ignore[no-untyped-def]
     _last_table.set(None)
     response = await fs_server.query_request(request)
     recorded = _last_table.get()
-    if recorded is None or not isinstance(response, JSONResponse):
+    if not isinstance(response, JSONResponse):
         return response
     body = json.loads(response.body)
     data = body.get("data") or {}
+    if data.get("queryResultFormat") == "json" and "rowset" in data and "returned" not in data:
+        # DML counts come back as a JSON rowset without `returned`; the Node driver waits for that many rows
+        data["returned"] = len(data["rowset"])
+        return JSONResponse(body, status_code=response.status_code)
     if data.get("queryResultFormat") != "arrow":
         return response
-    table, rowtype = recorded
-    rowset = _json_rowset(table, rowtype)
+    # no recorded table: an empty result (fakesnow skips the Arrow encoding for zero rows)
+    rowset = _json_rowset(*recorded) if recorded is not None else []
     data.pop("rowsetBase64", None)
     data["queryResultFormat"] = "json"
     data["rowset"] = rowset
