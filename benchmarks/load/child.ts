@@ -10,7 +10,7 @@
  */
 import { createWriteStream, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { DuckDBInstance } from '@duckdb/node-api';
+import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { Kafka, logLevel, type EachBatchPayload } from 'kafkajs';
 import pino from 'pino';
 import { createLoader, createPublisher, tableNameForTopic, type LoaderStats } from 'multidispatch';
@@ -19,6 +19,7 @@ import { schema } from 'multidispatch/examples';
 // files `multidispatch` resolves to, so the same module instances at run time).
 import { decodeRecord } from '../../dist/src/loader/record.js';
 import { EventRegistry } from '../../dist/src/schema/registry.js';
+import { DuckDbWarehouse } from '../../dist/src/warehouse/duckdb/warehouse.js';
 import { round } from '../lib/stats.js';
 import { loadEventPool } from './events.js';
 
@@ -72,8 +73,23 @@ export interface ChildResult {
   check?: { rows: number; distinctPartitionOffset: number; offsetsSum: number; ok: boolean };
   /** prepare: publish time, payload bytes and type mix. */
   prepare?: { published: number; publishMs: number; errors: number; rowsWritten: number; payloadBytes: number; rowJsonBytes: number; types: Record<string, number> };
+  /** Where the wall time of the timed phase went (ms, summed; see WallSplit). */
+  wall?: WallSplit;
   /** The timed phase in the process' monotonic clock (µs), to cut a --cpu-prof profile to it. */
   windowUs: [number, number];
+}
+
+/**
+ * Wall-clock accounting, from 'go' on: time inside the eachBatch callbacks (C: decode; L: the loader's
+ * per-record loop, and the writes it awaits), inside DuckDbWarehouse.writeBatch (L), and inside the awaited
+ * DuckDB statements by their first keyword (BEGIN, SELECT, UPDATE, INSERT, COMMIT, CREATE...; W and L).
+ * The appender calls are synchronous and not in `sql`.
+ */
+export interface WallSplit {
+  inEachBatchMs: number;
+  writeBatchMs: number;
+  writeBatches: number;
+  sql: Record<string, { n: number; ms: number }>;
 }
 
 const cfg = JSON.parse(process.env.BENCH_CONFIG ?? '{}') as ChildConfig;
@@ -108,6 +124,39 @@ let firstFetchAt: number | undefined;
 let firstFetchCpu: NodeJS.CpuUsage | undefined;
 let firstFetchHr: number | undefined;
 let fetchBatches = 0;
+const wall: WallSplit = { inEachBatchMs: 0, writeBatchMs: 0, writeBatches: 0, sql: {} };
+const resetWall = () => Object.assign(wall, { inEachBatchMs: 0, writeBatchMs: 0, writeBatches: 0, sql: {} });
+const roundWall = (): WallSplit => ({
+  inEachBatchMs: round(wall.inEachBatchMs, 1),
+  writeBatchMs: round(wall.writeBatchMs, 1),
+  writeBatches: wall.writeBatches,
+  sql: Object.fromEntries(Object.entries(wall.sql).map(([k, v]) => [k, { n: v.n, ms: round(v.ms, 1) }])),
+});
+const timed = async <T>(fn: () => Promise<T>, add: (ms: number) => void): Promise<T> => {
+  const t = performance.now();
+  try {
+    return await fn();
+  } finally {
+    add(performance.now() - t);
+  }
+};
+// DuckDB statements (the loader's adapter and W use the same connection class).
+for (const method of ['run', 'runAndReadAll'] as const) {
+  const original = DuckDBConnection.prototype[method] as (this: DuckDBConnection, sql: string, ...rest: unknown[]) => Promise<unknown>;
+  (DuckDBConnection.prototype as unknown as Record<string, unknown>)[method] = function (this: DuckDBConnection, sql: string, ...rest: unknown[]) {
+    const kind = /^\s*(\w+)/.exec(sql)?.[1]?.toUpperCase() ?? '?';
+    return timed(() => original.call(this, sql, ...rest), (ms) => {
+      const e = (wall.sql[kind] ??= { n: 0, ms: 0 });
+      e.n++;
+      e.ms += ms;
+    });
+  };
+}
+const originalWriteBatch = DuckDbWarehouse.prototype.writeBatch;
+DuckDbWarehouse.prototype.writeBatch = function (this: DuckDbWarehouse, ...args: Parameters<DuckDbWarehouse['writeBatch']>) {
+  wall.writeBatches++;
+  return timed(() => originalWriteBatch.apply(this, args), (ms) => (wall.writeBatchMs += ms));
+};
 const originalConsumer = Kafka.prototype.consumer;
 Kafka.prototype.consumer = function (this: Kafka, ...args: Parameters<Kafka['consumer']>) {
   const consumer = originalConsumer.apply(this, args);
@@ -124,7 +173,7 @@ Kafka.prototype.consumer = function (this: Kafka, ...args: Parameters<Kafka['con
                 firstFetchHr = hrUs();
               }
               fetchBatches++;
-              return config.eachBatch!(p);
+              return timed(() => config.eachBatch!(p), (ms) => (wall.inEachBatchMs += ms));
             },
           }
         : {}),
@@ -247,6 +296,7 @@ async function consumeLimit(): Promise<ChildResult> {
   await send({ type: 'ready' });
   await waitFor('go');
   (globalThis as { gc?: () => void }).gc?.();
+  resetWall();
   const rss = rssSampler();
   let seen = 0;
   let payloadBytes = 0;
@@ -276,6 +326,7 @@ async function consumeLimit(): Promise<ChildResult> {
   const maxRss = rss.stop();
   const r = baseResult(seen, end.t - firstFetchAt!, diffCpu(end.cpu, firstFetchCpu!), maxRss, [firstFetchHr!, end.hr]);
   r.payloadBytes = payloadBytes;
+  r.wall = roundWall();
   r.startToFirstFetchMs = round(firstFetchAt! - runAt, 1);
   if (sink === 0) throw new Error('nothing decoded');
   await send({ type: 'result', result: r });
@@ -308,6 +359,7 @@ async function writeLimit(): Promise<ChildResult> {
   await send({ type: 'ready' });
   await waitFor('go');
   (globalThis as { gc?: () => void }).gc?.();
+  resetWall();
   const rss = rssSampler();
   const hr0 = hrUs();
   const cpu0 = process.cpuUsage();
@@ -345,6 +397,7 @@ async function writeLimit(): Promise<ChildResult> {
   const r = baseResult(n, elapsed, cpu, rss.stop(), [hr0, hr1]);
   r.fetchBatches = 0;
   r.transactions = transactions;
+  r.wall = roundWall();
   await send({ type: 'result', result: r });
   const counted = await c.runAndReadAll(`SELECT count(*) AS n FROM "${table}"`);
   if (Number(counted.getRowObjects()[0]!.n) !== n) throw new Error('W: row count mismatch');
@@ -379,6 +432,7 @@ async function multidispatchLoad(): Promise<ChildResult> {
   await send({ type: 'ready' });
   await waitFor('go');
   (globalThis as { gc?: () => void }).gc?.();
+  resetWall();
   const rss = rssSampler();
   const hr0 = hrUs();
   const cpu0 = process.cpuUsage();
@@ -389,6 +443,7 @@ async function multidispatchLoad(): Promise<ChildResult> {
   const r = baseResult(stats.rowsLoaded, end.t - t0, diffCpu(end.cpu, cpu0), rss.stop(), [hr0, end.hr]);
   r.transactions = stats.batches;
   r.loaderStats = stats;
+  r.wall = roundWall();
   r.startToFirstFetchMs = firstFetchAt !== undefined ? round(firstFetchAt - t0, 1) : undefined;
   r.firstCommitMs = firstCommit !== undefined ? round(firstCommit - t0, 1) : undefined;
   r.caughtUpMs = round(end.t - t0, 1);

@@ -44,6 +44,7 @@ interface RunResult {
   runOnceMs?: number;
   steadyRowsPerSec?: number;
   check?: { rows: number; distinctPartitionOffset: number; offsetsSum: number; ok: boolean };
+  wall?: { inEachBatchMs: number; writeBatchMs: number; writeBatches: number; sql: Record<string, { n: number; ms: number }> };
 }
 interface Profile {
   file: string;
@@ -152,6 +153,8 @@ export function render(raw: unknown, root: string): string {
     );
   }
 
+  out.push(...wallSplit(r));
+
   const rt = r.ratios;
   const d = rt.diagnostic;
   out.push(
@@ -211,4 +214,51 @@ export function render(raw: unknown, root: string): string {
     out.push(text, '');
   }
   return out.join('\n');
+}
+
+const med = (xs: number[]): number => {
+  const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return Number.NaN;
+  const h = v.length >> 1;
+  return v.length % 2 ? v[h]! : (v[h - 1]! + v[h]!) / 2;
+};
+
+/** Wall time per row by stage, medians over the successful runs of each variant (from the child's accounting). */
+function wallSplit(r: Results): string[] {
+  const ok = (v: V) => r.runs.filter((x) => x.variant === v && x.result?.wall && !x.failure).map((x) => x.result!);
+  if (ok('L').length === 0) return [];
+  const sqlMs = (x: RunResult, k: string) => x.wall!.sql[k]?.ms ?? 0;
+  const writeSql = (x: RunResult) => ['BEGIN', 'SELECT', 'UPDATE', 'INSERT', 'COMMIT'].reduce((a, k) => a + sqlMs(x, k), 0);
+  type Cell = (x: RunResult) => number;
+  const rows: Array<[string, Partial<Record<V, Cell>>]> = [
+    ['start-up: start() → first fetch (DuckDB open, table, views, Kafka connects, group join)', { L: (x) => x.startToFirstFetchMs ?? Number.NaN }],
+    ['outside eachBatch after the first fetch (no batch ready: waiting for a fetch, kafkajs decoding a fetch response)', { C: (x) => x.elapsedMs - x.wall!.inEachBatchMs, L: (x) => x.elapsedMs - (x.startToFirstFetchMs ?? 0) - x.wall!.inEachBatchMs }],
+    ['inside eachBatch, without the DuckDB write (C: decodeRecord loop; L: the loader\'s per-record loop)', { C: (x) => x.wall!.inEachBatchMs, L: (x) => x.wall!.inEachBatchMs - x.wall!.writeBatchMs }],
+    ['DuckDB write (L: DuckDbWarehouse.writeBatch, awaited inside eachBatch; W: everything)', { W: (x) => x.elapsedMs, L: (x) => x.wall!.writeBatchMs }],
+    ['&nbsp;&nbsp;&nbsp;&nbsp;appender: createAppender, appendVarchar × 2, endRow, flushSync, closeSync (the rest of the write)', { W: (x) => x.elapsedMs - writeSql(x), L: (x) => x.wall!.writeBatchMs - writeSql(x) }],
+    ...(['BEGIN', 'SELECT', 'UPDATE', 'INSERT', 'COMMIT'] as const).map(
+      (k) => [`&nbsp;&nbsp;&nbsp;&nbsp;\`${k}\`${k === 'SELECT' ? ' (offsets read-back for the compare-and-set; L also reads offsets twice at start)' : k === 'UPDATE' || k === 'INSERT' ? ' (offsets)' : ''}`, { W: (x: RunResult) => sqlMs(x, k), L: (x: RunResult) => sqlMs(x, k) }] as [string, Partial<Record<V, Cell>>],
+    ),
+    ['**total: the timed window**', { C: (x) => x.elapsedMs, W: (x) => x.elapsedMs, L: (x) => x.elapsedMs }],
+  ];
+  const cell = (v: V, f: Cell | undefined) => {
+    if (!f) return '—';
+    const xs = ok(v).map((x) => (f(x) * 1000) / x.n);
+    return fix(med(xs), 2);
+  };
+  const count = (v: V, k: string) => med(ok(v).map((x) => x.wall!.sql[k]?.n ?? 0));
+  return [
+    '### Where the wall time goes (measured in every run)',
+    '',
+    'Wall-clock time of the timed window per row, split by stage from timers in the child process (the eachBatch callbacks, `DuckDbWarehouse.writeBatch` and every awaited DuckDB statement are wrapped), medians over the runs. This is wall time, not CPU: kafkajs 2 fetches in the background, and its main-thread work (decoding fetch responses) runs whenever the callback awaits (e.g. a DuckDB statement), so it is charged to whatever stage was waiting. In L the callback awaits each DuckDB transaction before its next record (one lock, one batch at a time).',
+    '',
+    '| stage | C µs/row | W µs/row | L µs/row |',
+    '|---|--:|--:|--:|',
+    ...rows
+      .filter(([label, fs]) => !/`(INSERT)`/.test(label) || count('L', 'INSERT') + count('W', 'INSERT') > 0)
+      .map(([label, fs]) => `| ${label} | ${cell('C', fs.C)} | ${cell('W', fs.W)} | ${cell('L', fs.L)} |`),
+    '',
+    `Statements per run (median): W — ${['BEGIN', 'UPDATE', 'COMMIT'].map((k) => `${int(count('W', k))} ${k}`).join(', ')}; L — ${['BEGIN', 'SELECT', 'UPDATE', 'INSERT', 'COMMIT'].map((k) => `${int(count('L', k))} ${k}`).join(', ')} in ${int(med(ok('L').map((x) => x.wall!.writeBatches)))} writeBatch calls.`,
+    '',
+  ];
 }
