@@ -140,8 +140,9 @@ const timed = async <T>(fn: () => Promise<T>, add: (ms: number) => void): Promis
     add(performance.now() - t);
   }
 };
-// DuckDB statements (the loader's adapter and W use the same connection class).
-for (const method of ['run', 'runAndReadAll'] as const) {
+// DuckDB statements (the loader's adapter and W use the same connection class). runAndReadAll goes through
+// run, so wrapping run alone counts every statement once (reading a result back is not included).
+for (const method of ['run'] as const) {
   const original = DuckDBConnection.prototype[method] as (this: DuckDBConnection, sql: string, ...rest: unknown[]) => Promise<unknown>;
   (DuckDBConnection.prototype as unknown as Record<string, unknown>)[method] = function (this: DuckDBConnection, sql: string, ...rest: unknown[]) {
     const kind = /^\s*(\w+)/.exec(sql)?.[1]?.toUpperCase() ?? '?';
