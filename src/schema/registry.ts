@@ -107,7 +107,10 @@ export class EventRegistry {
    */
   decode(eventType: string, bytes: Uint8Array): Record<string, unknown> {
     const { type } = this.lookup(eventType);
-    const message = type.decode(bytes);
+    // The plain Reader, not protobufjs' BufferReader: the latter clamps string fields at the end of the
+    // buffer instead of failing, so a truncated record would decode into a plausible but wrong event.
+    const view = bytes instanceof Uint8Array && !Buffer.isBuffer(bytes) ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const message = type.decode(new protobuf.Reader(view));
     return timestampsToIso(type, type.toObject(message, DECODE_OPTIONS));
   }
 }
