@@ -6,6 +6,7 @@ import { createKafka } from '../kafka/client.js';
 import { ensureTopics } from '../kafka/admin.js';
 import { EventRegistry } from '../schema/registry.js';
 import { checkIdentifier, tableNameForTopic, upperSnake, viewSpecFor } from '../warehouse/naming.js';
+import { openWarehouse } from '../warehouse/open.js';
 import { offsetKey, type LoadRow, type OffsetMove, type Warehouse } from '../warehouse/types.js';
 import { loaderOptionsSchema, type LoaderOptions, type ResolvedLoaderOptions } from './options.js';
 import { decodeRecord } from './record.js';
@@ -234,20 +235,7 @@ export class Loader {
     const w = this.options.warehouse;
     if (typeof w === 'object' && 'writeBatch' in w) return w as Warehouse;
     this.ownsWarehouse = true;
-    if (typeof w === 'string' && w.startsWith('duckdb:')) {
-      const { DuckDbWarehouse } = await import('../warehouse/duckdb/warehouse.js');
-      return new DuckDbWarehouse({ path: w.slice('duckdb:'.length) });
-    }
-    if (typeof w === 'object' && (w as { type: string }).type === 'duckdb') {
-      const { DuckDbWarehouse } = await import('../warehouse/duckdb/warehouse.js');
-      const d = w as { path: string; shared?: boolean };
-      return new DuckDbWarehouse({ path: d.path, shared: d.shared ?? false });
-    }
-    const { SnowflakeWarehouse } = await import('../warehouse/snowflake/warehouse.js');
-    const { snowflakeOptionsFromEnv } = await import('../warehouse/snowflake/options.js');
-    const given = typeof w === 'object' ? { ...(w as Record<string, unknown>) } : {};
-    delete given.type;
-    return new SnowflakeWarehouse({ ...snowflakeOptionsFromEnv(process.env), ...given } as never);
+    return openWarehouse(w as Parameters<typeof openWarehouse>[0]);
   }
 
   private async resolveTopics(): Promise<string[]> {
