@@ -156,4 +156,44 @@ describe('loader faults (real broker, DuckDB file)', () => {
     assert.equal(a.stats().rowsLoaded + b.stats().rowsLoaded, N, 'rows committed by A and B add up to N');
     assert.equal(assignedTo('B')?.length, 4, 'B got all four partitions after A left');
   });
+
+  it('long-running mode logs lag per partition; SIGTERM commits the open batch, leaves the group and exits 0', async (t) => {
+    const topic = await freshTopic(t, { partitions: 2 });
+    const db = join(tempDir(t), 'events.duckdb');
+    const N = 3_000;
+    await publishMixed(topic, N);
+    // Batches never fill and never age out: everything is in the open batch when SIGTERM arrives.
+    const child = spawn(process.execPath, [join(root, 'bin/multidispatch.js'), 'load', '--topic', topic, '--topic-rename', `orders.v1=${topic}`,
+      '--warehouse', `duckdb:${db}`, '--group', `g-${topic}`, '--batch-records', '1000000', '--batch-bytes', '1000000000', '--flush-ms', '600000',
+      '--log-interval-ms', '500', '--dlq-topic', `${topic}.dlq`, '--proto', 'proto'], { cwd: root, env: { ...process.env, KAFKA_BROKERS: brokers().join(',') }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const lines: Array<Record<string, unknown>> = [];
+    let buf = '';
+    child.stderr.on('data', (d: Buffer) => {
+      buf += d;
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        try {
+          lines.push(JSON.parse(line) as Record<string, unknown>);
+        } catch {
+          /* not JSON */
+        }
+      }
+    });
+    let stdout = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline && !lines.some((l) => l.msg === 'loader progress')) await sleep(100);
+    const progress = lines.find((l) => l.msg === 'loader progress');
+    assert.ok(progress, 'a progress line was logged');
+    assert.deepEqual(Object.keys(progress.lag as object).sort(), [`${topic}[0]`, `${topic}[1]`], 'lag per assigned partition');
+    assert.equal(typeof progress.rowsPerSec, 'number');
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    assert.match(stdout, new RegExp(`loaded ${N} row\\(s\\) in 1 batch`));
+    assert.ok(lines.some((l) => l.msg === 'stopping: finishing the open batch' && l.signal === 'SIGTERM'));
+    assert.deepEqual(await countsInFile(db, topic), { rows: N, positions: N, ids: N });
+  });
 });
