@@ -1,5 +1,5 @@
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import { OffsetConflictError, WarehouseError, WarehouseUnavailableError } from '../../errors.js';
+import { MdError, OffsetConflictError, WarehouseError, WarehouseUnavailableError } from '../../errors.js';
 import { checkJsonKey, quoteIdent, sqlString } from '../naming.js';
 import { OFFSETS_TABLE, offsetKey, type BatchWrite, type ViewColumn, type ViewSpec, type Warehouse } from '../types.js';
 
@@ -138,7 +138,8 @@ export class DuckDbWarehouse implements Warehouse {
         const msg = (err as Error).message ?? String(err);
         // A concurrent transaction on the same offsets row (another loader in this process): the same
         // situation as a compare-and-set miss.
-        if (/conflict/i.test(msg)) {
+        // (A duplicate key can only come from the offsets table: topic tables have no constraints.)
+        if (/conflict|duplicate key/i.test(msg)) {
           throw new OffsetConflictError(batch.offsets.map((m) => ({ topic: m.topic, partition: m.partition, expected: m.expected, found: null })));
         }
         throw this.classify(err);
@@ -194,7 +195,7 @@ export class DuckDbWarehouse implements Warehouse {
   }
 
   private classify(err: unknown): Error {
-    if (err instanceof WarehouseError || err instanceof WarehouseUnavailableError || err instanceof OffsetConflictError) return err;
+    if (err instanceof MdError) return err;
     const msg = (err as Error)?.message ?? String(err);
     if (/No space left|disk full|I\/O Error|Could not write/i.test(msg)) {
       return new WarehouseUnavailableError(this.description, firstLine(msg), { cause: err });
