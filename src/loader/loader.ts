@@ -99,6 +99,9 @@ export class Loader {
   private readonly positioned = new Set<string>();
   private assigned: Array<{ topic: string; partition: number }> = [];
   private pending = emptyPending();
+  /** The batch being written (at most one), and how its write failed. */
+  private writing: { batch: Pending; promise: Promise<void> } | undefined;
+  private writeFailure: { batch: Pending; err: unknown } | undefined;
   private lock: Promise<unknown> = Promise.resolve();
   private heartbeat: (() => Promise<void>) | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
@@ -298,7 +301,7 @@ export class Loader {
 
   /** The next offset this loader will write for a partition: pending batch first, then the warehouse's. */
   private position(key: string): string | null {
-    return this.pending.moves.get(key)?.next ?? this.committed.get(key) ?? null;
+    return this.pending.moves.get(key)?.next ?? this.writing?.batch.moves.get(key)?.next ?? this.committed.get(key) ?? null;
   }
 
   private async eachBatch(payload: EachBatchPayload): Promise<void> {
@@ -360,6 +363,7 @@ export class Loader {
           if (this.options.errorsTolerance === 'none') {
             // Keep what was accepted before the bad record, then stop without moving past it.
             await this.flush('before poison record');
+            await this.awaitWrite();
             this.fail(new PoisonRecordError(batch.topic, batch.partition, message.offset, d.reason));
             return;
           }
@@ -414,7 +418,7 @@ export class Loader {
     const key = offsetKey(topic, partition);
     let m = this.pending.moves.get(key);
     if (!m) {
-      m = { topic, partition, expected: this.committed.get(key) ?? null, next: String(next), first: offset };
+      m = { topic, partition, expected: this.writing?.batch.moves.get(key)?.next ?? this.committed.get(key) ?? null, next: String(next), first: offset };
       this.pending.moves.set(key, m);
     }
     m.next = String(next);
@@ -430,29 +434,40 @@ export class Loader {
     }
   }
 
-  /** Writes the pending batch (DLQ first, then rows + offsets in one transaction). Call under the lock. */
+  /**
+   * Starts writing the pending batch (DLQ first, then rows + offsets in one transaction) and returns once the
+   * write is under way: the next batch is decoded while this one commits. At most one write is in flight;
+   * a second flush first waits for it. Call under the lock.
+   */
   private async flush(reason: string): Promise<void> {
+    if (this.pending.count === 0) return;
+    await this.awaitWrite();
     const batch = this.pending;
-    if (batch.count === 0) return;
+    if (batch.count === 0) return; // dropped by a conflict of the previous write
     this.pending = emptyPending();
-    try {
-      if (batch.dlq.length > 0) await this.sendToDlq(batch);
-      for (const table of batch.tables.keys()) await this.ensureTable(table);
-      const write = {
-        group: this.options.group,
-        tables: [...batch.tables].map(([table, rows]) => ({ table, rows })),
-        offsets: [...batch.moves.values()].map(({ topic, partition, expected, next }) => ({ topic, partition, expected, next })),
-      };
-      await this.withWarehouseRetry(`write a batch of ${batch.rows} rows`, () => this.warehouse!.writeBatch(write), batch);
-    } catch (err) {
-      if (err instanceof OffsetConflictError) {
-        this.statsData.offsetConflicts++;
-        this.log.warn({ partitions: err.partitions }, 'another loader instance moved these offsets (rebalance): batch rolled back, re-reading offsets from the warehouse');
-        await this.repositionAfterDrop(batch);
-        return;
-      }
-      throw this.fail(err);
-    }
+    const promise = this.write(batch).then(
+      () => this.onCommitted(batch, reason),
+      (err: unknown) => {
+        this.writeFailure = { batch, err };
+        // Deal with it under the lock even if no further batch or flush comes along.
+        void this.locked(() => this.awaitWrite()).catch((e) => this.fail(e));
+      },
+    );
+    this.writing = { batch, promise };
+  }
+
+  private async write(batch: Pending): Promise<void> {
+    if (batch.dlq.length > 0) await this.sendToDlq(batch);
+    for (const table of batch.tables.keys()) await this.ensureTable(table);
+    const write = {
+      group: this.options.group,
+      tables: [...batch.tables].map(([table, rows]) => ({ table, rows })),
+      offsets: [...batch.moves.values()].map(({ topic, partition, expected, next }) => ({ topic, partition, expected, next })),
+    };
+    await this.withWarehouseRetry(`write a batch of ${batch.rows} rows`, () => this.warehouse!.writeBatch(write), batch);
+  }
+
+  private onCommitted(batch: Pending, reason: string): void {
     for (const [key, m] of batch.moves) this.committed.set(key, m.next);
     this.statsData.rowsLoaded += batch.rows;
     this.statsData.batches++;
@@ -463,14 +478,45 @@ export class Loader {
       this.consumer.commitOffsets(offsets).catch(() => undefined);
     }
     this.hooks.onProgress?.(this.progress());
-    await this.checkOnceDone();
+    void this.checkOnceDone();
   }
 
-  private async repositionAfterDrop(batch: Pending): Promise<void> {
-    const topics = [...new Set([...batch.moves.values()].map((m) => m.topic))];
+  /**
+   * Waits for the write in flight. After an offset conflict the failed batch AND the pending one (whose
+   * expected offsets were based on it) are dropped and every partition in them is sought back to the
+   * warehouse's offsets. Any other failure is thrown (fatal). Call under the lock.
+   */
+  private async awaitWrite(): Promise<void> {
+    const w = this.writing;
+    if (!w) return;
+    await w.promise;
+    if (this.writing === w) this.writing = undefined;
+    const failure = this.writeFailure;
+    if (!failure) return;
+    this.writeFailure = undefined;
+    if (failure.err instanceof OffsetConflictError) {
+      this.statsData.offsetConflicts++;
+      this.log.warn({ partitions: failure.err.partitions }, 'another loader instance moved these offsets (rebalance): batch rolled back, re-reading offsets from the warehouse');
+      const dropped = [failure.batch, this.pending];
+      this.pending = emptyPending();
+      await this.repositionAfterDrop(dropped);
+      return;
+    }
+    throw failure.err;
+  }
+
+  private async repositionAfterDrop(batches: Pending[]): Promise<void> {
+    const first = new Map<string, Move>();
+    for (const b of batches) {
+      for (const [key, m] of b.moves) {
+        const seen = first.get(key);
+        if (!seen || big(m.first) < big(seen.first)) first.set(key, m);
+      }
+    }
+    const topics = [...new Set([...first.values()].map((m) => m.topic))];
     for (const t of topics) this.offsetsLoaded.delete(t);
     for (const t of topics) await this.loadOffsets(t);
-    for (const [key, m] of batch.moves) {
+    for (const [key, m] of first) {
       const stored = this.committed.get(key) ?? null;
       const mine = this.assigned.some((a) => a.topic === m.topic && a.partition === m.partition);
       if (!mine) continue;
@@ -620,11 +666,13 @@ export class Loader {
           this.stopping = true;
           if (this.pending.count > 0) this.log.info({ records: this.pending.count }, 'open batch abandoned');
           this.pending = emptyPending();
+          await this.awaitWrite().catch(() => undefined);
         });
       } else if (!this.fatal) {
         await this.locked(async () => {
           this.stopping = true;
           await this.flush('shutdown');
+          await this.awaitWrite();
         }).catch((e) => {
           this.fatal ??= e as Error;
           this.log.error({ err: (e as Error).message }, 'could not write the last batch; it will be loaded again on the next start');

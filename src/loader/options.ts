@@ -55,7 +55,7 @@ export const loaderOptionsSchema = z
     /** Flush a batch at this many records (like the Snowflake connector's buffer.count.records). */
     batchRecords: positiveInt.default(10_000),
     /** … or at this many bytes of row JSON (buffer.size.bytes). */
-    batchBytes: positiveInt.default(5_000_000),
+    batchBytes: positiveInt.default(16_000_000),
     /** … or when the oldest buffered record is this old (buffer.flush.time). */
     flushMs: positiveInt.default(5_000),
     /** 'all': undecodable records go to the dead-letter topic and loading goes on; 'none': stop at the first. */

@@ -148,7 +148,7 @@ export function registerLoad(program: Command): void {
     .option('--topic-rename <schemaTopic=topic...>', "events of the schema's topic were published to another topic (the publisher's `topics` map)")
     .option('--no-views', 'do not create the typed views (one per event type)')
     .option('--batch-records <n>', 'commit a batch at this many records (default 10000)')
-    .option('--batch-bytes <n>', 'commit a batch at this many bytes of row JSON (default 5000000)')
+    .option('--batch-bytes <n>', 'commit a batch at this many bytes of row JSON (default 16000000)')
     .option('--flush-ms <ms>', 'commit a batch when its oldest record is this old (default 5000)')
     .addOption(new Option('--errors-tolerance <mode>', "'all': undecodable records go to the dead-letter topic; 'none': stop at the first (default all)").choices(['all', 'none']))
     .option('--dlq-topic <topic>', 'dead-letter topic (default multidispatch.dlq)')
