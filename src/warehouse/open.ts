@@ -26,7 +26,7 @@ export async function openWarehouse(spec: string | { type: 'duckdb'; path: strin
     const { snowflakeOptionsFromEnv } = await import('./snowflake/options.js');
     const given: Record<string, unknown> = typeof spec === 'object' ? { ...spec } : {};
     delete given.type;
-    return new SnowflakeWarehouse({ ...snowflakeOptionsFromEnv(process.env), ...given } as never);
+    return new SnowflakeWarehouse(snowflakeOptionsFromEnv(process.env, given as never));
   }
   throw new OptionsError('warehouse', "must be 'duckdb:PATH', { type: 'duckdb', path }, 'snowflake' or { type: 'snowflake', ... }");
 }

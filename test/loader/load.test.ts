@@ -66,7 +66,7 @@ describe('loader into DuckDB against a real Kafka broker', () => {
     const viewRows = await w.query(`SELECT * FROM "PAYMENT_FAILED"`);
     assert.equal(viewRows.length, pf.length);
     const v = viewRows.find((r) => r.EVENT_ID === pf[0]!.receipt.eventId)!;
-    const e = pf[0]!.event as ReturnType<typeof import('../support/events.js').paymentFailed>;
+    const e = pf[0]!.event as unknown as ReturnType<typeof import('../support/events.js').paymentFailed>;
     assert.equal(v.ORDER_ID, e.orderId);
     assert.equal(v.USER_ID, e.context!.userId);
     assert.equal(v.MARKET, 'GB');

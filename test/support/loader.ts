@@ -42,12 +42,13 @@ export async function publishMixed(topic: string, n: number): Promise<Sent[]> {
     for (let i = 0; i < n; i++) {
       const pick = i % 3;
       const type = pick === 0 ? 'orders.v1.OrderPlaced' : pick === 1 ? 'orders.v1.PaymentFailed' : 'orders.v1.OrderRejected';
-      const event: Record<string, unknown> =
+      const event = (
         pick === 0
           ? orderPlaced()
           : pick === 1
             ? paymentFailed({ platform: i % 2 ? 'ANDROID' : 'WEB' })
-            : { orderId: `r-${i}`, restaurantId: `rest-${i % 5}`, market: 'AE', aggregator: 'talabat', reason: 'TOO_BUSY', rejectedAt: new Date(Date.UTC(2026, 10, 23, 12, 5, 0, i % 1000)) };
+            : { orderId: `r-${i}`, restaurantId: `rest-${i % 5}`, market: 'AE', aggregator: 'talabat', reason: 'TOO_BUSY', rejectedAt: new Date(Date.UTC(2026, 10, 23, 12, 5, 0, i % 1000)) }
+      ) as unknown as Record<string, unknown>;
       pending.push(publisher.publish(type as 'orders.v1.OrderPlaced', event as never).then((receipt) => void sent.push({ type, event, receipt })));
       if (pending.length >= 5000) await Promise.all(pending.splice(0));
     }
