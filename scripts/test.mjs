@@ -25,6 +25,7 @@ const loud = (title, detail) => {
 };
 
 const kafkaMod = await tsImport('../src/dev/kafka.ts', import.meta.url);
+const fakesnowMod = await tsImport('../test/support/fakesnow.ts', import.meta.url);
 const statsdMod = await tsImport('../src/dev/statsd-exporter.ts', import.meta.url);
 
 function testFiles(args) {
@@ -65,13 +66,16 @@ if (files.length === 0) {
 }
 
 // (a) dev tools
-say(`ensuring dev tools: Kafka ${kafkaMod.kafkaVersion()} jars (mvn) and statsd_exporter ${statsdMod.statsdExporterVersion()} (go install)`);
+say(`ensuring dev tools: Kafka ${kafkaMod.kafkaVersion()} jars (mvn), statsd_exporter ${statsdMod.statsdExporterVersion()} (go install), fakesnow (pip)`);
 let t0 = Date.now();
 try {
   await Promise.all([
     kafkaMod.ensureKafkaJars({ onProgress: (m) => say(`kafka: ${m}`) }),
     statsdMod.ensureStatsdExporter({ onProgress: (m) => say(`statsd_exporter: ${m}`) }),
   ]);
+  // fakesnow (PyPI) into its cached venv, for the Snowflake tests; synchronous, and a no-op when cached.
+  say(`fakesnow ${fakesnowMod.FAKESNOW_VERSION}: ensuring the venv (pip)`);
+  fakesnowMod.fakesnowPython();
 } catch (err) {
   loud('could not install the dev tools', describeError(err));
   process.exit(1);
