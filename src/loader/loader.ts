@@ -564,6 +564,12 @@ export class Loader {
         if (attempt > 1) this.log.info({ warehouse: this.warehouse!.description, what, attempts: attempt, waitedMs: Date.now() - since }, 'warehouse is back');
         return out;
       } catch (err) {
+        // Two loaders creating the same table or view at the same moment: the DDL is idempotent, try again.
+        if (held === undefined && err instanceof WarehouseError && /conflict/i.test(err.message) && attempt < 8) {
+          this.log.debug({ what, err: err.message }, 'DDL conflict with another loader, retrying');
+          await sleep(50 * attempt + Math.floor(Math.random() * 100));
+          continue;
+        }
         if (!(err instanceof WarehouseUnavailableError)) throw err;
         const waited = Date.now() - since;
         if (this.options.retryTimeoutMs > 0 && waited >= this.options.retryTimeoutMs) {

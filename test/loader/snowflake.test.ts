@@ -3,9 +3,10 @@
  * Snowflake-protocol server (fakesnow, test/support/fakesnow.ts). The same loader code path as production.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { createLoader } from '../../src/index.js';
 import { schema } from '../../src/generated/examples.js';
@@ -14,6 +15,7 @@ import { startFakesnow, type FakesnowServer } from '../support/fakesnow.js';
 import { brokers, freshTopic } from '../support/kafka.js';
 import { capturingLogger, publishMixed } from '../support/loader.js';
 
+const root = resolve(import.meta.dirname, '../..');
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const tableOf = (topic: string) => topic.toUpperCase().replace(/[^A-Z0-9_]/g, '_');
 
@@ -110,5 +112,65 @@ describe('loader into Snowflake (snowflake-sdk against a local Snowflake-protoco
     assert.ok(lines.some((l) => l.msg === 'warehouse is back'));
     assert.ok(stats.warehouseRetries > 0);
     assert.deepEqual(await rowsIn(topic), { rows: N, positions: N, ids: N });
+  });
+
+  it('two loader processes in one group, one SIGKILLed mid-load (rebalance after its session expires): exactly N rows', async (t) => {
+    const topic = await freshTopic(t, { partitions: 4 });
+    const o = server.connectionOptions as unknown as Record<string, string>;
+    const env = {
+      ...process.env, KAFKA_BROKERS: brokers().join(','), SNOWFLAKE_ACCOUNT: o.account!, SNOWFLAKE_USER: o.username!, SNOWFLAKE_PASSWORD: o.password!,
+      SNOWFLAKE_DATABASE: o.database!, SNOWFLAKE_SCHEMA: o.schema!, SNOWFLAKE_ACCESS_URL: o.accessUrl!,
+    };
+    const start = (name: string) => {
+      const child = spawn(process.execPath, [join(root, 'bin/multidispatch.js'), 'load', '--topic', topic, '--topic-rename', `orders.v1=${topic}`, '--warehouse', 'snowflake',
+        '--group', `g-${topic}`, '--batch-records', '150', '--flush-ms', '100', '--session-timeout-ms', '6000', '--no-views', '--dlq-topic', `${topic}.dlq`,
+        '--log-level', 'debug', '--proto', 'proto'], { cwd: root, env, stdio: ['ignore', 'ignore', 'pipe'] });
+      const state = { name, child, assigned: [] as string[], commits: 0, log: '' };
+      child.stderr.on('data', (d: Buffer) => {
+        state.log = (state.log + String(d)).slice(-20_000);
+        if (process.env.MD_DEBUG_LOG_DIR) appendFileSync(join(process.env.MD_DEBUG_LOG_DIR, `${name}.log`), d);
+        for (const line of String(d).split('\n')) {
+          if (line.includes('"batch committed"')) state.commits++;
+          if (line.includes('"partitions assigned"')) {
+            try {
+              state.assigned = (JSON.parse(line) as { partitions: string[] }).partitions;
+            } catch {
+              /* partial line */
+            }
+          }
+        }
+      });
+      return state;
+    };
+    const a = start('A');
+    const b = start('B');
+    t.after(() => {
+      a.child.kill('SIGKILL');
+      b.child.kill('SIGKILL');
+    });
+    let deadline = Date.now() + 90_000;
+    while (Date.now() < deadline && !(a.assigned.length === 2 && b.assigned.length === 2)) await sleep(100);
+    assert.deepEqual([a.assigned.length, b.assigned.length], [2, 2], `both got two partitions:\nA: ${a.log.slice(-1500)}\nB: ${b.log.slice(-1500)}`);
+    const N = 4_000;
+    await publishMixed(topic, N);
+    deadline = Date.now() + 90_000;
+    while (Date.now() < deadline && (a.commits < 2 || b.commits < 2)) await sleep(20);
+    assert.ok(a.commits >= 2 && b.commits >= 2, `both committed batches (A ${a.commits}, B ${b.commits})`);
+    a.child.kill('SIGKILL');
+    const killedAt = await rowsIn(topic);
+    assert.ok(killedAt.rows < N, `A was killed before the load was complete (${killedAt.rows} of ${N})`);
+    deadline = Date.now() + 150_000;
+    let c = killedAt;
+    while (Date.now() < deadline && c.rows < N) {
+      await sleep(500);
+      c = await rowsIn(topic);
+    }
+    await sleep(2000); // a duplicate, if any, would land now
+    c = await rowsIn(topic);
+    assert.deepEqual(c, { rows: N, positions: N, ids: N }, `B's log:\n${b.log.split('\n').filter((l) => !l.includes('"batch committed"')).slice(-25).join('\n')}`);
+    assert.equal(b.assigned.length, 4, 'B took over all four partitions');
+    const exited = new Promise((res) => b.child.on('exit', res));
+    b.child.kill('SIGTERM');
+    await exited;
   });
 });
