@@ -102,6 +102,7 @@ export class Loader {
   /** The batch being written (at most one), and how its write failed. */
   private writing: { batch: Pending; promise: Promise<void> } | undefined;
   private writeFailure: { batch: Pending; err: unknown } | undefined;
+  private lockConflicts = 0;
   private lock: Promise<unknown> = Promise.resolve();
   private heartbeat: (() => Promise<void>) | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
@@ -468,6 +469,7 @@ export class Loader {
   }
 
   private onCommitted(batch: Pending, reason: string): void {
+    this.lockConflicts = 0;
     for (const [key, m] of batch.moves) this.committed.set(key, m.next);
     this.statsData.rowsLoaded += batch.rows;
     this.statsData.batches++;
@@ -496,7 +498,22 @@ export class Loader {
     this.writeFailure = undefined;
     if (failure.err instanceof OffsetConflictError) {
       this.statsData.offsetConflicts++;
-      this.log.warn({ partitions: failure.err.partitions }, 'another loader instance moved these offsets (rebalance): batch rolled back, re-reading offsets from the warehouse');
+      const locked = failure.err.partitions.every((p) => p.found !== null && p.found === p.expected);
+      if (locked) {
+        // The stored offsets are what this loader expected, yet the write conflicted: another session holds
+        // the row in an open transaction (typically a loader that died mid-commit, until the warehouse ends its
+        // session). Back off instead of spinning; the batch is re-read and retried.
+        this.lockConflicts++;
+        const waitMs = Math.min(this.options.retryMaxMs, 100 * 2 ** Math.min(this.lockConflicts, 10));
+        this.log.warn(
+          { partitions: failure.err.partitions, attempt: this.lockConflicts, retryInMs: waitMs },
+          'offsets are locked by another session\'s open transaction (a loader that died mid-commit?): batch rolled back, retrying after a pause',
+        );
+        await sleep(waitMs);
+      } else {
+        this.lockConflicts = 0;
+        this.log.warn({ partitions: failure.err.partitions }, 'another loader instance moved these offsets (rebalance): batch rolled back, re-reading offsets from the warehouse');
+      }
       const dropped = [failure.batch, this.pending];
       this.pending = emptyPending();
       await this.repositionAfterDrop(dropped);
