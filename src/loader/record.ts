@@ -27,12 +27,41 @@ function headerString(v: unknown): string | undefined {
  */
 export function decodeRecord(registry: EventRegistry, topic: string, partition: number, message: KafkaMessage, loadTime: string): Decoded {
   if (message.value === null || message.value === undefined) return { kind: 'tombstone' };
-  const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(message.headers ?? {})) {
-    const s = headerString(v);
-    if (s !== undefined) headers[k] = s;
+  // Headers as strings, and their JSON object text, in one pass (this runs for every record: the metadata
+  // JSON is built by hand rather than through an intermediate object).
+  let eventType: string | undefined;
+  let eventId: string | undefined;
+  let occurredAt: string | undefined;
+  let producer: string | undefined;
+  let fingerprint: string | undefined;
+  let headersJson = '{';
+  const raw = message.headers;
+  if (raw) {
+    for (const k in raw) {
+      const v = headerString(raw[k]);
+      if (v === undefined) continue;
+      if (headersJson.length > 1) headersJson += ',';
+      headersJson += `${JSON.stringify(k)}:${JSON.stringify(v)}`;
+      switch (k) {
+        case HEADER.eventType:
+          eventType = v;
+          break;
+        case HEADER.eventId:
+          eventId = v;
+          break;
+        case HEADER.occurredAt:
+          occurredAt = v;
+          break;
+        case HEADER.producer:
+          producer = v;
+          break;
+        case HEADER.schemaFingerprint:
+          fingerprint = v;
+          break;
+      }
+    }
   }
-  const eventType = headers[HEADER.eventType];
+  headersJson += '}';
   if (!eventType) return { kind: 'poison', reason: `missing header ${HEADER.eventType}`, errorClass: 'missing-type-header' };
   if (!registry.has(eventType)) {
     return { kind: 'poison', reason: `unknown event type ${JSON.stringify(eventType.slice(0, 200))} (not in the loader's schema)`, errorClass: 'unknown-event-type' };
@@ -43,19 +72,14 @@ export function decodeRecord(registry: EventRegistry, topic: string, partition: 
   } catch (err) {
     return { kind: 'poison', reason: `cannot decode the value as ${eventType}: ${(err as Error).message}`, errorClass: 'decode-failed' };
   }
-  const metadata = JSON.stringify({
-    topic,
-    partition,
-    offset: Number(message.offset),
-    CreateTime: Number(message.timestamp),
-    key: message.key ? message.key.toString('utf8') : null,
-    headers,
-    event_type: eventType,
-    event_id: headers[HEADER.eventId] ?? null,
-    occurred_at: headers[HEADER.occurredAt] ?? null,
-    producer: headers[HEADER.producer] ?? null,
-    schema_fingerprint: headers[HEADER.schemaFingerprint] ?? null,
-    load_time: loadTime,
-  });
+  const str = (v: string | undefined) => (v === undefined ? 'null' : JSON.stringify(v));
+  // offset and timestamp are decimal strings from kafkajs: valid JSON numbers as they are.
+  const offset = /^\d+$/.test(message.offset) ? message.offset : String(Number(message.offset));
+  const createTime = /^-?\d+$/.test(message.timestamp) ? message.timestamp : 'null';
+  const metadata =
+    `{"topic":${JSON.stringify(topic)},"partition":${partition},"offset":${offset},"CreateTime":${createTime},` +
+    `"key":${message.key ? JSON.stringify(message.key.toString('utf8')) : 'null'},"headers":${headersJson},` +
+    `"event_type":${JSON.stringify(eventType)},"event_id":${str(eventId)},"occurred_at":${str(occurredAt)},` +
+    `"producer":${str(producer)},"schema_fingerprint":${str(fingerprint)},"load_time":${JSON.stringify(loadTime)}}`;
   return { kind: 'row', row: { metadata, content }, bytes: metadata.length + content.length };
 }

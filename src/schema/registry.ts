@@ -127,19 +127,52 @@ function applyOverrides(rule: EventRule, type: protobuf.Type, overrides: RuleOve
   return out;
 }
 
-function timestampsToIso(type: protobuf.Type, obj: Record<string, unknown>): Record<string, unknown> {
+type Converter = (obj: Record<string, unknown>) => Record<string, unknown>;
+const CONVERTERS = new WeakMap<protobuf.Type, Converter | null>();
+
+/**
+ * The function that turns every google.protobuf.Timestamp inside a decoded object of `type` into an ISO
+ * string, compiled once per type (null when the type contains no timestamp at any depth). Decoding is on
+ * the loader's hot path: walking the descriptor for every record cost more than the decode itself.
+ */
+function converterFor(type: protobuf.Type, visiting = new Set<protobuf.Type>()): Converter | null {
+  const cached = CONVERTERS.get(type);
+  if (cached !== undefined) return cached;
+  if (visiting.has(type)) return null; // recursive types: the outer compilation covers what it can
+  visiting.add(type);
+  const steps: Array<{ name: string; repeated: boolean; map: boolean; convert: (x: unknown) => unknown }> = [];
   for (const f of type.fieldsArray) {
     const rt = f.resolvedType;
     if (!(rt instanceof protobuf.Type)) continue;
-    const v = obj[f.name];
-    if (v === undefined || v === null) continue;
-    const convert = (x: unknown): unknown =>
-      rt.fullName === '.google.protobuf.Timestamp' ? isoOf(x as { seconds: string; nanos: number }) : timestampsToIso(rt, x as Record<string, unknown>);
-    if (Array.isArray(v)) obj[f.name] = v.map(convert);
-    else if (f.map) obj[f.name] = Object.fromEntries(Object.entries(v as object).map(([k, x]) => [k, convert(x)]));
-    else obj[f.name] = convert(v);
+    let convert: ((x: unknown) => unknown) | null;
+    if (rt.fullName === '.google.protobuf.Timestamp') convert = (x) => isoOf(x as { seconds: string; nanos: number });
+    else {
+      const sub = converterFor(rt, visiting);
+      convert = sub ? (x) => sub(x as Record<string, unknown>) : null;
+    }
+    if (convert) steps.push({ name: f.name, repeated: f.repeated, map: !!f.map, convert });
   }
-  return obj;
+  visiting.delete(type);
+  const out: Converter | null =
+    steps.length === 0
+      ? null
+      : (obj) => {
+          for (const st of steps) {
+            const v = obj[st.name];
+            if (v === undefined || v === null) continue;
+            if (st.map) obj[st.name] = Object.fromEntries(Object.entries(v as object).map(([k, x]) => [k, st.convert(x)]));
+            else if (Array.isArray(v)) obj[st.name] = v.map(st.convert);
+            else obj[st.name] = st.convert(v);
+          }
+          return obj;
+        };
+  CONVERTERS.set(type, out);
+  return out;
+}
+
+function timestampsToIso(type: protobuf.Type, obj: Record<string, unknown>): Record<string, unknown> {
+  const convert = converterFor(type);
+  return convert ? convert(obj) : obj;
 }
 
 function isoOf(ts: { seconds: string | number; nanos: number }): string {
