@@ -1,0 +1,96 @@
+import { isClosed, isLate, windowsOf, type WindowSpec } from './windows.js';
+
+/** How values of one group and window are combined. */
+export interface Aggregation<A> {
+  init(): A;
+  add(acc: A, value: number): A;
+  result(acc: A): number;
+}
+
+export const countAgg: Aggregation<number> = { init: () => 0, add: (a) => a + 1, result: (a) => a };
+export const sumAgg: Aggregation<number> = { init: () => 0, add: (a, v) => a + v, result: (a) => a };
+
+export interface WindowResult {
+  group: string;
+  start: number;
+  end: number;
+  value: number;
+}
+
+/**
+ * Aggregates per (group, window) for one partition and emits each window once, when it is final.
+ * In-memory state only; the consumer snapshots it (`entries()`) into its changelog and restores it.
+ */
+export class WindowStore<A> {
+  /** Open tumbling/hopping windows: `${group}\u0000${start}` → accumulator. */
+  private readonly open = new Map<string, { group: string; start: number; end: number; acc: A }>();
+  /** Sliding: events kept per group while an open window may still need them, and the open windows. */
+  private readonly events = new Map<string, Array<{ t: number; v: number }>>();
+  private readonly slidingOpen: Array<{ group: string; t: number }> = [];
+  lateDropped = 0;
+
+  constructor(
+    readonly spec: WindowSpec,
+    private readonly agg: Aggregation<A>,
+  ) {}
+
+  /** Adds one event unless it is late at `streamTime` (the time after observing it). */
+  add(group: string, t: number, value: number, streamTime: number): 'added' | 'late' {
+    if (isLate(this.spec, t, streamTime)) {
+      this.lateDropped++;
+      return 'late';
+    }
+    if (this.spec.kind === 'sliding') {
+      let list = this.events.get(group);
+      if (!list) this.events.set(group, (list = []));
+      list.push({ t, v: value });
+      this.slidingOpen.push({ group, t });
+      return 'added';
+    }
+    for (const w of windowsOf(this.spec, t)) {
+      if (isClosed(this.spec, w.end, streamTime)) continue; // this one is final already; later ones are not
+      const key = `${group}\u0000${w.start}`;
+      let entry = this.open.get(key);
+      if (!entry) this.open.set(key, (entry = { group, start: w.start, end: w.end, acc: this.agg.init() }));
+      entry.acc = this.agg.add(entry.acc, value);
+    }
+    return 'added';
+  }
+
+  /** Removes and returns every window final at `streamTime`, ordered by end, then group. */
+  closeReady(streamTime: number): WindowResult[] {
+    const out: WindowResult[] = [];
+    if (this.spec.kind === 'sliding') {
+      const still: Array<{ group: string; t: number }> = [];
+      for (const w of this.slidingOpen) {
+        if (!isClosed(this.spec, w.t, streamTime)) {
+          still.push(w);
+          continue;
+        }
+        let acc = this.agg.init();
+        for (const e of this.events.get(w.group) ?? []) if (e.t > w.t - this.spec.sizeMs && e.t <= w.t) acc = this.agg.add(acc, e.v);
+        out.push({ group: w.group, start: w.t - this.spec.sizeMs, end: w.t, value: this.agg.result(acc) });
+      }
+      this.slidingOpen.splice(0, this.slidingOpen.length, ...still);
+      // Forget events no open or future window can include: a future window ends at ≥ streamTime − grace.
+      const horizon = Math.min(streamTime - this.spec.graceMs, ...still.map((w) => w.t)) - this.spec.sizeMs;
+      for (const [g, list] of this.events) {
+        const kept = list.filter((e) => e.t > horizon);
+        if (kept.length === 0) this.events.delete(g);
+        else this.events.set(g, kept);
+      }
+    } else {
+      for (const [key, w] of this.open) {
+        if (!isClosed(this.spec, w.end, streamTime)) continue;
+        out.push({ group: w.group, start: w.start, end: w.end, value: this.agg.result(w.acc) });
+        this.open.delete(key);
+      }
+    }
+    return out.sort((a, b) => a.end - b.end || a.start - b.start || (a.group < b.group ? -1 : a.group > b.group ? 1 : 0));
+  }
+
+  /** Windows still open (for tests and restore-progress reporting). */
+  get openWindows(): number {
+    return this.spec.kind === 'sliding' ? this.slidingOpen.length : this.open.size;
+  }
+}
