@@ -1,9 +1,9 @@
 import { isClosed, isLate, windowsOf, type WindowSpec } from './windows.js';
 
 /** How values of one group and window are combined. */
-export interface Aggregation<A> {
+export interface Aggregation<A, V = number> {
   init(): A;
-  add(acc: A, value: number): A;
+  add(acc: A, value: V): A;
   result(acc: A): number;
 }
 
@@ -21,21 +21,21 @@ export interface WindowResult {
  * Aggregates per (group, window) for one partition and emits each window once, when it is final.
  * In-memory state only; the consumer snapshots it (`entries()`) into its changelog and restores it.
  */
-export class WindowStore<A> {
+export class WindowStore<A, V = number> {
   /** Open tumbling/hopping windows: `${group}\u0000${start}` → accumulator. */
   private readonly open = new Map<string, { group: string; start: number; end: number; acc: A }>();
   /** Sliding: events kept per group while an open window may still need them, and the open windows. */
-  private readonly events = new Map<string, Array<{ t: number; v: number }>>();
+  private readonly events = new Map<string, Array<{ t: number; v: V }>>();
   private readonly slidingOpen: Array<{ group: string; t: number }> = [];
   lateDropped = 0;
 
   constructor(
     readonly spec: WindowSpec,
-    private readonly agg: Aggregation<A>,
+    private readonly agg: Aggregation<A, V>,
   ) {}
 
   /** Adds one event unless it is late at `streamTime` (the time after observing it). */
-  add(group: string, t: number, value: number, streamTime: number): 'added' | 'late' {
+  add(group: string, t: number, value: V, streamTime: number): 'added' | 'late' {
     if (isLate(this.spec, t, streamTime)) {
       this.lateDropped++;
       return 'late';

@@ -1,0 +1,165 @@
+/**
+ * The derived-metric engine against plain arithmetic over the same events: ratio, sum, count-distinct (within
+ * its stated error bound), immediate metrics and alert transitions.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { schema } from '../../src/generated/examples.js';
+import { defineMetrics } from '../../src/derive/definitions.js';
+import { hllRegisters, MetricEngine, type EngineEvent, type MetricValue } from '../../src/derive/engine.js';
+import { tumbling } from '../../src/derive/windows.js';
+
+const MIN = 60_000;
+const T0 = Date.UTC(2026, 10, 23, 12, 0, 0);
+const MARKETS = ['GB', 'FR', 'AE'];
+
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** In-order payment events over 20 minutes: ~30% fail, users drawn from 4,000 per market. */
+function payments(n: number): EngineEvent[] {
+  const r = rng(5);
+  const out: EngineEvent[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = T0 + Math.floor((i / n) * 20 * MIN);
+    const market = MARKETS[Math.floor(r() * 3)]!;
+    const failed = r() < 0.3;
+    const user = `user-${market}-${Math.floor(r() * 4000)}`;
+    const amount = 100 + Math.floor(r() * 5000);
+    out.push({
+      type: failed ? 'orders.v1.PaymentFailed' : 'orders.v1.PaymentSucceeded',
+      event: { orderId: `o${i}`, market, platform: 'ANDROID', context: { userId: user }, amount: { amountMinor: String(amount), currency: 'GBP' } },
+      occurredAt: t,
+      partition: i % 2,
+    });
+  }
+  return out;
+}
+
+function runAll(engine: MetricEngine, evs: EngineEvent[]) {
+  const values: MetricValue[] = [];
+  const alerts = [];
+  let wall = 0;
+  for (const e of evs) {
+    const o = engine.process(e, ++wall);
+    values.push(...o.values);
+    alerts.push(...o.alerts);
+  }
+  const f = engine.flushAll();
+  values.push(...f.values);
+  alerts.push(...f.alerts);
+  return { values, alerts };
+}
+
+/** Sums per (market, window) over both partitions (the engine keeps state per partition, like the consumer). */
+function byMarketWindow(values: MetricValue[], metric: string) {
+  const m = new Map<string, number[]>();
+  for (const v of values.filter((x) => x.metric === metric)) {
+    const k = `${v.dimensions.market}|${v.windowStart}`;
+    m.set(k, [...(m.get(k) ?? []), v.value]);
+  }
+  return m;
+}
+
+describe('derive engine: values equal plain arithmetic', () => {
+  const evs = payments(12_000);
+  const window = (t: number, size: number) => Math.floor(t / size) * size;
+
+  it('payment success rate per market per minute, and amount at risk per 5 minutes', () => {
+    const metrics = defineMetrics(schema, [
+      {
+        name: 'payment_success_rate', from: ['orders.v1.PaymentSucceeded', 'orders.v1.PaymentFailed'], groupBy: ['market'], window: tumbling('1m'),
+        aggregate: { kind: 'ratio', numerator: { eventTypes: ['orders.v1.PaymentSucceeded'] }, denominator: {} },
+      },
+      { name: 'amount_at_risk', from: 'orders.v1.PaymentFailed', groupBy: ['market'], window: tumbling('5m'), aggregate: { kind: 'sum', field: 'amount.amount_minor' } },
+    ]);
+    // One partition here, so each (market, window) is one value; partitions are covered below.
+    const one = evs.map((e) => ({ ...e, partition: 0 }));
+    const { values } = runAll(new MetricEngine(metrics, { idleMs: 0 }), one);
+    const ok = new Map<string, { n: number; d: number }>();
+    const risk = new Map<string, number>();
+    for (const e of one) {
+      const k1 = `${e.event.market}|${window(e.occurredAt, MIN)}`;
+      const c = ok.get(k1) ?? { n: 0, d: 0 };
+      c.d++;
+      if (e.type === 'orders.v1.PaymentSucceeded') c.n++;
+      ok.set(k1, c);
+      if (e.type === 'orders.v1.PaymentFailed') {
+        const k5 = `${e.event.market}|${window(e.occurredAt, 5 * MIN)}`;
+        risk.set(k5, (risk.get(k5) ?? 0) + Number((e.event.amount as { amountMinor: string }).amountMinor));
+      }
+    }
+    const rate = byMarketWindow(values, 'payment_success_rate');
+    assert.equal(rate.size, ok.size);
+    for (const [k, c] of ok) assert.deepEqual(rate.get(k), [c.n / c.d], k);
+    const sum = byMarketWindow(values, 'amount_at_risk');
+    assert.equal(sum.size, risk.size);
+    for (const [k, s] of risk) assert.deepEqual(sum.get(k), [s], k);
+  });
+
+  it('distinct users with a failed payment per market per 5 minutes, within the stated error bound', () => {
+    const relativeError = 0.02;
+    const metrics = defineMetrics(schema, [
+      { name: 'users_failed', from: 'orders.v1.PaymentFailed', groupBy: ['market'], window: tumbling('5m'), aggregate: { kind: 'countDistinct', field: 'context.user_id', relativeError } },
+    ]);
+    const one = evs.map((e) => ({ ...e, partition: 0 }));
+    const { values } = runAll(new MetricEngine(metrics, { idleMs: 0 }), one);
+    const exact = new Map<string, Set<string>>();
+    for (const e of one.filter((x) => x.type === 'orders.v1.PaymentFailed')) {
+      const k = `${e.event.market}|${window(e.occurredAt, 5 * MIN)}`;
+      if (!exact.has(k)) exact.set(k, new Set());
+      exact.get(k)!.add((e.event.context as { userId: string }).userId);
+    }
+    const got = byMarketWindow(values, 'users_failed');
+    assert.equal(got.size, exact.size);
+    const m = hllRegisters(relativeError);
+    for (const [k, users] of exact) {
+      const [estimate] = got.get(k)!;
+      // 3 standard errors of HyperLogLog with m registers.
+      const bound = 3 * (1.04 / Math.sqrt(m)) * users.size + 1;
+      assert.ok(Math.abs(estimate! - users.size) <= bound, `${k}: estimate ${estimate}, exact ${users.size}, bound ±${bound.toFixed(1)}`);
+    }
+  });
+
+  it('immediate metrics emit per event; per-partition windows sum to the whole', () => {
+    const metrics = defineMetrics(schema, [
+      { name: 'failures', from: 'orders.v1.PaymentFailed', groupBy: ['market'] },
+      { name: 'failures_5m', from: 'orders.v1.PaymentFailed', groupBy: ['market'], window: tumbling('5m') },
+    ]);
+    const { values } = runAll(new MetricEngine(metrics, { idleMs: 0 }), evs);
+    const failed = evs.filter((e) => e.type === 'orders.v1.PaymentFailed');
+    const immediate = values.filter((v) => v.metric === 'failures');
+    assert.equal(immediate.length, failed.length);
+    assert.ok(immediate.every((v) => v.value === 1 && v.windowStart === undefined));
+    const per = byMarketWindow(values, 'failures_5m');
+    for (const market of MARKETS) {
+      for (let s = T0; s < T0 + 20 * MIN; s += 5 * MIN) {
+        const expected = failed.filter((e) => e.event.market === market && window(e.occurredAt, 5 * MIN) === s).length;
+        const got = (per.get(`${market}|${s}`) ?? []).reduce((a, b) => a + b, 0);
+        assert.equal(got, expected, `${market} ${new Date(s).toISOString()}`);
+      }
+    }
+  });
+
+  it('alerts fire when a window reaches the threshold and resolve when a later window does not', () => {
+    const metrics = defineMetrics(schema, [
+      { name: 'rejections_1m', from: 'orders.v1.OrderRejected', groupBy: ['aggregator'], window: tumbling('1m'), alert: { atLeast: 3 } },
+    ]);
+    const rej = (min: number, sec: number, aggregator: string): EngineEvent => ({
+      type: 'orders.v1.OrderRejected', event: { aggregator, reason: 'TOO_BUSY' }, occurredAt: T0 + min * MIN + sec * 1000, partition: 0,
+    });
+    const evs2 = [rej(0, 1, 'talabat'), rej(0, 2, 'talabat'), rej(0, 3, 'careem'), rej(0, 40, 'talabat'), rej(1, 5, 'talabat'), rej(2, 1, 'talabat'), rej(2, 2, 'careem')];
+    const { alerts } = runAll(new MetricEngine(metrics, { idleMs: 0 }), evs2);
+    assert.deepEqual(
+      alerts.map((a) => `${a.state} ${a.dimensions.aggregator} ${a.value} @${(a.windowStart! - T0) / MIN}m`),
+      ['firing talabat 3 @0m', 'resolved talabat 1 @1m'],
+    );
+  });
+});
