@@ -1,7 +1,13 @@
 import type { ResolvedMetric } from './definitions.js';
-import { countAgg, sumAgg, WindowStore, type Aggregation } from './store.js';
+import { countAgg, sumAgg, WindowStore, type Aggregation, type WindowStoreSnapshot } from './store.js';
 import { HyperLogLog } from './hll.js';
 import { StreamClock } from './windows.js';
+
+/** The engine's state for one partition, JSON-safe: what the consumer writes to its changelog topic. */
+export interface PartitionSnapshot {
+  clock: { maxEventTime: number | null; lastEventWall: number };
+  metrics: Record<string, { store?: WindowStoreSnapshot; firing: string[]; late: number }>;
+}
 
 /** One decoded input event, as the consumer hands it to the engine. */
 export interface EngineEvent {
@@ -62,6 +68,7 @@ interface MetricState {
   /** Alert state per group key. */
   firing: Set<string>;
   late: number;
+  latePerPartition: Map<number, number>;
 }
 
 function aggregationFor(m: ResolvedMetric): { agg: Aggregation<unknown, unknown>; valueOf: (e: EngineEvent) => unknown } {
@@ -89,6 +96,8 @@ function aggregationFor(m: ResolvedMetric): { agg: Aggregation<unknown, unknown>
           return h;
         },
         result: (h) => Math.round(h.estimate()),
+        save: (h) => Buffer.from(h.registers).toString('base64'),
+        load: (x) => HyperLogLog.fromBytes(Buffer.from(String(x), 'base64')),
       };
       return { agg: agg as unknown as Aggregation<unknown, unknown>, valueOf: (e) => String(get(e.event, m.valuePath!) ?? '') };
     }
@@ -109,8 +118,44 @@ export class MetricEngine {
   ) {
     this.metrics = metrics.map((metric) => {
       const { agg, valueOf } = aggregationFor(metric);
-      return { metric, agg, valueOf, stores: new Map(), firing: new Set(), late: 0 };
+      return { metric, agg, valueOf, stores: new Map(), firing: new Set(), late: 0, latePerPartition: new Map() };
     });
+  }
+
+  /**
+   * The state of one partition (stream time, open windows, alert states), to be written to the changelog
+   * together with the outputs and the consumed offsets; `restore` on another instance continues exactly there.
+   */
+  snapshot(partition: number): PartitionSnapshot {
+    const c = this.clocks.get(partition)?.snapshot();
+    const metrics: PartitionSnapshot['metrics'] = {};
+    for (const m of this.metrics) {
+      const store = m.stores.get(partition);
+      const prefix = `${partition}|`;
+      metrics[m.metric.name] = {
+        ...(store ? { store: store.snapshot() } : {}),
+        firing: [...m.firing].filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length)),
+        late: m.latePerPartition.get(partition) ?? 0,
+      };
+    }
+    return { clock: { maxEventTime: c && Number.isFinite(c.maxEventTime) ? c.maxEventTime : null, lastEventWall: c?.lastEventWall ?? 0 }, metrics };
+  }
+
+  restore(partition: number, s: PartitionSnapshot): void {
+    const clock = this.clock(partition);
+    clock.restore({ maxEventTime: s.clock.maxEventTime ?? Number.NEGATIVE_INFINITY, lastEventWall: s.clock.lastEventWall });
+    for (const m of this.metrics) {
+      const saved = s.metrics[m.metric.name];
+      if (!saved) continue;
+      if (saved.store && m.metric.window) {
+        const store = new WindowStore(m.metric.window, m.agg);
+        store.restore(saved.store);
+        m.stores.set(partition, store);
+      }
+      for (const k of saved.firing) m.firing.add(`${partition}|${k}`);
+      m.late += saved.late - (m.latePerPartition.get(partition) ?? 0);
+      m.latePerPartition.set(partition, saved.late);
+    }
   }
 
   /** Late events dropped so far, per metric. */
@@ -142,7 +187,10 @@ export class MetricEngine {
       }
       let store = m.stores.get(e.partition);
       if (!store) m.stores.set(e.partition, (store = new WindowStore(metric.window, m.agg)));
-      if (store.add(group, e.occurredAt, m.valueOf(e), streamTime) === 'late') m.late++;
+      if (store.add(group, e.occurredAt, m.valueOf(e), streamTime) === 'late') {
+        m.late++;
+        m.latePerPartition.set(e.partition, (m.latePerPartition.get(e.partition) ?? 0) + 1);
+      }
     }
     this.closeWindows(e.partition, streamTime, out);
     return out;

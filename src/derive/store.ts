@@ -5,10 +5,21 @@ export interface Aggregation<A, V = number> {
   init(): A;
   add(acc: A, value: V): A;
   result(acc: A): number;
+  /** JSON-safe form of an accumulator, for the changelog; the identity when omitted. */
+  save?(acc: A): unknown;
+  load?(saved: unknown): A;
 }
 
 export const countAgg: Aggregation<number> = { init: () => 0, add: (a) => a + 1, result: (a) => a };
 export const sumAgg: Aggregation<number> = { init: () => 0, add: (a, v) => a + v, result: (a) => a };
+
+/** A window store's state, JSON-safe (for the changelog topic). */
+export interface WindowStoreSnapshot {
+  open: Array<[group: string, start: number, end: number, acc: unknown]>;
+  events: Array<[group: string, t: number, v: unknown]>;
+  slidingOpen: Array<[group: string, t: number]>;
+  lateDropped: number;
+}
 
 export interface WindowResult {
   group: string;
@@ -87,6 +98,31 @@ export class WindowStore<A, V = number> {
       }
     }
     return out.sort((a, b) => a.end - b.end || a.start - b.start || (a.group < b.group ? -1 : a.group > b.group ? 1 : 0));
+  }
+
+  snapshot(): WindowStoreSnapshot {
+    const save = this.agg.save ?? ((a: A) => a);
+    return {
+      open: [...this.open.values()].map((w) => [w.group, w.start, w.end, save(w.acc)]),
+      events: [...this.events].flatMap(([g, list]) => list.map((e) => [g, e.t, e.v] as [string, number, unknown])),
+      slidingOpen: this.slidingOpen.map((w) => [w.group, w.t]),
+      lateDropped: this.lateDropped,
+    };
+  }
+
+  restore(s: WindowStoreSnapshot): void {
+    const load = this.agg.load ?? ((x: unknown) => x as A);
+    this.open.clear();
+    this.events.clear();
+    this.slidingOpen.length = 0;
+    for (const [group, start, end, acc] of s.open) this.open.set(`${group}\u0000${start}`, { group, start, end, acc: load(acc) });
+    for (const [group, t, v] of s.events) {
+      let list = this.events.get(group);
+      if (!list) this.events.set(group, (list = []));
+      list.push({ t, v: v as V });
+    }
+    for (const [group, t] of s.slidingOpen) this.slidingOpen.push({ group, t });
+    this.lateDropped = s.lateDropped;
   }
 
   /** Windows still open (for tests and restore-progress reporting). */
