@@ -55,7 +55,9 @@ export class WindowStore<A, V = number> {
       let list = this.events.get(group);
       if (!list) this.events.set(group, (list = []));
       list.push({ t, v: value });
-      this.slidingOpen.push({ group, t });
+      // Evaluated as of the event, and as of the moment it leaves the window: the value goes down again (and
+      // an alert resolves) when traffic stops, not only when the next event arrives.
+      this.slidingOpen.push({ group, t }, { group, t: t + this.spec.sizeMs });
       return 'added';
     }
     for (const w of windowsOf(this.spec, t)) {

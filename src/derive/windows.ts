@@ -4,8 +4,10 @@
  *
  * - tumbling(size): windows [k·size, (k+1)·size), each event in exactly one.
  * - hopping(size, advance): windows [k·advance, k·advance + size), each event in size/advance of them.
- * - sliding(size): one trailing window per event e, (t_e − size, t_e]: "how many in the last 10 minutes, as of
- *   this event" — the form alert rules need. Its value can still grow by late events with t ≤ t_e.
+ * - sliding(size): trailing windows (T − size, T] evaluated at every event time T = t_e ("how many in the last
+ *   10 minutes, as of this event" — the form alert rules need) and at every T = t_e + size, the moment e leaves
+ *   the window, so the value falls (and alerts resolve) when traffic stops. Late events with t ≤ T within the
+ *   grace period still count.
  *
  * Every window has a grace period: it is final (emitted, then forgotten) when stream time ≥ end + grace.
  * Stream time is the largest event time seen (per partition), like Kafka Streams — and, unlike Kafka Streams,

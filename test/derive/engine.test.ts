@@ -163,6 +163,24 @@ describe('derive engine: values equal plain arithmetic', () => {
     );
   });
 
+  it('a sliding-window alert (Kitopi: ≥ 3 rejections per aggregator in 10 minutes) fires, and resolves when traffic stops', () => {
+    const metrics = defineMetrics(schema, [
+      { name: 'rejections_10m', from: 'orders.v1.OrderRejected', groupBy: ['aggregator'], window: sliding('10m', { grace: '30s' }), alert: { atLeast: 3 } },
+    ]);
+    const engine = new MetricEngine(metrics, { idleMs: 60_000 });
+    const rej = (min: number, aggregator: string): EngineEvent => ({ type: 'orders.v1.OrderRejected', event: { aggregator }, occurredAt: T0 + min * MIN, partition: 0 });
+    const alerts: string[] = [];
+    const wall0 = 5_000_000;
+    const at = (o: { alerts: Array<{ state: string; dimensions: Record<string, string>; value: number; windowEnd?: number }> }) =>
+      alerts.push(...o.alerts.map((a) => `${a.state} ${a.dimensions.aggregator} ${a.value} @${(a.windowEnd! - T0) / MIN}m`));
+    // Events arrive in real time (wall clock follows event time).
+    for (const [min, agg] of [[0, 'talabat'], [2, 'talabat'], [4, 'careem'], [5, 'talabat']] as const) at(engine.process(rej(min, agg), wall0 + min * MIN));
+    // Then silence: the idle clock moves stream time on and the rule resolves when the first event leaves.
+    at(engine.tick(wall0 + 5 * MIN + 30_000));
+    at(engine.tick(wall0 + 12 * MIN));
+    assert.deepEqual(alerts, ['firing talabat 3 @5m', 'resolved talabat 2 @10m']);
+  });
+
   it('state snapshot → JSON → restore on a new engine mid-stream gives exactly the uninterrupted results', () => {
     const defs = () =>
       defineMetrics(schema, [
