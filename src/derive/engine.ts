@@ -27,6 +27,8 @@ export interface MetricValue {
   windowEnd?: number;
   /** true: the window closed and this is its final value. */
   final: boolean;
+  /** The input partition whose state produced it. */
+  partition: number;
 }
 
 export interface AlertTransition {
@@ -36,6 +38,7 @@ export interface AlertTransition {
   value: number;
   windowStart?: number;
   windowEnd?: number;
+  partition: number;
 }
 
 export interface EngineOutput {
@@ -182,7 +185,7 @@ export class MetricEngine {
       for (const g of metric.groupBy) dims[g.label] = String(get(e.event, g.path) ?? '');
       const group = JSON.stringify(metric.groupBy.map((g) => dims[g.label]));
       if (!metric.window) {
-        out.values.push({ metric: metric.name, dimensions: dims, value: 1, final: true });
+        out.values.push({ metric: metric.name, dimensions: dims, value: 1, final: true, partition: e.partition });
         continue;
       }
       let store = m.stores.get(e.partition);
@@ -218,17 +221,17 @@ export class MetricEngine {
         const labels = JSON.parse(w.group) as string[];
         const dimensions: Record<string, string> = {};
         m.metric.groupBy.forEach((g, i) => (dimensions[g.label] = labels[i]!));
-        out.values.push({ metric: m.metric.name, dimensions, value: w.value, windowStart: w.start, windowEnd: w.end, final: true });
+        out.values.push({ metric: m.metric.name, dimensions, value: w.value, windowStart: w.start, windowEnd: w.end, final: true, partition });
         const alert = m.metric.alert;
         if (!alert) continue;
         const on = (alert.atLeast !== undefined && w.value >= alert.atLeast) || (alert.atMost !== undefined && w.value <= alert.atMost);
         const key = `${partition}|${w.group}`;
         if (on && !m.firing.has(key)) {
           m.firing.add(key);
-          out.alerts.push({ metric: m.metric.name, dimensions, state: 'firing', value: w.value, windowStart: w.start, windowEnd: w.end });
+          out.alerts.push({ metric: m.metric.name, dimensions, state: 'firing', value: w.value, windowStart: w.start, windowEnd: w.end, partition });
         } else if (!on && m.firing.has(key)) {
           m.firing.delete(key);
-          out.alerts.push({ metric: m.metric.name, dimensions, state: 'resolved', value: w.value, windowStart: w.start, windowEnd: w.end });
+          out.alerts.push({ metric: m.metric.name, dimensions, state: 'resolved', value: w.value, windowStart: w.start, windowEnd: w.end, partition });
         }
       }
     }
