@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { exitCodeFor, MdError } from '../errors.js';
 import { registerCodegen } from './commands/codegen.js';
 import { registerDemo } from './commands/demo.js';
+import { registerDerive } from './commands/derive.js';
 import { registerDev } from './commands/dev.js';
 import { registerLoad } from './commands/load.js';
 import { registerTail } from './commands/tail.js';
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerCodegen(program);
   registerDemo(program);
+  registerDerive(program);
   registerDev(program);
   registerLoad(program);
   registerTail(program);

@@ -267,6 +267,7 @@ export class DeriveRunner {
         await tx.commit();
         for (const a of t.pending.alerts) this.log.warn({ metric: a.metric, dimensions: a.dimensions, value: a.value, state: a.state }, `alert ${a.state}: ${a.metric}`);
         this.stats.produced += messages.length + alerts.length;
+        this.log.debug({ partition: t.partition, values: messages.length, alerts: alerts.length }, 'transaction committed');
         t.pending = emptyOutput();
         t.offsets.clear();
         t.dirty = false;

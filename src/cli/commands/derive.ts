@@ -1,0 +1,100 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Command } from 'commander';
+import pino from 'pino';
+import { UsageError } from '../../errors.js';
+import { defineMetrics, type MetricDefinition } from '../../derive/definitions.js';
+import { DeriveRunner } from '../../derive/runner.js';
+import { loadSchema } from '../../schema/index.js';
+import { resolveBrokers } from '../brokers.js';
+
+interface DeriveFlags {
+  definitions: string;
+  proto: string;
+  brokers?: string;
+  group?: string;
+  topicRename?: string[];
+  metricsTopic?: string;
+  alertsTopic?: string;
+  idleMs?: string;
+  commitIntervalMs?: string;
+  logLevel: string;
+}
+
+/** Imports a definitions module: .js/.mjs natively, .ts/.mts through tsx when it is installed. */
+async function importDefinitions(file: string): Promise<MetricDefinition[]> {
+  const path = resolve(file);
+  if (!existsSync(path)) throw new UsageError(`--definitions ${file}: no such file`);
+  let mod: { default?: unknown; metrics?: unknown };
+  if (/\.(c|m)?ts$/.test(path)) {
+    let tsImport: (p: string, from: string) => Promise<unknown>;
+    try {
+      ({ tsImport } = (await import('tsx/esm/api')) as { tsImport: typeof tsImport });
+    } catch {
+      throw new UsageError(`--definitions ${file}: a TypeScript module needs tsx (npm install --save-dev tsx), or compile it to .js`);
+    }
+    mod = (await tsImport(pathToFileURL(path).href, import.meta.url)) as typeof mod;
+  } else mod = (await import(pathToFileURL(path).href)) as typeof mod;
+  const defs = mod.default ?? mod.metrics;
+  if (!Array.isArray(defs)) throw new UsageError(`--definitions ${file}: export the metric definitions as an array (export default [...] or export const metrics = [...])`);
+  return defs as MetricDefinition[];
+}
+
+function int(flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${flag} must be a non-negative integer, got '${v}'`);
+  return n;
+}
+
+export function registerDerive(program: Command): void {
+  program
+    .command('derive')
+    .description('Turn event topics into derived business metrics (windowed counts, sums, ratios, distinct counts, alerts), exactly once, written to a metrics topic.')
+    .requiredOption('-d, --definitions <file>', 'module exporting the metric definitions (export default [...]; .js, .mjs, or .ts with tsx)')
+    .option('--proto <dir>', 'folder of .proto files the events were published with', 'proto')
+    .option('-b, --brokers <list>', 'comma-separated host:port (default: $KAFKA_BROKERS, then the `dev up` broker)')
+    .option('-g, --group <id>', 'consumer group; also names the changelog topic (default multidispatch-derive)')
+    .option('--topic-rename <schemaTopic=topic...>', "events of the schema's topic were published to another topic")
+    .option('--metrics-topic <topic>', 'where metric values go (default multidispatch.metrics)')
+    .option('--alerts-topic <topic>', 'where alert transitions go (default multidispatch.alerts)')
+    .option('--idle-ms <ms>', 'stream time follows the wall clock after this long without input, so windows close (default 60000; 0 = never)')
+    .option('--commit-interval-ms <ms>', 'how often outputs, state and offsets are committed (default 1000)')
+    .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
+    .addHelpText('after', '\nExample:\n  multidispatch derive --definitions metrics.mjs --proto proto --group kitchen-metrics')
+    .action(async (flags: DeriveFlags) => {
+      const schema = await loadSchema(flags.proto);
+      const metrics = defineMetrics(schema, await importDefinitions(flags.definitions));
+      const topicRenames: Record<string, string> = {};
+      for (const pair of flags.topicRename ?? []) {
+        const i = pair.indexOf('=');
+        if (i <= 0) throw new UsageError(`--topic-rename takes NAME=VALUE, got '${pair}'`);
+        topicRenames[pair.slice(0, i)] = pair.slice(i + 1);
+      }
+      const logger = pino({ name: 'multidispatch-derive', level: flags.logLevel }, pino.destination(2));
+      const idleMs = int('--idle-ms', flags.idleMs);
+      const commitIntervalMs = int('--commit-interval-ms', flags.commitIntervalMs);
+      const runner = new DeriveRunner({
+        kafka: { brokers: resolveBrokers(flags.brokers), clientId: 'multidispatch-derive' },
+        schema, metrics, topicRenames, logger,
+        ...(flags.group ? { group: flags.group } : {}),
+        ...(flags.metricsTopic ? { metricsTopic: flags.metricsTopic } : {}),
+        ...(flags.alertsTopic ? { alertsTopic: flags.alertsTopic } : {}),
+        ...(idleMs !== undefined ? { idleMs } : {}),
+        ...(commitIntervalMs !== undefined ? { commitIntervalMs } : {}),
+      });
+      const done = new Promise<void>((res, rej) => {
+        runner.onFatal = rej;
+        const stop = (sig: string) => {
+          logger.info({ signal: sig }, 'stopping: committing outputs, state and offsets');
+          void runner.stop().then(res, rej);
+        };
+        process.once('SIGINT', () => stop('SIGINT'));
+        process.once('SIGTERM', () => stop('SIGTERM'));
+      });
+      await runner.start();
+      logger.info({ metrics: metrics.map((m) => m.name), group: runner.group, metricsTopic: runner.metricsTopic }, 'derive started');
+      await done;
+    });
+}
