@@ -9,6 +9,7 @@ import { EventRegistry } from '../schema/registry.js';
 import type { EventSchema } from '../schema/types.js';
 import type { ResolvedMetric } from './definitions.js';
 import { MetricEngine, type EngineOutput, type PartitionSnapshot } from './engine.js';
+import { DerivePrometheus } from './prometheus.js';
 import { ALERT_TYPE, DERIVED_METRIC_TYPE, encodeAlert, encodeMetric, metricKey } from './outputs.js';
 
 export interface DeriveOptions {
@@ -26,6 +27,8 @@ export interface DeriveOptions {
   idleMs?: number;
   /** How often outputs, state and offsets are committed (one Kafka transaction per partition). */
   commitIntervalMs?: number;
+  /** Serve Prometheus /metrics on this loopback port (0: a free one); omit for none. */
+  prometheusPort?: number;
   logger?: Logger;
 }
 
@@ -64,6 +67,9 @@ export class DeriveRunner {
   private lock: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  readonly prometheus: DerivePrometheus;
+  /** The port /metrics is served on, after start() (when prometheusPort was given). */
+  prometheusPort: number | undefined;
   readonly stats = { consumed: 0, produced: 0, restoredRecords: 0, restoreMs: 0, rebalances: 0, skippedUnknown: 0 };
 
   constructor(private readonly options: DeriveOptions) {
@@ -76,11 +82,13 @@ export class DeriveRunner {
     this.metricsTopic = options.metricsTopic ?? 'multidispatch.metrics';
     this.alertsTopic = options.alertsTopic ?? 'multidispatch.alerts';
     this.changelogTopic = `${this.group}-changelog`;
+    this.prometheus = new DerivePrometheus(options.metrics);
     this.topics =
       options.topics ?? [...new Set(options.metrics.flatMap((m) => m.from.map((t) => this.registry.lookup(t).rule.topic)))].sort();
   }
 
   async start(): Promise<void> {
+    if (this.options.prometheusPort !== undefined) this.prometheusPort = await this.prometheus.listen(this.options.prometheusPort);
     const admin = this.kafka.admin();
     await admin.connect();
     try {
@@ -103,6 +111,7 @@ export class DeriveRunner {
     this.consumer = this.kafka.consumer({ groupId: this.group, readUncommitted: false, sessionTimeout: 10_000, heartbeatInterval: 1000, allowAutoTopicCreation: false });
     this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
       this.stats.rebalances++;
+      this.prometheus.rebalances.inc();
       const mine = new Set(Object.values(e.payload.memberAssignment).flat());
       void this.locked(async () => {
         for (const [p, task] of this.tasks) {
@@ -127,6 +136,7 @@ export class DeriveRunner {
     await this.consumer?.disconnect();
     for (const t of this.tasks.values()) await t.producer.disconnect().catch(() => undefined);
     this.tasks.clear();
+    await this.prometheus.close();
   }
 
   /** Error callback for whoever runs the consumer; set by the caller. */
@@ -143,6 +153,7 @@ export class DeriveRunner {
     this.log.error({ err: (err as Error).message }, 'derive stopped: a transaction failed; restart to resume from the last commit');
     await this.consumer?.disconnect().catch(() => undefined);
     for (const t of this.tasks.values()) await t.producer.disconnect().catch(() => undefined);
+    await this.prometheus.close();
     this.onFatal?.(err as Error);
   }
 
@@ -161,6 +172,7 @@ export class DeriveRunner {
     const snap = await this.readSnapshot(partition);
     if (snap) this.engine.restore(partition, snap.state);
     this.stats.restoreMs += Date.now() - t0;
+    this.prometheus.restoreSeconds.inc((Date.now() - t0) / 1000);
     this.log.info({ partition, restored: !!snap, restoreMs: Date.now() - t0 }, 'task started');
     t = { partition, producer, offsets: new Map(), pending: emptyOutput(), dirty: false };
     this.tasks.set(partition, t);
@@ -187,6 +199,7 @@ export class DeriveRunner {
             eachBatch: async ({ batch }) => {
               for (const m of batch.messages) {
                 this.stats.restoredRecords++;
+                this.prometheus.restoredRecords.inc();
                 if (m.key?.toString() === String(partition) && m.value) latest = JSON.parse(m.value.toString()) as { state: PartitionSnapshot };
               }
               // Transaction markers count in offsets: done once the batch reaches the end seen at start.
@@ -211,6 +224,7 @@ export class DeriveRunner {
     for (const m of batch.messages) {
       if (isStale()) return;
       this.stats.consumed++;
+      this.prometheus.consumed.inc();
       const type = m.headers?.[HEADER.eventType]?.toString();
       if (type && m.value && this.registry.has(type)) {
         const occurredHeader = m.headers?.[HEADER.occurredAt]?.toString();
@@ -267,6 +281,8 @@ export class DeriveRunner {
         await tx.commit();
         for (const a of t.pending.alerts) this.log.warn({ metric: a.metric, dimensions: a.dimensions, value: a.value, state: a.state }, `alert ${a.state}: ${a.metric}`);
         this.stats.produced += messages.length + alerts.length;
+        this.prometheus.produced.inc(messages.length + alerts.length);
+        this.prometheus.observe(t.pending, this.engine.lateDropped());
         this.log.debug({ partition: t.partition, values: messages.length, alerts: alerts.length }, 'transaction committed');
         t.pending = emptyOutput();
         t.offsets.clear();

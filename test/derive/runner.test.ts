@@ -36,7 +36,7 @@ describe('derive runner (real broker)', () => {
     ]);
     const { logger } = capturingLogger();
     const group = `derive-${topic}`;
-    const runner = new DeriveRunner({ kafka: { brokers: brokers() }, schema, metrics, group, topics: [topic], metricsTopic, alertsTopic, idleMs: 1500, commitIntervalMs: 300, logger });
+    const runner = new DeriveRunner({ kafka: { brokers: brokers() }, schema, metrics, group, topics: [topic], metricsTopic, alertsTopic, idleMs: 1500, commitIntervalMs: 300, prometheusPort: 0, logger });
     t.after(() => runner.stop());
     await runner.start();
 
@@ -55,5 +55,17 @@ describe('derive runner (real broker)', () => {
     assert.deepEqual(got, expected);
     assert.ok(values.every((v) => v.final && v.windowEnd! - v.windowStart! === 5 * MIN && v.emittedAt! > 0));
     assert.ok(runner.stats.consumed >= events.length);
+
+    // Prometheus: the latest closed window per aggregator, and the consumer's health.
+    const text = await (await fetch(`http://127.0.0.1:${runner.prometheusPort}/metrics`)).text();
+    const lastWindow = Math.max(...[...expected.keys()].map((k) => Number(k.split('|')[1])));
+    for (const agg of aggregators) {
+      const m = new RegExp(`^rejections_5m\\{aggregator="${agg}"\\} (\\S+)$`, 'm').exec(text);
+      assert.ok(m, `gauge for ${agg} in:\n${text.slice(0, 800)}`);
+      assert.equal(Number(m[1]), expected.get(`${agg}|${lastWindow}`));
+    }
+    assert.match(text, new RegExp(`^multidispatch_derive_consumed_records_total ${events.length}$`, 'm'));
+    assert.match(text, new RegExp(`^multidispatch_derive_produced_records_total ${expected.size}$`, 'm'));
+    assert.match(text, /^multidispatch_derive_rebalances_total [1-9]/m);
   });
 });

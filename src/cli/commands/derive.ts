@@ -19,6 +19,7 @@ interface DeriveFlags {
   alertsTopic?: string;
   idleMs?: string;
   commitIntervalMs?: string;
+  prometheusPort?: string;
   logLevel: string;
 }
 
@@ -61,6 +62,7 @@ export function registerDerive(program: Command): void {
     .option('--alerts-topic <topic>', 'where alert transitions go (default multidispatch.alerts)')
     .option('--idle-ms <ms>', 'stream time follows the wall clock after this long without input, so windows close (default 60000; 0 = never)')
     .option('--commit-interval-ms <ms>', 'how often outputs, state and offsets are committed (default 1000)')
+    .option('--prometheus-port <port>', 'serve Prometheus /metrics on 127.0.0.1:PORT (business metrics and consumer health)')
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
     .addHelpText('after', '\nExample:\n  multidispatch derive --definitions metrics.mjs --proto proto --group kitchen-metrics')
     .action(async (flags: DeriveFlags) => {
@@ -83,6 +85,7 @@ export function registerDerive(program: Command): void {
         ...(flags.alertsTopic ? { alertsTopic: flags.alertsTopic } : {}),
         ...(idleMs !== undefined ? { idleMs } : {}),
         ...(commitIntervalMs !== undefined ? { commitIntervalMs } : {}),
+        ...(flags.prometheusPort !== undefined ? { prometheusPort: int('--prometheus-port', flags.prometheusPort)! } : {}),
       });
       const done = new Promise<void>((res, rej) => {
         runner.onFatal = rej;
@@ -94,7 +97,7 @@ export function registerDerive(program: Command): void {
         process.once('SIGTERM', () => stop('SIGTERM'));
       });
       await runner.start();
-      logger.info({ metrics: metrics.map((m) => m.name), group: runner.group, metricsTopic: runner.metricsTopic }, 'derive started');
+      logger.info({ metrics: metrics.map((m) => m.name), group: runner.group, metricsTopic: runner.metricsTopic, prometheus: runner.prometheusPort ? `http://127.0.0.1:${runner.prometheusPort}/metrics` : undefined }, 'derive started');
       await done;
     });
 }
