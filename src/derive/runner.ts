@@ -10,6 +10,8 @@ import type { EventSchema } from '../schema/types.js';
 import type { ResolvedMetric } from './definitions.js';
 import { MetricEngine, type EngineOutput, type PartitionSnapshot } from './engine.js';
 import { DerivePrometheus } from './prometheus.js';
+import { HotShotsSink } from '../sinks/statsd/sink.js';
+import { sanitizeMetricName, sanitizeTagName, sanitizeTagValue } from '../sinks/statsd/sanitize.js';
 import { ALERT_TYPE, DERIVED_METRIC_TYPE, encodeAlert, encodeMetric, metricKey } from './outputs.js';
 
 export interface DeriveOptions {
@@ -27,6 +29,12 @@ export interface DeriveOptions {
   idleMs?: number;
   /** How often outputs, state and offsets are committed (one Kafka transaction per partition). */
   commitIntervalMs?: number;
+  /**
+   * Also send the committed values to StatsD (hot-shots, DogStatsD tags, the publisher's sanitising): windowed
+   * values as gauges `<prefix><metric>`, per-event values as counters, alert transitions as counters
+   * `<prefix><metric>.alert` tagged with the state. Sent after the transaction commits (at most once).
+   */
+  statsd?: { host?: string; port?: number; prefix?: string; globalTags?: Record<string, string> };
   /** Serve Prometheus /metrics on this loopback port (0: a free one); omit for none. */
   prometheusPort?: number;
   logger?: Logger;
@@ -68,6 +76,7 @@ export class DeriveRunner {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   readonly prometheus: DerivePrometheus;
+  private readonly statsd: HotShotsSink | undefined;
   /** The port /metrics is served on, after start() (when prometheusPort was given). */
   prometheusPort: number | undefined;
   readonly stats = { consumed: 0, produced: 0, restoredRecords: 0, restoreMs: 0, rebalances: 0, skippedUnknown: 0 };
@@ -83,6 +92,12 @@ export class DeriveRunner {
     this.alertsTopic = options.alertsTopic ?? 'multidispatch.alerts';
     this.changelogTopic = `${this.group}-changelog`;
     this.prometheus = new DerivePrometheus(options.metrics);
+    if (options.statsd) {
+      this.statsd = new HotShotsSink({
+        host: options.statsd.host ?? '127.0.0.1', port: options.statsd.port ?? 8125, protocol: 'udp', aggregateMs: 0, maxPacketBytes: 1432,
+        onError: (err) => this.log.warn({ err: err.message }, 'StatsD send failed'),
+      });
+    }
     this.topics =
       options.topics ?? [...new Set(options.metrics.flatMap((m) => m.from.map((t) => this.registry.lookup(t).rule.topic)))].sort();
   }
@@ -137,6 +152,7 @@ export class DeriveRunner {
     for (const t of this.tasks.values()) await t.producer.disconnect().catch(() => undefined);
     this.tasks.clear();
     await this.prometheus.close();
+    await this.statsd?.close();
   }
 
   /** Error callback for whoever runs the consumer; set by the caller. */
@@ -260,6 +276,24 @@ export class DeriveRunner {
     await this.commitAll();
   }
 
+  private toStatsd(out: EngineOutput): void {
+    if (!this.statsd) return;
+    const prefix = this.options.statsd?.prefix ?? '';
+    const global = this.options.statsd?.globalTags ?? {};
+    const tagsOf = (dims: Record<string, string>, extra: Record<string, string> = {}) => {
+      const tags: Record<string, string> = {};
+      for (const [k, v] of Object.entries({ ...global, ...dims, ...extra })) tags[sanitizeTagName(k)] = sanitizeTagValue(v);
+      return tags;
+    };
+    for (const v of out.values) {
+      const name = sanitizeMetricName(`${prefix}${v.metric}`);
+      const tags = tagsOf(v.dimensions);
+      if (v.windowStart === undefined) this.statsd.increment({ name, tags, value: v.value, key: '' });
+      else if (Number.isFinite(v.value)) this.statsd.gauge(name, v.value, tags);
+    }
+    for (const a of out.alerts) this.statsd.increment({ name: sanitizeMetricName(`${prefix}${a.metric}.alert`), tags: tagsOf(a.dimensions, { state: a.state }), value: 1, key: '' });
+  }
+
   /** One transaction per dirty task: outputs + state snapshot + consumed offsets. */
   private async commitAll(): Promise<void> {
     for (const t of this.tasks.values()) {
@@ -283,6 +317,7 @@ export class DeriveRunner {
         this.stats.produced += messages.length + alerts.length;
         this.prometheus.produced.inc(messages.length + alerts.length);
         this.prometheus.observe(t.pending, this.engine.lateDropped());
+        this.toStatsd(t.pending);
         this.log.debug({ partition: t.partition, values: messages.length, alerts: alerts.length }, 'transaction committed');
         t.pending = emptyOutput();
         t.offsets.clear();

@@ -12,6 +12,7 @@ import { DeriveRunner } from '../../src/derive/runner.js';
 import { tumbling } from '../../src/derive/windows.js';
 import { brokers, freshTopic, readAll } from '../support/kafka.js';
 import { capturingLogger } from '../support/loader.js';
+import { exporter, waitForSample } from '../support/statsd.js';
 
 const MIN = 60_000;
 const T0 = Date.UTC(2026, 10, 23, 10, 0, 0);
@@ -36,7 +37,8 @@ describe('derive runner (real broker)', () => {
     ]);
     const { logger } = capturingLogger();
     const group = `derive-${topic}`;
-    const runner = new DeriveRunner({ kafka: { brokers: brokers() }, schema, metrics, group, topics: [topic], metricsTopic, alertsTopic, idleMs: 1500, commitIntervalMs: 300, prometheusPort: 0, logger });
+    const runner = new DeriveRunner({ kafka: { brokers: brokers() }, schema, metrics, group, topics: [topic], metricsTopic, alertsTopic, idleMs: 1500, commitIntervalMs: 300, prometheusPort: 0, logger,
+      statsd: { host: exporter().host, port: exporter().port, prefix: `derive_${topic.replace(/[^a-z0-9]/gi, '_')}_` } });
     t.after(() => runner.stop());
     await runner.start();
 
@@ -67,5 +69,11 @@ describe('derive runner (real broker)', () => {
     assert.match(text, new RegExp(`^multidispatch_derive_consumed_records_total ${events.length}$`, 'm'));
     assert.match(text, new RegExp(`^multidispatch_derive_produced_records_total ${expected.size}$`, 'm'));
     assert.match(text, /^multidispatch_derive_rebalances_total [1-9]/m);
+
+    // StatsD (a real statsd_exporter): the same latest window per aggregator, as a gauge with the tag.
+    for (const agg of aggregators) {
+      const sample = await waitForSample((x) => x.name === `derive_${topic.replace(/[^a-z0-9]/gi, '_')}_rejections_5m` && x.labels.aggregator === agg && x.value === expected.get(`${agg}|${lastWindow}`), 10_000);
+      assert.equal(sample.value, expected.get(`${agg}|${lastWindow}`));
+    }
   });
 });

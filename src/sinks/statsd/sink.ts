@@ -65,6 +65,15 @@ export class HotShotsSink implements CounterSink {
     this.send(counter, counter.value);
   }
 
+  /** A gauge line, sent as it is (levels are not summed). Name and tags must already be sanitised. */
+  gauge(name: string, value: number, tags: Readonly<Record<string, string>>): void {
+    try {
+      this.client.gauge(name, value, tags as Record<string, string>);
+    } catch {
+      this.errors++;
+    }
+  }
+
   private send(counter: CounterIncrement, n: number): void {
     try {
       this.client.increment(counter.name, n, counter.tags as Record<string, string>);
