@@ -49,9 +49,10 @@ export function windowsOf(spec: WindowSpec, t: number): WindowBounds[] {
 
 /** True when a window ending at `end` is final at stream time `streamTime`. */
 export function isClosed(spec: WindowSpec, end: number, streamTime: number): boolean {
-  // Tumbling/hopping ends are exclusive, so the window [s, e) is complete once stream time reaches e;
-  // a sliding window (…, t] is complete at t. Either way it stays open `graceMs` longer for late events.
-  return streamTime >= end + spec.graceMs;
+  // Tumbling/hopping ends are exclusive, so the window [s, e) is complete once stream time reaches e; a
+  // sliding window (…, T] includes T, so it is complete only once stream time has passed T (an event at
+  // exactly T still belongs to it). Either way it stays open `graceMs` longer for late events.
+  return spec.kind === 'sliding' ? streamTime > end + spec.graceMs : streamTime >= end + spec.graceMs;
 }
 
 /** True when every window of an event at `t` is already final: the event is late and is dropped. */

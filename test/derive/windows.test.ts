@@ -133,6 +133,24 @@ describe('derive windows: emitted values equal an independent computation', () =
     assert.ok(got.some((w) => w.value === 0), 'windows evaluated at expiry can fall to zero');
   });
 
+  it('sliding without grace: in-order events are not late, and an event at exactly T still counts for (T − size, T]', () => {
+    const store = new WindowStore(sliding('10m'), countAgg);
+    const clock = new StreamClock(0);
+    const out: WindowResult[] = [];
+    let wall = 0;
+    for (const t of [0, 2 * MIN, 5 * MIN, 5 * MIN]) {
+      clock.observe(T0 + t, ++wall);
+      assert.equal(store.add('talabat', T0 + t, 1, clock.now(wall)), 'added');
+      out.push(...store.closeReady(clock.now(wall)));
+    }
+    out.push(...store.closeReady(Number.POSITIVE_INFINITY));
+    const at = (T: number) => out.filter((w) => w.end === T0 + T).map((w) => w.value);
+    assert.deepEqual(at(2 * MIN), [2]);
+    assert.deepEqual(at(5 * MIN), [4, 4], 'both events at 5m see each other');
+    assert.deepEqual(at(10 * MIN), [3], 'the event at 0 has left');
+    assert.equal(store.lateDropped, 0);
+  });
+
   it('windows close when traffic stops: stream time advances with the wall clock after idleMs', () => {
     const store = new WindowStore(tumbling('5m', { grace: '30s' }), countAgg);
     const clock = new StreamClock(60_000);
