@@ -79,3 +79,28 @@ export function processCpuTicks(pid: number): number {
 }
 
 export const CLOCK_TICKS_PER_SECOND = 100;
+
+/** CPU counters at the start of a timed phase: broker process, whole machine, this (parent) process, wall time. */
+export interface CpuMark {
+  broker: number;
+  sys: { busy: number; steal: number; total: number };
+  parent: NodeJS.CpuUsage;
+  t: number;
+}
+
+export function takeCpuMark(brokerPid: number): CpuMark {
+  return { broker: processCpuTicks(brokerPid), sys: systemCpuTicks(), parent: process.cpuUsage(), t: Date.now() };
+}
+
+/** Seconds of CPU and wall time since `mark`: broker, machine busy, steal, this process, wall. */
+export function cpuSince(mark: CpuMark, brokerPid: number): { brokerCpuS: number; systemBusyS: number; stealS: number; parentCpuS: number; wallS: number } {
+  const sys = systemCpuTicks();
+  const p = process.cpuUsage(mark.parent);
+  return {
+    brokerCpuS: (processCpuTicks(brokerPid) - mark.broker) / CLOCK_TICKS_PER_SECOND,
+    systemBusyS: (sys.busy - mark.sys.busy) / CLOCK_TICKS_PER_SECOND,
+    stealS: (sys.steal - mark.sys.steal) / CLOCK_TICKS_PER_SECOND,
+    parentCpuS: (p.user + p.system) / 1e6,
+    wallS: (Date.now() - mark.t) / 1000,
+  };
+}

@@ -22,6 +22,7 @@ import { EventRegistry } from '../../dist/src/schema/registry.js';
 import { DuckDbWarehouse } from '../../dist/src/warehouse/duckdb/warehouse.js';
 import { round } from '../lib/stats.js';
 import { loadEventPool } from './events.js';
+import { send, waitFor } from '../lib/child-ipc.js';
 
 export type Mode = 'prepare' | 'C' | 'W' | 'L';
 
@@ -93,17 +94,6 @@ export interface WallSplit {
 }
 
 const cfg = JSON.parse(process.env.BENCH_CONFIG ?? '{}') as ChildConfig;
-const send = (msg: unknown) => new Promise<void>((res) => process.send!(msg, () => res()));
-const waitFor = (type: string) =>
-  new Promise<void>((res) => {
-    const on = (m: { type?: string }) => {
-      if (m?.type === type) {
-        process.off('message', on);
-        res();
-      }
-    };
-    process.on('message', on);
-  });
 const hrUs = () => Number(process.hrtime.bigint() / 1000n);
 const renames = () => ({ 'orders.v1': cfg.topic });
 

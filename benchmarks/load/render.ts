@@ -3,7 +3,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 type V = 'C' | 'W' | 'L';
-interface Row {
+/** One variant's medians over its repetitions; run.ts builds it (summarise) and this file renders it. */
+export interface SummaryRow {
   runs: number;
   n: number;
   rowsPerSec: number;
@@ -65,7 +66,7 @@ interface Results {
   loadAvgAtEnd?: number[];
   method: { partitions: number; repetitions: number; n: number; batchRows: number; brokerWarmup: boolean; mix: Record<string, number>; variants: Record<V, string>; kafkaBroker: string };
   prefill: { records: number; publishMs: number; payloadBytes: number; rowJsonBytes: number; diskBytes: number; types: Record<string, number>; wallS: number };
-  summary: Record<V, Row>;
+  summary: Record<V, SummaryRow>;
   ratios: {
     throughputLvsC: Ratio;
     absoluteL: Ratio;

@@ -19,12 +19,13 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeBenchmarksDoc } from '../lib/doc.js';
 import { startBenchKafka, type BenchKafka } from '../lib/kafka-env.js';
-import { CLOCK_TICKS_PER_SECOND, machineInfo, processCpuTicks, systemCpuTicks } from '../lib/machine.js';
+import { cpuSince, machineInfo, takeCpuMark, type CpuMark } from '../lib/machine.js';
 import { summariseProfile, type ProfileSummary } from '../lib/cpuprofile.js';
 import { resultsDir, saveResults } from '../lib/results.js';
 import { median, round } from '../lib/stats.js';
 import type { ChildConfig, ChildResult, Mode } from './child.js';
 import { MIX } from './events.js';
+import type { SummaryRow } from './render.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
@@ -91,21 +92,15 @@ async function runChild(cfg: ChildConfig, brokerPid: number, cpuProfDir?: string
     out.failure ??= `timed out after ${timeoutMs / 1000} s`;
     child.kill('SIGKILL');
   }, timeoutMs);
-  let mark: { broker: number; sys: { busy: number; steal: number; total: number }; parent: NodeJS.CpuUsage; t: number } | undefined;
-  const takeMark = () => (mark = { broker: processCpuTicks(brokerPid), sys: systemCpuTicks(), parent: process.cpuUsage(), t: Date.now() });
+  let mark: CpuMark | undefined;
+  const takeMark = () => (mark = takeCpuMark(brokerPid));
   if (cfg.mode === 'prepare') takeMark();
   child.on('message', (m: { type: string; result?: ChildResult; message?: string }) => {
     if (m.type === 'ready') {
       takeMark();
       child.send({ type: 'go' });
     } else if (m.type === 'result' && mark) {
-      const sys = systemCpuTicks();
-      out.brokerCpuS = (processCpuTicks(brokerPid) - mark.broker) / CLOCK_TICKS_PER_SECOND;
-      out.systemBusyS = (sys.busy - mark.sys.busy) / CLOCK_TICKS_PER_SECOND;
-      out.stealS = (sys.steal - mark.sys.steal) / CLOCK_TICKS_PER_SECOND;
-      const p = process.cpuUsage(mark.parent);
-      out.parentCpuS = (p.user + p.system) / 1e6;
-      out.wallS = (Date.now() - mark.t) / 1000;
+      Object.assign(out, cpuSince(mark, brokerPid));
       out.result = m.result;
     } else if (m.type === 'error') {
       out.failure ??= m.message ?? 'child failed';
@@ -291,29 +286,7 @@ async function main(): Promise<void> {
   process.exit(failed ? 1 : 0);
 }
 
-type Summary = Record<VariantId, {
-  runs: number;
-  n: number;
-  rowsPerSec: number;
-  rowsPerSecRange: [number, number];
-  cpuUsPerRow: number;
-  cpuUsPerRowRange: [number, number];
-  maxRssMiB: number;
-  fetchBatches: number;
-  transactions: number;
-  brokerCpuUsPerRow: number;
-  otherCpuCores: number;
-  stealCores: number;
-  checks: string;
-  /** L only. */
-  startToFirstFetchMs?: number;
-  firstCommitMs?: number;
-  caughtUpMs?: number;
-  runOnceMs?: number;
-  steadyRowsPerSec?: number;
-  steadyRowsPerSecRange?: [number, number];
-  steadyCpuUsPerRow?: number;
-}>;
+type Summary = Record<VariantId, SummaryRow>;
 
 function summarise(runs: RunRecord[]): Summary {
   const out = {} as Summary;

@@ -10,6 +10,7 @@ import { Kafka } from 'kafkajs';
 import { percentile, round } from '../lib/stats.js';
 import { eventPool } from './events.js';
 import { createVariant, type VariantConfig } from './variants.js';
+import { send, waitFor } from '../lib/child-ipc.js';
 
 export interface ChildConfig extends VariantConfig {
   n: number;
@@ -40,17 +41,6 @@ export interface ChildResult {
 }
 
 const cfg = JSON.parse(process.env.BENCH_CONFIG ?? '{}') as ChildConfig;
-const send = (msg: unknown) => new Promise<void>((res) => process.send!(msg, () => res()));
-const waitFor = (type: string) =>
-  new Promise<void>((res) => {
-    const on = (m: { type?: string }) => {
-      if (m?.type === type) {
-        process.off('message', on);
-        res();
-      }
-    };
-    process.on('message', on);
-  });
 
 // Count what reaches kafkajs (one produce request per call here: a single broker), per producer created.
 let counting = false;

@@ -16,7 +16,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeBenchmarksDoc } from '../lib/doc.js';
 import { startBenchKafka, type BenchKafka } from '../lib/kafka-env.js';
-import { CLOCK_TICKS_PER_SECOND, machineInfo, processCpuTicks, systemCpuTicks } from '../lib/machine.js';
+import { cpuSince, machineInfo, takeCpuMark, type CpuMark } from '../lib/machine.js';
 import { summariseProfile, type ProfileSummary } from '../lib/cpuprofile.js';
 import { resultsDir, saveResults } from '../lib/results.js';
 import { median, round } from '../lib/stats.js';
@@ -102,22 +102,16 @@ async function runChild(cfg: ChildConfig, receiver: StatsdReceiver, brokerPid: n
     out.failure ??= 'timed out after 240 s';
     child.kill('SIGKILL');
   }, 240_000);
-  let mark: { broker: number; sys: { busy: number; steal: number; total: number }; parent: NodeJS.CpuUsage; t: number } | undefined;
+  let mark: CpuMark | undefined;
   child.on('message', (m: { type: string; result?: ChildResult; message?: string }) => {
     if (m.type === 'warmed') {
       void sleep(300).then(() => {
         out.warmTotals = receiver.takeAndReset();
-        mark = { broker: processCpuTicks(brokerPid), sys: systemCpuTicks(), parent: process.cpuUsage(), t: Date.now() };
+        mark = takeCpuMark(brokerPid);
         child.send({ type: 'go' });
       });
     } else if (m.type === 'result' && mark) {
-      const sys = systemCpuTicks();
-      out.brokerCpuS = (processCpuTicks(brokerPid) - mark.broker) / CLOCK_TICKS_PER_SECOND;
-      out.systemBusyS = (sys.busy - mark.sys.busy) / CLOCK_TICKS_PER_SECOND;
-      out.stealS = (sys.steal - mark.sys.steal) / CLOCK_TICKS_PER_SECOND;
-      const p = process.cpuUsage(mark.parent);
-      out.parentCpuS = (p.user + p.system) / 1e6;
-      out.wallS = (Date.now() - mark.t) / 1000;
+      Object.assign(out, cpuSince(mark, brokerPid));
       out.result = m.result;
     } else if (m.type === 'error') {
       out.failure ??= m.message ?? 'child failed';
