@@ -8,20 +8,11 @@ import { schema } from '../../src/generated/examples.js';
 import { defineMetrics } from '../../src/derive/definitions.js';
 import { hllRegisters, MetricEngine, type EngineEvent, type MetricValue } from '../../src/derive/engine.js';
 import { hopping, sliding, tumbling } from '../../src/derive/windows.js';
+import { rng } from '../../src/demo/simulate.js';
 
 const MIN = 60_000;
 const T0 = Date.UTC(2026, 10, 23, 12, 0, 0);
 const MARKETS = ['GB', 'FR', 'AE'];
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** In-order payment events over 20 minutes: ~30% fail, users drawn from 4,000 per market. */
 function payments(n: number): EngineEvent[] {

@@ -6,18 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { countAgg, sumAgg, WindowStore, type WindowResult } from '../../src/derive/store.js';
 import { hopping, parseDuration, sliding, StreamClock, tumbling, type WindowSpec } from '../../src/derive/windows.js';
-
-/** Small deterministic PRNG (mulberry32), so a failure can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../../src/demo/simulate.js';
 
 interface Ev {
   group: string;
