@@ -53,10 +53,18 @@ export class DuckDbWarehouse implements Warehouse {
       throw new WarehouseError(this.description, `cannot open the database: ${firstLine(msg)}`, { cause: err });
     }
     const conn = this.conn;
-    await retryOnConflict(() => conn.run(
-      `CREATE TABLE IF NOT EXISTS ${quoteIdent(OFFSETS_TABLE)} (GROUP_ID VARCHAR NOT NULL, TOPIC VARCHAR NOT NULL, "PARTITION" INTEGER NOT NULL, NEXT_OFFSET BIGINT NOT NULL, UPDATED_AT TIMESTAMP NOT NULL, PRIMARY KEY (GROUP_ID, TOPIC, "PARTITION"))`,
-    ));
-    return this.conn;
+    try {
+      await conn.run(
+        `CREATE TABLE IF NOT EXISTS ${quoteIdent(OFFSETS_TABLE)} (GROUP_ID VARCHAR NOT NULL, TOPIC VARCHAR NOT NULL, "PARTITION" INTEGER NOT NULL, NEXT_OFFSET BIGINT NOT NULL, UPDATED_AT TIMESTAMP NOT NULL, PRIMARY KEY (GROUP_ID, TOPIC, "PARTITION"))`,
+      );
+    } catch (err) {
+      // Not connected until the offsets table exists: the next call tries again (the loader retries a
+      // catalog conflict with another loader creating it at the same moment).
+      conn.closeSync();
+      this.conn = undefined;
+      throw this.classify(err);
+    }
+    return conn;
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -164,25 +172,11 @@ export class DuckDbWarehouse implements Warehouse {
     });
   }
 
-  /**
-   * DDL. Two loaders of one process creating the same table or view at the same moment get DuckDB's
-   * "Catalog write-write conflict"; the statements are idempotent, so they are simply tried again.
-   */
+  /** DDL. A catalog conflict with another loader doing the same DDL is a WarehouseError the loader retries. */
   private async exec(sql: string): Promise<void> {
     await this.serial(async () => {
       const c = await this.connection();
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await c.run(sql);
-          return;
-        } catch (err) {
-          if (attempt < 8 && /conflict/i.test((err as Error).message)) {
-            await new Promise((r) => setTimeout(r, 20 * attempt));
-            continue;
-          }
-          throw this.classify(err);
-        }
-      }
+      await this.wrap(() => c.run(sql));
     });
   }
 
@@ -201,17 +195,6 @@ export class DuckDbWarehouse implements Warehouse {
       return new WarehouseUnavailableError(this.description, firstLine(msg), { cause: err });
     }
     return new WarehouseError(this.description, firstLine(msg), { cause: err });
-  }
-}
-
-async function retryOnConflict<T>(fn: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (attempt >= 8 || !/conflict/i.test((err as Error).message)) throw err;
-      await new Promise((r) => setTimeout(r, 20 * attempt));
-    }
   }
 }
 
