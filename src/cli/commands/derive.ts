@@ -20,6 +20,8 @@ interface DeriveFlags {
   idleMs?: string;
   commitIntervalMs?: string;
   prometheusPort?: string;
+  statsd?: string;
+  statsdPrefix?: string;
   logLevel: string;
 }
 
@@ -63,6 +65,8 @@ export function registerDerive(program: Command): void {
     .option('--idle-ms <ms>', 'stream time follows the wall clock after this long without input, so windows close (default 60000; 0 = never)')
     .option('--commit-interval-ms <ms>', 'how often outputs, state and offsets are committed (default 1000)')
     .option('--prometheus-port <port>', 'serve Prometheus /metrics on 127.0.0.1:PORT (business metrics and consumer health)')
+    .option('--statsd <host:port>', 'also send committed values to StatsD (gauges for windows, counters for per-event values and alerts)')
+    .option('--statsd-prefix <prefix>', 'prefix for the StatsD metric names, e.g. kitchen.')
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
     .addHelpText('after', '\nExample:\n  multidispatch derive --definitions metrics.mjs --proto proto --group kitchen-metrics')
     .action(async (flags: DeriveFlags) => {
@@ -77,6 +81,12 @@ export function registerDerive(program: Command): void {
       const logger = pino({ name: 'multidispatch-derive', level: flags.logLevel }, pino.destination(2));
       const idleMs = int('--idle-ms', flags.idleMs);
       const commitIntervalMs = int('--commit-interval-ms', flags.commitIntervalMs);
+      let statsd: { host: string; port: number; prefix?: string } | undefined;
+      if (flags.statsd !== undefined) {
+        const m = /^([^\s:]+):(\d{1,5})$/.exec(flags.statsd);
+        if (!m) throw new UsageError(`--statsd must be host:port, got '${flags.statsd}'`);
+        statsd = { host: m[1]!, port: Number(m[2]), ...(flags.statsdPrefix ? { prefix: flags.statsdPrefix } : {}) };
+      }
       const runner = new DeriveRunner({
         kafka: { brokers: resolveBrokers(flags.brokers), clientId: 'multidispatch-derive' },
         schema, metrics, topicRenames, logger,
@@ -85,6 +95,7 @@ export function registerDerive(program: Command): void {
         ...(flags.alertsTopic ? { alertsTopic: flags.alertsTopic } : {}),
         ...(idleMs !== undefined ? { idleMs } : {}),
         ...(commitIntervalMs !== undefined ? { commitIntervalMs } : {}),
+        ...(statsd ? { statsd } : {}),
         ...(flags.prometheusPort !== undefined ? { prometheusPort: int('--prometheus-port', flags.prometheusPort)! } : {}),
       });
       const done = new Promise<void>((res, rej) => {
