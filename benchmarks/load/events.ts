@@ -60,6 +60,8 @@ function one(type: keyof EventMap, i: number): AnyEvent {
       };
     case 'orders.v1.OrderDelivered':
       return { type, event: { orderId, context, riderId: `rdr_${(i * 13) % 9000}`, market, platform, durationMinutes: 18 + (i % 40), deliveredAt: at } };
+    case 'restaurants.v1.RestaurantProfile':
+      return { type, event: { restaurantId, name: `Kitchen ${i % 12_000}`, region: `${market}-${i % 4}`, brand: `brand_${i % 9}`, market, updatedAt: at } };
   }
 }
 

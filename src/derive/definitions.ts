@@ -44,11 +44,51 @@ export interface MetricDefinition {
   emit?: 'final' | 'update';
   /** Fire an alert when the value reaches `atLeast` (or falls to `atMost`); resolve when it no longer does. */
   alert?: { atLeast?: number; atMost?: number };
+  /**
+   * Enrich each event with table rows before filtering and grouping: `{ restaurant: 'restaurant_id' }` looks the
+   * event's `restaurant_id` up in the table named `restaurant` (see `tables` of defineMetrics); its fields can then
+   * be grouped by as `restaurant.region`, and `where` sees them under `event.restaurant`.
+   */
+  join?: Record<string, string>;
+  /** An event whose join key is not in a table: 'drop' it (default) or 'keep' it with empty joined fields. Either way it is counted as a missing join. */
+  missingJoin?: 'drop' | 'keep';
+  /**
+   * Windowed stream-stream (absence) join: count an event only when no `event` with the same `on` field followed
+   * it within `within` (payment attempted with no success within 10 minutes). It is counted at time t + within (when
+   * the absence is known), in the metric's window; `on` defaults to the key field of both types.
+   */
+  notFollowedBy?: { event: string; within: string | number; on?: string };
+}
+
+/**
+ * A table: the latest row per key of a compacted topic (the topic of the `from` event type, keyed by its key
+ * field), used to enrich events (`join` in a metric). A `global` table is read whole by every instance (small
+ * metadata); otherwise the table topic must be co-partitioned with the inputs (same key, same partition count),
+ * which the consumer checks at start, and an event only sees the rows of its own partition.
+ */
+export interface TableDefinition {
+  /** Used in `join` and in field paths (`restaurant.region`). */
+  name: string;
+  from: string;
+  global?: boolean;
+}
+
+export interface ResolvedTable extends TableDefinition {
+  /** Key field (JS name) of the table's event type. */
+  keyField: string;
+}
+
+export interface ResolvedJoin {
+  table: ResolvedTable;
+  /** Path of the event's field holding the table key. */
+  keyPath: string[];
 }
 
 /** A validated definition, with field paths resolved against the schema. */
-export interface ResolvedMetric extends Omit<MetricDefinition, 'from' | 'groupBy' | 'aggregate'> {
+export interface ResolvedMetric extends Omit<MetricDefinition, 'from' | 'groupBy' | 'aggregate' | 'join' | 'notFollowedBy'> {
   from: string[];
+  joins: ResolvedJoin[];
+  notFollowedBy?: { event: string; withinMs: number; leftKey: string[]; rightKey: string[] };
   groupBy: Array<{ label: string; path: string[] }>;
   aggregate: Aggregate;
   /** For sum / countDistinct: the resolved path. */
@@ -106,8 +146,25 @@ function resolvePath(type: protobuf.Type, path: string): { path: string[]; kind:
  *   { name: 'rejections_10m', from: 'orders.v1.OrderRejected', groupBy: ['aggregator'], window: sliding('10m'), alert: { atLeast: 3 } },
  * ]);
  */
-export function defineMetrics(schema: EventSchema, definitions: readonly MetricDefinition[]): ResolvedMetric[] {
+export function defineMetrics(
+  schema: EventSchema,
+  definitions: readonly MetricDefinition[],
+  options: { tables?: readonly TableDefinition[] } = {},
+): ResolvedMetric[] {
   const registry = new EventRegistry(schema);
+  const tables = new Map<string, ResolvedTable>();
+  for (const [i, t] of (options.tables ?? []).entries()) {
+    const tname = typeof t?.name === 'string' && t.name ? t.name : `#${i + 1}`;
+    const tfail = (problem: string): never => {
+      throw new DefinitionError(`table ${tname}`, problem);
+    };
+    if (!/^[a-z_][a-z0-9_]{0,63}$/.test(t.name)) tfail('name must be lower-case letters, digits and _');
+    if (tables.has(t.name)) tfail('is defined twice');
+    if (typeof t.from !== 'string' || !registry.has(t.from)) tfail(`unknown event type '${String(t.from)}' (known: ${registry.eventTypes.join(', ')})`);
+    const keyField = registry.lookup(t.from).rule.keyField;
+    if (!keyField) tfail(`${t.from} has no key field; a table is keyed by its event type's key_field`);
+    tables.set(t.name, { name: t.name, from: t.from, global: t.global === true, keyField: keyField! });
+  }
   const seen = new Set<string>();
   return definitions.map((d, index) => {
     const name = typeof d?.name === 'string' && d.name ? d.name : `#${index + 1}`;
@@ -134,9 +191,30 @@ export function defineMetrics(schema: EventSchema, definitions: readonly MetricD
       }
       return resolved!;
     };
+    const joins: ResolvedJoin[] = [];
+    if (d.join !== undefined) {
+      if (!d.join || typeof d.join !== 'object') fail("'join' must map table names to event fields ({ restaurant: 'restaurant_id' })");
+      for (const [tableName, field] of Object.entries(d.join)) {
+        const table = tables.get(tableName);
+        if (!table) fail(`joins unknown table '${tableName}' (${tables.size ? `tables: ${[...tables.keys()].join(', ')}` : 'no tables defined; pass { tables } to defineMetrics'})`);
+        if (types.some((t) => t.fields[tableName] ?? t.fields[camel(tableName)])) fail(`table '${tableName}' has the name of a field of the event; rename the table`);
+        joins.push({ table: table!, keyPath: resolveIn(field, `join key of '${tableName}'`, ['string', 'number', 'enum']) });
+      }
+    }
+    if (d.missingJoin !== undefined && d.missingJoin !== 'drop' && d.missingJoin !== 'keep') fail("missingJoin must be 'drop' or 'keep'");
+    if (d.missingJoin !== undefined && joins.length === 0) fail("missingJoin without a 'join'");
     const groupBy = (d.groupBy ?? []).map((g) => {
       if (typeof g !== 'string' || !g) return fail('groupBy entries must be field paths');
-      return { label: g.split('.').pop()!.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), path: resolveIn(g, 'groupBy field', ['string', 'enum', 'bool', 'number']) };
+      const label = g.split('.').pop()!.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+      const head = g.split('.')[0]!;
+      const join = joins.find((j) => j.table.name === head);
+      if (join) {
+        const r = resolvePath(registry.lookup(join.table.from).type, g.slice(head.length + 1));
+        if (typeof r === 'string') return fail(`groupBy field '${g}': ${r}`);
+        if (!['string', 'enum', 'bool', 'number'].includes(r.kind)) return fail(`groupBy field '${g}' is a ${r.kind}; groupBy field needs string or enum or bool or number`);
+        return { label, path: [head, ...r.path] };
+      }
+      return { label, path: resolveIn(g, 'groupBy field', ['string', 'enum', 'bool', 'number']) };
     });
     if (new Set(groupBy.map((g) => g.label)).size !== groupBy.length) fail('two groupBy fields end in the same name');
 
@@ -174,6 +252,31 @@ export function defineMetrics(schema: EventSchema, definitions: readonly MetricD
     if (d.alert !== undefined && d.alert.atLeast === undefined && d.alert.atMost === undefined) fail('alert needs atLeast or atMost');
     if (d.emit !== undefined && d.emit !== 'final' && d.emit !== 'update') fail("emit must be 'final' or 'update'");
     if (d.where !== undefined && typeof d.where !== 'function') fail("'where' must be a function of the event");
-    return { ...d, from, groupBy, aggregate, ...(valuePath ? { valuePath } : {}) } as ResolvedMetric;
+    let notFollowedBy: ResolvedMetric['notFollowedBy'];
+    if (d.notFollowedBy !== undefined) {
+      const n = d.notFollowedBy;
+      if (!n || typeof n !== 'object') fail("'notFollowedBy' must be { event, within, on? }");
+      if (!d.window) fail('notFollowedBy needs a window to count the unmatched events in');
+      if (typeof n.event !== 'string' || !registry.has(n.event)) fail(`notFollowedBy: unknown event type '${String(n.event)}' (known: ${registry.eventTypes.join(', ')})`);
+      let withinMs = 0;
+      try {
+        withinMs = parseDuration(n.within, 'notFollowedBy.within');
+      } catch (err) {
+        fail((err as Error).message);
+      }
+      if (withinMs <= 0) fail('notFollowedBy.within must be > 0');
+      const keyOf = (type: string): string => {
+        if (n.on !== undefined) return n.on;
+        const k = registry.lookup(type).rule.keyField;
+        return k ?? fail(`notFollowedBy: ${type} has no key field; give 'on'`);
+      };
+      const leftKey = resolveIn(n.on ?? keyOf(from[0]!), 'notFollowedBy.on', ['string', 'number', 'enum']);
+      if (n.on === undefined && from.some((f) => keyOf(f) !== keyOf(from[0]!))) fail("notFollowedBy: the 'from' types have different key fields; give 'on'");
+      const r = resolvePath(registry.lookup(n.event).type, keyOf(n.event));
+      if (typeof r === 'string') fail(`notFollowedBy.on: ${r}`);
+      notFollowedBy = { event: n.event, withinMs, leftKey, rightKey: (r as { path: string[] }).path };
+    }
+    const { join: _join, notFollowedBy: _nfb, ...rest } = d;
+    return { ...rest, from, groupBy, aggregate, joins, ...(notFollowedBy ? { notFollowedBy } : {}), ...(valuePath ? { valuePath } : {}) } as ResolvedMetric;
   });
 }

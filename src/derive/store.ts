@@ -70,6 +70,24 @@ export class WindowStore<A, V = number> {
     return 'added';
   }
 
+  /**
+   * The current (not final) values of the windows an event at `t` of `group` was just added to: for emit
+   * 'update'. Sliding: the window ending at `t`.
+   */
+  current(group: string, t: number): WindowResult[] {
+    if (this.spec.kind === 'sliding') {
+      let acc = this.agg.init();
+      for (const e of this.events.get(group) ?? []) if (e.t > t - this.spec.sizeMs && e.t <= t) acc = this.agg.add(acc, e.v);
+      return [{ group, start: t - this.spec.sizeMs, end: t, value: this.agg.result(acc) }];
+    }
+    const out: WindowResult[] = [];
+    for (const w of windowsOf(this.spec, t)) {
+      const entry = this.open.get(`${group}\u0000${w.start}`);
+      if (entry) out.push({ group, start: entry.start, end: entry.end, value: this.agg.result(entry.acc) });
+    }
+    return out;
+  }
+
   /** Removes and returns every window final at `streamTime`, ordered by end, then group. */
   closeReady(streamTime: number): WindowResult[] {
     const out: WindowResult[] = [];

@@ -18,7 +18,7 @@ describe('multidispatch codegen', () => {
     try {
       const r = cli(['codegen', '--proto', 'proto/examples', '--out', join(dir, 'events.ts'), '--snapshot', join(dir, 'snap.json')]);
       assert.equal(r.status, 0, r.stderr);
-      assert.match(r.stderr, /7 event type\(s\)/);
+      assert.match(r.stderr, /8 event type\(s\)/);
       const text = await readFile(join(dir, 'events.ts'), 'utf8');
       assert.match(text, /from 'multidispatch'/);
       assert.match(text, /'orders\.v1\.PaymentFailed': PaymentFailed;/);
