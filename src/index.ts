@@ -22,8 +22,8 @@ export { openWarehouse } from './warehouse/open.js';
 export { tableNameForTopic, viewNameForEvent, viewSpecFor, quoteIdent, checkIdentifier } from './warehouse/naming.js';
 
 // Derived metrics (first cut; see docs when it lands): definitions, windows, the engine and the runner.
-export { defineMetrics, DefinitionError, type MetricDefinition, type Aggregate, type ResolvedMetric } from './derive/definitions.js';
+export { defineMetrics, DefinitionError, type MetricDefinition, type TableDefinition, type Aggregate, type ResolvedMetric } from './derive/definitions.js';
 export { tumbling, hopping, sliding, parseDuration, type WindowSpec } from './derive/windows.js';
-export { MetricEngine, type MetricValue, type AlertTransition } from './derive/engine.js';
+export { MetricEngine, routeKey, type MetricValue, type AlertTransition, type MetricInput, type EngineEvent } from './derive/engine.js';
 export { DeriveRunner, type DeriveOptions } from './derive/runner.js';
 export { decodeMetric, type DecodedMetric } from './derive/outputs.js';

@@ -5,8 +5,8 @@ import type { EngineOutput } from './engine.js';
 
 /**
  * The derive consumer's Prometheus endpoint: one gauge per derived metric (labels = its groupBy fields; the
- * value of the latest closed window), and the consumer's own health: consumed and produced records, late events,
- * rebalances, restored records and restore time.
+ * value of the latest closed window), and the consumer's own health: consumed and produced records, lag, late
+ * events, missing joins, table sizes, rebalances, restored records and restore time.
  */
 export class DerivePrometheus {
   readonly registry = new Registry();
@@ -18,6 +18,9 @@ export class DerivePrometheus {
   readonly restoredRecords: Counter;
   readonly restoreSeconds: Counter;
   readonly alertsFiring: Gauge;
+  readonly missingJoins: Gauge;
+  readonly lag: Gauge;
+  readonly tableRows: Gauge;
   private server: Server | undefined;
 
   constructor(metrics: readonly ResolvedMetric[], prefix = 'multidispatch_derive_') {
@@ -32,10 +35,13 @@ export class DerivePrometheus {
     this.restoredRecords = new Counter({ name: `${prefix}restored_records_total`, help: 'changelog records read while restoring state', registers: r });
     this.restoreSeconds = new Counter({ name: `${prefix}restore_seconds_total`, help: 'time spent restoring state', registers: r });
     this.alertsFiring = new Gauge({ name: `${prefix}alerts_firing`, help: 'alert rules currently firing', labelNames: ['metric'], registers: r });
+    this.missingJoins = new Gauge({ name: `${prefix}missing_joins`, help: 'events whose table key had no row (dropped, or kept with empty fields)', labelNames: ['metric'], registers: r });
+    this.lag = new Gauge({ name: `${prefix}consumer_lag`, help: 'records behind the end of each consumed partition (as of the last fetch)', labelNames: ['topic', 'partition'], registers: r });
+    this.tableRows = new Gauge({ name: `${prefix}table_rows`, help: 'rows held per table', labelNames: ['table'], registers: r });
   }
 
   /** Records committed outputs (call after the transaction committed). */
-  observe(out: EngineOutput, late: Record<string, number>): void {
+  observe(out: Pick<EngineOutput, 'values' | 'alerts'>, late: Record<string, number>): void {
     for (const v of out.values) {
       if (v.windowStart === undefined) continue; // per-event values are counts of 1, not levels
       this.gauges.get(v.metric)?.set(v.dimensions, v.value);

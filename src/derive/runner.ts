@@ -1,4 +1,5 @@
-import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
+import { randomUUID } from 'node:crypto';
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import pino, { type Logger } from 'pino';
 import { ensureTopics } from '../kafka/admin.js';
 import { createKafka, type KafkaConnectionOptions } from '../kafka/client.js';
@@ -7,8 +8,8 @@ import { parseOptions } from '../config/parse.js';
 import { HEADER } from '../schema/envelope.js';
 import { EventRegistry } from '../schema/registry.js';
 import type { EventSchema } from '../schema/types.js';
-import type { ResolvedMetric } from './definitions.js';
-import { MetricEngine, type EngineOutput, type PartitionSnapshot } from './engine.js';
+import type { ResolvedMetric, ResolvedTable } from './definitions.js';
+import { emptyOutput, MetricEngine, routeKey, type EngineOutput, type MetricInput, type PartitionSnapshot } from './engine.js';
 import { DerivePrometheus } from './prometheus.js';
 import { HotShotsSink } from '../sinks/statsd/sink.js';
 import { sanitizeMetricName, sanitizeTagName, sanitizeTagValue } from '../sinks/statsd/sanitize.js';
@@ -18,16 +19,18 @@ export interface DeriveOptions {
   kafka: KafkaConnectionOptions;
   schema: EventSchema;
   metrics: readonly ResolvedMetric[];
-  /** Consumer group; also names the changelog topic and the transactional ids. */
+  /** Consumer group; also names the internal topics (`<group>-repartition`, `<group>-changelog`) and transactional ids. */
   group?: string;
   /** Input topics (default: the topics of the metrics' event types, after `topicRenames`). */
   topics?: string[];
+  /** Topic of each table (default: the topic of the table's event type, after `topicRenames`). */
+  tableTopics?: Record<string, string>;
   topicRenames?: Record<string, string>;
   metricsTopic?: string;
   alertsTopic?: string;
   /** Stream time advances with the wall clock after this long without input (0: never). */
   idleMs?: number;
-  /** How often outputs, state and offsets are committed (one Kafka transaction per partition). */
+  /** How often outputs, state and offsets are committed (one Kafka transaction per task). */
   commitIntervalMs?: number;
   /**
    * Also send the committed values to StatsD (hot-shots, DogStatsD tags, the publisher's sanitising): windowed
@@ -40,25 +43,68 @@ export interface DeriveOptions {
   logger?: Logger;
 }
 
-interface PartitionTask {
+/**
+ * A unit of work with its own transactional producer, as in Kafka Streams: a source task per input partition
+ * number (reads that partition of every input topic; filters, joins, groups; writes to the repartition topic)
+ * and an aggregate task per repartition partition (windows and joins; writes metric values, alerts, state).
+ */
+interface Task {
+  kind: 'src' | 'agg';
   partition: number;
   producer: Producer;
-  /** Next offset per input topic, consumed but not yet committed. */
+  /** Next offset per consumed topic, not yet committed. */
   offsets: Map<string, string>;
-  pending: EngineOutput;
+  out: EngineOutput;
+  /** Metric inputs to send to the repartition topic in this task's next transaction. */
+  repartition: MetricInput[];
   dirty: boolean;
 }
 
-const emptyOutput = (): EngineOutput => ({ values: [], alerts: [] });
+const taskId = (kind: Task['kind'], partition: number) => `${kind}-${partition}`;
+
+function isFenced(err: unknown): boolean {
+  const e = err as { type?: string; name?: string; message?: string };
+  return /PRODUCER_FENCED|INVALID_PRODUCER_EPOCH|TRANSACTIONAL_ID_AUTHORIZATION|fenced/i.test(`${e?.type ?? ''} ${e?.message ?? ''}`);
+}
+
+/** Rows of the tables, kept current by reading their topics from the beginning (every instance reads all). */
+class TableState {
+  /** table → partition → key → row; global tables keep everything under partition -1. */
+  readonly rows = new Map<string, Map<number, Map<string, Record<string, unknown>>>>();
+  constructor(readonly tables: ResolvedTable[]) {
+    for (const t of tables) this.rows.set(t.name, new Map());
+  }
+  apply(table: ResolvedTable, partition: number, key: string, row: Record<string, unknown> | undefined): void {
+    const byPartition = this.rows.get(table.name)!;
+    const p = table.global ? -1 : partition;
+    let m = byPartition.get(p);
+    if (!m) byPartition.set(p, (m = new Map()));
+    if (row) m.set(key, row);
+    else m.delete(key);
+  }
+  lookup = (table: ResolvedTable, key: string, partition: number): Record<string, unknown> | undefined =>
+    this.rows.get(table.name)?.get(table.global ? -1 : partition)?.get(key);
+  size(table: string): number {
+    let n = 0;
+    for (const m of this.rows.get(table)?.values() ?? []) n += m.size;
+    return n;
+  }
+}
 
 /**
- * The derived-metric consumer (first cut). Per input partition ("task", as in Kafka Streams: the same
- * partition number of every input topic, which is why inputs must be co-partitioned) it keeps the engine's
- * state, and commits — in ONE Kafka transaction per task — the metric values and alert transitions it
- * produced, a snapshot of the task's state to the compacted changelog topic, and the consumed offsets.
- * Each task has its own transactional producer (`<group>-task-<partition>`), so a new owner of the partition
- * fences the previous one (zombie fencing as in Kafka Streams' exactly-once v1). On assignment a task's state
- * is restored from the changelog's latest snapshot.
+ * The derived-metric consumer. Two stages, like a Kafka Streams topology with a `groupBy`:
+ *
+ * 1. Source tasks (one per input partition number) decode events, join them with tables, filter and group
+ *    them, and write one small record per (event, metric) to `<group>-repartition`, keyed by metric and group
+ *    (or join key), so every value of a group lands in one partition whatever partition the event came from.
+ * 2. Aggregate tasks (one per repartition partition) keep windows, absence joins and alert states, and emit
+ *    values when windows close.
+ *
+ * Every task commits in ONE Kafka transaction per commit interval: what it produced (repartition records,
+ * metric values, alerts), for an aggregate task a snapshot of its state to the compacted `<group>-changelog`,
+ * and the offsets it consumed. Each task has its own transactional producer (`<group>-<src|agg>-<partition>`),
+ * so a new owner fences the previous one. On assignment, aggregate tasks restore their state from the changelog.
+ * Tables are read whole from their (compacted) topics before input is processed, and followed afterwards.
  */
 export class DeriveRunner {
   private readonly kafka: Kafka;
@@ -69,9 +115,15 @@ export class DeriveRunner {
   readonly metricsTopic: string;
   readonly alertsTopic: string;
   readonly changelogTopic: string;
+  readonly repartitionTopic: string;
   private readonly topics: string[];
+  private readonly tables: TableState;
+  private readonly tableTopics = new Map<string, ResolvedTable>();
   private consumer: Consumer | undefined;
-  private readonly tasks = new Map<number, PartitionTask>();
+  private tableConsumer: Consumer | undefined;
+  private readonly tasks = new Map<string, Task>();
+  /** Aggregate partitions assigned at the last rebalance whose state is not restored yet. */
+  private toRestore: number[] = [];
   private lock: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -79,7 +131,7 @@ export class DeriveRunner {
   private readonly statsd: HotShotsSink | undefined;
   /** The port /metrics is served on, after start() (when prometheusPort was given). */
   prometheusPort: number | undefined;
-  readonly stats = { consumed: 0, produced: 0, restoredRecords: 0, restoreMs: 0, rebalances: 0, skippedUnknown: 0 };
+  readonly stats = { consumed: 0, produced: 0, repartitioned: 0, restoredRecords: 0, restoreMs: 0, rebalances: 0, skippedUnknown: 0, tableRecords: 0 };
 
   constructor(private readonly options: DeriveOptions) {
     const conn = parseOptions(kafkaConnectionSchema, options.kafka, 'derive.kafka');
@@ -91,6 +143,7 @@ export class DeriveRunner {
     this.metricsTopic = options.metricsTopic ?? 'multidispatch.metrics';
     this.alertsTopic = options.alertsTopic ?? 'multidispatch.alerts';
     this.changelogTopic = `${this.group}-changelog`;
+    this.repartitionTopic = `${this.group}-repartition`;
     this.prometheus = new DerivePrometheus(options.metrics);
     if (options.statsd) {
       this.statsd = new HotShotsSink({
@@ -98,57 +151,151 @@ export class DeriveRunner {
         onError: (err) => this.log.warn({ err: err.message }, 'StatsD send failed'),
       });
     }
-    this.topics =
-      options.topics ?? [...new Set(options.metrics.flatMap((m) => m.from.map((t) => this.registry.lookup(t).rule.topic)))].sort();
+    const topicOf = (type: string) => this.registry.lookup(type).rule.topic;
+    const inputTypes = options.metrics.flatMap((m) => [...m.from, ...(m.notFollowedBy ? [m.notFollowedBy.event] : [])]);
+    this.topics = options.topics ?? [...new Set(inputTypes.map(topicOf))].sort();
+    this.tables = new TableState(this.engine.tables);
+    for (const t of this.engine.tables) {
+      const topic = options.tableTopics?.[t.name] ?? topicOf(t.from);
+      if (this.topics.includes(topic)) throw new Error(`table '${t.name}': its topic ${topic} is also an input topic; give the table its own (compacted) topic`);
+      this.tableTopics.set(topic, t);
+    }
   }
 
   async start(): Promise<void> {
     if (this.options.prometheusPort !== undefined) this.prometheusPort = await this.prometheus.listen(this.options.prometheusPort);
-    const admin = this.kafka.admin();
-    await admin.connect();
-    try {
-      const meta = await admin.fetchTopicMetadata({ topics: this.topics });
-      const counts = new Set(meta.topics.map((t) => t.partitions.length));
-      if (counts.size > 1) {
-        throw new Error(
-          `input topics are not co-partitioned: ${meta.topics.map((t) => `${t.name} has ${t.partitions.length} partitions`).join(', ')}; ` +
-            'give them the same partition count (and key them the same way), or repartition',
-        );
-      }
-    } finally {
-      await admin.disconnect();
-    }
+    const partitions = await this.checkPartitions();
     await ensureTopics(this.kafka, [
       { topic: this.metricsTopic, partitions: 1 },
       { topic: this.alertsTopic, partitions: 1 },
       { topic: this.changelogTopic, partitions: 1, config: { 'cleanup.policy': 'compact' } },
+      { topic: this.repartitionTopic, partitions },
     ]);
+    await this.checkRepartitionTopic(partitions);
+    if (this.tableTopics.size > 0) await this.startTables();
+
     this.consumer = this.kafka.consumer({ groupId: this.group, readUncommitted: false, sessionTimeout: 10_000, heartbeatInterval: 1000, allowAutoTopicCreation: false });
     this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
       this.stats.rebalances++;
       this.prometheus.rebalances.inc();
-      const mine = new Set(Object.values(e.payload.memberAssignment).flat());
-      void this.locked(async () => {
-        for (const [p, task] of this.tasks) {
-          if (!mine.has(p)) {
-            await task.producer.disconnect().catch(() => undefined);
-            this.tasks.delete(p);
-          }
-        }
-      });
+      const assigned = e.payload.memberAssignment;
+      void this.locked(() => this.onAssignment(assigned)).catch((err) => void this.fail(err));
     });
     await this.consumer.connect();
-    await this.consumer.subscribe({ topics: this.topics, fromBeginning: true });
+    await this.consumer.subscribe({ topics: [...this.topics, this.repartitionTopic], fromBeginning: true });
     await this.consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (p) => this.locked(() => this.eachBatch(p)) });
     this.timer = setInterval(() => void this.locked(() => this.tickAndCommit()).catch((err) => void this.fail(err)), this.options.commitIntervalMs ?? 1000);
+  }
+
+  /** Inputs must be co-partitioned, and so must non-global tables; returns the partition count. */
+  private async checkPartitions(): Promise<number> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const wanted = [...this.topics, ...this.tableTopics.keys()];
+      const existing = new Set(await admin.listTopics());
+      const absent = wanted.filter((t) => !existing.has(t));
+      if (absent.length > 0) throw new Error(`topic(s) not found: ${absent.join(', ')} (create them, or check the topic names and --topic-rename)`);
+      const meta = await admin.fetchTopicMetadata({ topics: wanted });
+      const count = new Map(meta.topics.map((t) => [t.name, t.partitions.length]));
+      const inputs = this.topics.map((t) => count.get(t)!);
+      if (new Set(inputs).size > 1) {
+        throw new Error(
+          `input topics are not co-partitioned: ${this.topics.map((t) => `${t} has ${count.get(t)} partitions`).join(', ')}; ` +
+            'give them the same partition count (and key them the same way)',
+        );
+      }
+      for (const [topic, table] of this.tableTopics) {
+        if (!table.global && count.get(topic) !== inputs[0]) {
+          throw new Error(
+            `table '${table.name}' is not co-partitioned with the input: ${topic} has ${count.get(topic)} partitions, ${this.topics[0]} has ${inputs[0]}; ` +
+              `give it the same partition count and key, or declare the table global (every instance then reads all of it)`,
+          );
+        }
+      }
+      return inputs[0]!;
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  private async checkRepartitionTopic(partitions: number): Promise<void> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const meta = await admin.fetchTopicMetadata({ topics: [this.repartitionTopic] });
+      const n = meta.topics[0]?.partitions.length;
+      if (n !== partitions) {
+        throw new Error(`${this.repartitionTopic} has ${n} partitions but the inputs have ${partitions}: the group was started with other inputs; use a new --group`);
+      }
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /** Reads every table topic up to its end (as of now) before any input is processed, then keeps following it. */
+  private async startTables(): Promise<void> {
+    const t0 = Date.now();
+    const admin = this.kafka.admin();
+    await admin.connect();
+    const ends = new Map<string, bigint>();
+    try {
+      for (const topic of this.tableTopics.keys()) {
+        for (const o of await admin.fetchTopicOffsets(topic)) if (BigInt(o.high) > BigInt(o.low)) ends.set(`${topic}:${o.partition}`, BigInt(o.high));
+      }
+    } finally {
+      await admin.disconnect();
+    }
+    const consumer = this.kafka.consumer({ groupId: `${this.group}-tables-${randomUUID()}`, readUncommitted: false, sessionTimeout: 30_000 });
+    this.tableConsumer = consumer;
+    let caughtUp!: () => void;
+    const ready = new Promise<void>((r) => (caughtUp = r));
+    if (ends.size === 0) caughtUp();
+    await consumer.connect();
+    await consumer.subscribe({ topics: [...this.tableTopics.keys()], fromBeginning: true });
+    await consumer.run({
+      eachBatch: async ({ batch }) => {
+        const table = this.tableTopics.get(batch.topic)!;
+        for (const m of batch.messages) this.applyTableRecord(table, batch.partition, m);
+        this.prometheus.tableRows.set({ table: table.name }, this.tables.size(table.name));
+        const k = `${batch.topic}:${batch.partition}`;
+        const end = ends.get(k);
+        if (end !== undefined && (BigInt(batch.lastOffset()) + 1n >= end || BigInt(batch.highWatermark) <= BigInt(batch.lastOffset()) + 1n)) {
+          ends.delete(k);
+          if (ends.size === 0) caughtUp();
+        }
+      },
+    });
+    const timeout = setTimeout(() => this.log.warn({ waitingFor: [...ends.keys()] }, 'tables: still reading table topics before starting'), 10_000);
+    await ready;
+    clearTimeout(timeout);
+    this.log.info({ tables: Object.fromEntries([...this.tableTopics.values()].map((t) => [t.name, this.tables.size(t.name)])), ms: Date.now() - t0 }, 'tables loaded');
+  }
+
+  private applyTableRecord(table: ResolvedTable, partition: number, m: KafkaMessage): void {
+    this.stats.tableRecords++;
+    const key = m.key?.toString();
+    if (key === undefined) return;
+    if (!m.value) return this.tables.apply(table, partition, key, undefined); // tombstone: the row is deleted
+    const type = m.headers?.[HEADER.eventType]?.toString() ?? table.from;
+    if (type !== table.from) {
+      this.log.warn({ table: table.name, type, offset: m.offset }, `table record is a ${type}, not a ${table.from}; skipped`);
+      return;
+    }
+    try {
+      this.tables.apply(table, partition, key, this.registry.decode(type, m.value));
+    } catch (err) {
+      this.log.warn({ table: table.name, partition, offset: m.offset, err: (err as Error).message }, 'table record could not be decoded; skipped');
+    }
   }
 
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
-    await this.locked(() => this.commitAll());
+    await this.locked(() => this.commitAll()).catch((err) => this.log.warn({ err: (err as Error).message }, 'last commit failed'));
     await this.consumer?.disconnect();
+    await this.tableConsumer?.disconnect().catch(() => undefined);
     for (const t of this.tasks.values()) await t.producer.disconnect().catch(() => undefined);
     this.tasks.clear();
     await this.prometheus.close();
@@ -168,6 +315,7 @@ export class DeriveRunner {
     if (this.timer) clearInterval(this.timer);
     this.log.error({ err: (err as Error).message }, 'derive stopped: a transaction failed; restart to resume from the last commit');
     await this.consumer?.disconnect().catch(() => undefined);
+    await this.tableConsumer?.disconnect().catch(() => undefined);
     for (const t of this.tasks.values()) await t.producer.disconnect().catch(() => undefined);
     await this.prometheus.close();
     this.onFatal?.(err as Error);
@@ -179,104 +327,167 @@ export class DeriveRunner {
     return run;
   }
 
-  private async task(partition: number): Promise<PartitionTask> {
-    let t = this.tasks.get(partition);
-    if (t) return t;
-    const producer = this.kafka.producer({ transactionalId: `${this.group}-task-${partition}`, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
-    await producer.connect(); // InitProducerId: fences any previous owner of this task
-    const t0 = Date.now();
-    const snap = await this.readSnapshot(partition);
-    if (snap) this.engine.restore(partition, snap.state);
-    this.stats.restoreMs += Date.now() - t0;
-    this.prometheus.restoreSeconds.inc((Date.now() - t0) / 1000);
-    this.log.info({ partition, restored: !!snap, restoreMs: Date.now() - t0 }, 'task started');
-    t = { partition, producer, offsets: new Map(), pending: emptyOutput(), dirty: false };
-    this.tasks.set(partition, t);
-    return t;
+  /** After a rebalance: forget the tasks that moved away; aggregate tasks that arrived are restored on first use. */
+  private async onAssignment(assigned: Record<string, number[]>): Promise<void> {
+    const mine = new Set<string>();
+    for (const [topic, ps] of Object.entries(assigned)) for (const p of ps) mine.add(taskId(topic === this.repartitionTopic ? 'agg' : 'src', p));
+    for (const [id, task] of this.tasks) {
+      if (mine.has(id)) continue;
+      await this.dropTask(task);
+    }
+    this.toRestore = (assigned[this.repartitionTopic] ?? []).filter((p) => !this.tasks.has(taskId('agg', p)));
+    this.log.info({ assigned, restoring: this.toRestore }, 'partitions assigned');
   }
 
-  /** The latest committed snapshot of a task (read_committed, the whole compacted changelog). */
-  private async readSnapshot(partition: number): Promise<{ state: PartitionSnapshot } | undefined> {
+  private async dropTask(task: Task): Promise<void> {
+    await task.producer.disconnect().catch(() => undefined);
+    this.tasks.delete(taskId(task.kind, task.partition));
+    if (task.kind === 'agg') this.engine.drop(task.partition);
+  }
+
+  private async newTask(kind: Task['kind'], partition: number): Promise<Task> {
+    const producer = this.kafka.producer({ transactionalId: `${this.group}-${kind}-${partition}`, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    await producer.connect(); // InitProducerId: fences any previous owner of this task and aborts its open transaction
+    const task: Task = { kind, partition, producer, offsets: new Map(), out: emptyOutput(), repartition: [], dirty: false };
+    this.tasks.set(taskId(kind, partition), task);
+    return task;
+  }
+
+  private async task(kind: Task['kind'], partition: number): Promise<Task> {
+    const existing = this.tasks.get(taskId(kind, partition));
+    if (existing) return existing;
+    if (kind === 'src') return this.newTask(kind, partition);
+    // Aggregate tasks: fence every newly assigned one first, then read their state in one pass of the changelog.
+    const batch = [...new Set([...this.toRestore, partition])].filter((p) => !this.tasks.has(taskId('agg', p)));
+    this.toRestore = [];
+    const created = [];
+    for (const p of batch) created.push(await this.newTask('agg', p));
+    await this.restore(created.map((t) => t.partition));
+    return this.tasks.get(taskId('agg', partition))!;
+  }
+
+  /** Restores aggregate state from the latest snapshot of each partition in the changelog (read_committed). */
+  private async restore(partitions: number[]): Promise<void> {
+    const t0 = Date.now();
     const admin = this.kafka.admin();
     await admin.connect();
     const [end] = await admin.fetchTopicOffsets(this.changelogTopic);
     await admin.disconnect();
-    if (!end || end.high === end.low) return undefined;
-    const consumer = this.kafka.consumer({ groupId: `${this.group}-restore-${partition}-${Date.now()}`, readUncommitted: false });
-    let latest: { state: PartitionSnapshot } | undefined;
-    await consumer.connect();
-    try {
-      await consumer.subscribe({ topic: this.changelogTopic, fromBeginning: true });
+    const wanted = new Set(partitions.map((p) => `agg-${p}`));
+    const latest = new Map<string, PartitionSnapshot>();
+    let read = 0;
+    if (end && BigInt(end.high) > BigInt(end.low)) {
       const high = BigInt(end.high);
-      await new Promise<void>((resolve, reject) => {
-        const deadline = setTimeout(() => reject(new Error(`restoring task ${partition} from ${this.changelogTopic} took over 60 s`)), 60_000);
-        consumer
-          .run({
-            eachBatch: async ({ batch }) => {
-              for (const m of batch.messages) {
-                this.stats.restoredRecords++;
-                this.prometheus.restoredRecords.inc();
-                if (m.key?.toString() === String(partition) && m.value) latest = JSON.parse(m.value.toString()) as { state: PartitionSnapshot };
-              }
-              // Transaction markers count in offsets: done once the batch reaches the end seen at start.
-              if (BigInt(batch.lastOffset()) + 1n >= high || BigInt(batch.highWatermark) <= BigInt(batch.lastOffset()) + 1n) {
-                clearTimeout(deadline);
-                resolve();
-              }
-            },
-          })
-          .catch(reject);
-      });
-    } finally {
-      await consumer.disconnect().catch(() => undefined);
+      const consumer = this.kafka.consumer({ groupId: `${this.group}-restore-${randomUUID()}`, readUncommitted: false });
+      const progress = setInterval(() => this.log.info({ partitions, read, of: `~${BigInt(end.high) - BigInt(end.low)}` }, 'restoring state from the changelog'), 2000);
+      await consumer.connect();
+      try {
+        await consumer.subscribe({ topic: this.changelogTopic, fromBeginning: true });
+        await new Promise<void>((resolve, reject) => {
+          const deadline = setTimeout(() => reject(new Error(`restoring ${partitions.join(',')} from ${this.changelogTopic} took over 120 s`)), 120_000);
+          consumer
+            .run({
+              eachBatch: async ({ batch }) => {
+                for (const m of batch.messages) {
+                  read++;
+                  const key = m.key?.toString();
+                  if (key && wanted.has(key) && m.value) latest.set(key, (JSON.parse(m.value.toString()) as { state: PartitionSnapshot }).state);
+                }
+                // Transaction markers count in offsets: done once the batch reaches the end seen at start.
+                if (BigInt(batch.lastOffset()) + 1n >= high || BigInt(batch.highWatermark) <= BigInt(batch.lastOffset()) + 1n) {
+                  clearTimeout(deadline);
+                  resolve();
+                }
+              },
+            })
+            .catch(reject);
+        });
+      } finally {
+        clearInterval(progress);
+        await consumer.disconnect().catch(() => undefined);
+      }
     }
-    return latest;
+    for (const p of partitions) {
+      const s = latest.get(`agg-${p}`);
+      if (s) this.engine.restore(p, s);
+    }
+    const ms = Date.now() - t0;
+    this.stats.restoredRecords += read;
+    this.stats.restoreMs += ms;
+    this.prometheus.restoredRecords.inc(read);
+    this.prometheus.restoreSeconds.inc(ms / 1000);
+    this.log.info({ partitions, restored: [...latest.keys()], changelogRecordsRead: read, ms }, 'state restored');
   }
 
   private async eachBatch({ batch, resolveOffset, heartbeat, isStale }: EachBatchPayload): Promise<void> {
     if (this.stopped) return;
-    const t = await this.task(batch.partition);
+    const agg = batch.topic === this.repartitionTopic;
+    const t = await this.task(agg ? 'agg' : 'src', batch.partition);
     const now = Date.now();
     for (const m of batch.messages) {
-      if (isStale()) return;
-      this.stats.consumed++;
-      this.prometheus.consumed.inc();
-      const type = m.headers?.[HEADER.eventType]?.toString();
-      if (type && m.value && this.registry.has(type)) {
-        const occurredHeader = m.headers?.[HEADER.occurredAt]?.toString();
-        const occurredAt = occurredHeader ? Date.parse(occurredHeader) : Number(m.timestamp);
-        const o = this.engine.process({ type, event: this.registry.decode(type, m.value), occurredAt, partition: batch.partition }, now);
-        t.pending.values.push(...o.values);
-        t.pending.alerts.push(...o.alerts);
-      } else this.stats.skippedUnknown++;
+      if (isStale() || this.stopped) return;
+      if (agg) this.aggregateRecord(t, m, now);
+      else this.sourceRecord(t, batch.topic, batch.partition, m);
       t.offsets.set(batch.topic, String(BigInt(m.offset) + 1n));
       t.dirty = true;
       resolveOffset(m.offset);
     }
+    const last = batch.messages.at(-1);
+    if (last) this.prometheus.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last.offset) - 1n)));
     await heartbeat();
   }
 
-  private async tickAndCommit(): Promise<void> {
-    const o = this.engine.tick(Date.now());
-    for (const v of o.values) {
-      // Values closed by the idle clock belong to their task: route by the partitions that hold state.
-      const t = this.tasks.get(v.partition);
-      if (t) {
-        t.pending.values.push(v);
-        t.dirty = true;
-      }
+  private sourceRecord(t: Task, topic: string, partition: number, m: KafkaMessage): void {
+    this.stats.consumed++;
+    this.prometheus.consumed.inc();
+    const type = m.headers?.[HEADER.eventType]?.toString();
+    if (!type || !m.value || !this.registry.has(type)) {
+      this.stats.skippedUnknown++;
+      return;
     }
-    for (const a of o.alerts) {
-      const t = this.tasks.get(a.partition);
-      if (t) {
-        t.pending.alerts.push(a);
-        t.dirty = true;
-      }
+    const occurredHeader = m.headers?.[HEADER.occurredAt]?.toString();
+    const occurredAt = occurredHeader ? Date.parse(occurredHeader) : Number(m.timestamp);
+    let event: Record<string, unknown>;
+    try {
+      event = this.registry.decode(type, m.value);
+    } catch (err) {
+      this.stats.skippedUnknown++;
+      this.log.warn({ topic, partition, offset: m.offset, type, err: (err as Error).message }, 'input record could not be decoded; skipped');
+      return;
+    }
+    const { inputs, immediate } = this.engine.extract({ type, event, occurredAt, partition }, this.tables.lookup);
+    t.repartition.push(...inputs);
+    t.out.values.push(...immediate);
+  }
+
+  private aggregateRecord(t: Task, m: KafkaMessage, now: number): void {
+    if (!m.value) return;
+    const o = this.engine.aggregate(JSON.parse(m.value.toString()) as MetricInput, t.partition, now);
+    this.collect(t, o);
+  }
+
+  private collect(t: Task, o: EngineOutput): void {
+    t.out.values.push(...o.values);
+    t.out.alerts.push(...o.alerts);
+    t.repartition.push(...o.forward.map((f) => f.input));
+    if (o.values.length + o.alerts.length + o.forward.length > 0) t.dirty = true;
+  }
+
+  private async tickAndCommit(): Promise<void> {
+    if (this.stopped) return;
+    const aggs = [...this.tasks.values()].filter((t) => t.kind === 'agg');
+    const o = this.engine.advance(Date.now(), aggs.map((t) => t.partition));
+    for (const t of aggs) {
+      this.collect(t, {
+        values: o.values.filter((v) => v.partition === t.partition),
+        alerts: o.alerts.filter((a) => a.partition === t.partition),
+        forward: o.forward.filter((f) => f.partition === t.partition),
+      });
     }
     await this.commitAll();
   }
 
-  private toStatsd(out: EngineOutput): void {
+  private toStatsd(out: Pick<EngineOutput, 'values' | 'alerts'>): void {
     if (!this.statsd) return;
     const prefix = this.options.statsd?.prefix ?? '';
     const global = this.options.statsd?.globalTags ?? {};
@@ -294,38 +505,59 @@ export class DeriveRunner {
     for (const a of out.alerts) this.statsd.increment({ name: sanitizeMetricName(`${prefix}${a.metric}.alert`), tags: tagsOf(a.dimensions, { state: a.state }), value: 1, key: '' });
   }
 
-  /** One transaction per dirty task: outputs + state snapshot + consumed offsets. */
+  /** One transaction per dirty task: what it produced + (aggregate tasks) its state + the offsets it consumed. */
   private async commitAll(): Promise<void> {
-    for (const t of this.tasks.values()) {
+    for (const t of [...this.tasks.values()]) {
       if (!t.dirty) continue;
-      const emittedAt = Date.now();
-      const tx = await t.producer.transaction();
       try {
-        const messages = t.pending.values.map((v) => ({ key: metricKey(v), value: encodeMetric(v, emittedAt), headers: { [HEADER.eventType]: DERIVED_METRIC_TYPE } }));
-        if (messages.length > 0) await tx.send({ topic: this.metricsTopic, acks: -1, messages });
-        const alerts = t.pending.alerts.map((a) => ({ key: metricKey(a), value: encodeAlert(a, emittedAt), headers: { [HEADER.eventType]: ALERT_TYPE } }));
-        if (alerts.length > 0) await tx.send({ topic: this.alertsTopic, acks: -1, messages: alerts });
-        await tx.send({ topic: this.changelogTopic, acks: -1, messages: [{ key: String(t.partition), value: JSON.stringify({ state: this.engine.snapshot(t.partition) }) }] });
-        if (t.offsets.size > 0) {
-          await tx.sendOffsets({
-            consumerGroupId: this.group,
-            topics: [...t.offsets].map(([topic, offset]) => ({ topic, partitions: [{ partition: t.partition, offset }] })),
-          });
-        }
-        await tx.commit();
-        for (const a of t.pending.alerts) this.log.warn({ metric: a.metric, dimensions: a.dimensions, value: a.value, state: a.state }, `alert ${a.state}: ${a.metric}`);
-        this.stats.produced += messages.length + alerts.length;
-        this.prometheus.produced.inc(messages.length + alerts.length);
-        this.prometheus.observe(t.pending, this.engine.lateDropped());
-        this.toStatsd(t.pending);
-        this.log.debug({ partition: t.partition, values: messages.length, alerts: alerts.length }, 'transaction committed');
-        t.pending = emptyOutput();
-        t.offsets.clear();
-        t.dirty = false;
+        await this.commitTask(t);
       } catch (err) {
-        await tx.abort().catch(() => undefined);
-        throw err;
+        if (!isFenced(err)) throw err;
+        // Another instance owns this task now (a rebalance we have not seen yet): its work is not ours to commit.
+        this.log.warn({ task: taskId(t.kind, t.partition), err: (err as Error).message }, 'task fenced by a new owner; dropping it');
+        await this.dropTask(t);
       }
     }
+    this.prometheus.observe({ values: [], alerts: [] }, this.engine.lateDropped());
+    for (const [metric, n] of Object.entries(this.engine.missingJoins())) this.prometheus.missingJoins.set({ metric }, n);
+  }
+
+  private async commitTask(t: Task): Promise<void> {
+    const emittedAt = Date.now();
+    const values = t.out.values.map((v) => ({ key: metricKey(v), value: encodeMetric(v, emittedAt), headers: { [HEADER.eventType]: DERIVED_METRIC_TYPE } }));
+    const alerts = t.out.alerts.map((a) => ({ key: metricKey(a), value: encodeAlert(a, emittedAt), headers: { [HEADER.eventType]: ALERT_TYPE } }));
+    const tx = await t.producer.transaction();
+    try {
+      if (t.repartition.length > 0) {
+        const messages = t.repartition.map((i) => ({ key: routeKey(i), value: JSON.stringify(i) }));
+        await tx.send({ topic: this.repartitionTopic, acks: -1, messages });
+      }
+      if (values.length > 0) await tx.send({ topic: this.metricsTopic, acks: -1, messages: values });
+      if (alerts.length > 0) await tx.send({ topic: this.alertsTopic, acks: -1, messages: alerts });
+      if (t.kind === 'agg') {
+        await tx.send({ topic: this.changelogTopic, acks: -1, messages: [{ key: `agg-${t.partition}`, value: JSON.stringify({ state: this.engine.snapshot(t.partition) }) }] });
+      }
+      if (t.offsets.size > 0) {
+        await tx.sendOffsets({
+          consumerGroupId: this.group,
+          topics: [...t.offsets].map(([topic, offset]) => ({ topic, partitions: [{ partition: t.partition, offset }] })),
+        });
+      }
+      await tx.commit();
+    } catch (err) {
+      await tx.abort().catch(() => undefined);
+      throw err;
+    }
+    for (const a of t.out.alerts) this.log.warn({ metric: a.metric, dimensions: a.dimensions, value: a.value, state: a.state }, `alert ${a.state}: ${a.metric}`);
+    this.stats.produced += values.length + alerts.length;
+    this.stats.repartitioned += t.repartition.length;
+    this.prometheus.produced.inc(values.length + alerts.length);
+    this.prometheus.observe(t.out, this.engine.lateDropped());
+    this.toStatsd(t.out);
+    this.log.debug({ task: taskId(t.kind, t.partition), values: t.out.values.length, alerts: t.out.alerts.length, repartitioned: t.repartition.length }, 'transaction committed');
+    t.out = emptyOutput();
+    t.repartition = [];
+    t.offsets.clear();
+    t.dirty = false;
   }
 }

@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
 import pino from 'pino';
 import { UsageError } from '../../errors.js';
-import { defineMetrics, type MetricDefinition } from '../../derive/definitions.js';
+import { defineMetrics, type MetricDefinition, type TableDefinition } from '../../derive/definitions.js';
 import { DeriveRunner } from '../../derive/runner.js';
 import { loadSchema } from '../../schema/index.js';
 import { resolveBrokers } from '../brokers.js';
@@ -26,10 +26,10 @@ interface DeriveFlags {
 }
 
 /** Imports a definitions module: .js/.mjs natively, .ts/.mts through tsx when it is installed. */
-async function importDefinitions(file: string): Promise<MetricDefinition[]> {
+async function importDefinitions(file: string): Promise<{ metrics: MetricDefinition[]; tables: TableDefinition[] }> {
   const path = resolve(file);
   if (!existsSync(path)) throw new UsageError(`--definitions ${file}: no such file`);
-  let mod: { default?: unknown; metrics?: unknown };
+  let mod: { default?: unknown; metrics?: unknown; tables?: unknown };
   if (/\.(c|m)?ts$/.test(path)) {
     let tsImport: (p: string, from: string) => Promise<unknown>;
     try {
@@ -41,7 +41,8 @@ async function importDefinitions(file: string): Promise<MetricDefinition[]> {
   } else mod = (await import(pathToFileURL(path).href)) as typeof mod;
   const defs = mod.default ?? mod.metrics;
   if (!Array.isArray(defs)) throw new UsageError(`--definitions ${file}: export the metric definitions as an array (export default [...] or export const metrics = [...])`);
-  return defs as MetricDefinition[];
+  if (mod.tables !== undefined && !Array.isArray(mod.tables)) throw new UsageError(`--definitions ${file}: 'tables' must be an array of { name, from, global? }`);
+  return { metrics: defs as MetricDefinition[], tables: (mod.tables ?? []) as TableDefinition[] };
 }
 
 function int(flag: string, v: string | undefined): number | undefined {
@@ -55,10 +56,10 @@ export function registerDerive(program: Command): void {
   program
     .command('derive')
     .description('Turn event topics into derived business metrics (windowed counts, sums, ratios, distinct counts, alerts), exactly once, written to a metrics topic.')
-    .requiredOption('-d, --definitions <file>', 'module exporting the metric definitions (export default [...]; .js, .mjs, or .ts with tsx)')
+    .requiredOption('-d, --definitions <file>', 'module exporting the metric definitions (export default [...], and `export const tables = [...]` for joins; .js, .mjs, or .ts with tsx)')
     .option('--proto <dir>', 'folder of .proto files the events were published with', 'proto')
     .option('-b, --brokers <list>', 'comma-separated host:port (default: $KAFKA_BROKERS, then the `dev up` broker)')
-    .option('-g, --group <id>', 'consumer group; also names the changelog topic (default multidispatch-derive)')
+    .option('-g, --group <id>', 'consumer group; also names the internal topics <group>-repartition and <group>-changelog (default multidispatch-derive)')
     .option('--topic-rename <schemaTopic=topic...>', "events of the schema's topic were published to another topic")
     .option('--metrics-topic <topic>', 'where metric values go (default multidispatch.metrics)')
     .option('--alerts-topic <topic>', 'where alert transitions go (default multidispatch.alerts)')
@@ -71,7 +72,8 @@ export function registerDerive(program: Command): void {
     .addHelpText('after', '\nExample:\n  multidispatch derive --definitions metrics.mjs --proto proto --group kitchen-metrics')
     .action(async (flags: DeriveFlags) => {
       const schema = await loadSchema(flags.proto);
-      const metrics = defineMetrics(schema, await importDefinitions(flags.definitions));
+      const defs = await importDefinitions(flags.definitions);
+      const metrics = defineMetrics(schema, defs.metrics, { tables: defs.tables });
       const topicRenames: Record<string, string> = {};
       for (const pair of flags.topicRename ?? []) {
         const i = pair.indexOf('=');
