@@ -168,9 +168,13 @@ export class MetricEngine {
   private readonly byName = new Map<string, MetricState>();
   private readonly clocks = new Map<number, Map<string, StreamClock>>();
 
+  /**
+   * `externalTime`: stream time of stage 2 comes from `advanceTo` (watermarks of the upstream source tasks)
+   * instead of the event times it sees, so a partition read ahead of the others cannot make their events late.
+   */
   constructor(
     metrics: readonly ResolvedMetric[],
-    private readonly options: { idleMs: number },
+    private readonly options: { idleMs: number; externalTime?: boolean },
   ) {
     this.metrics = metrics.map((metric) => {
       const { agg, valueOf } = aggregationFor(metric);
@@ -243,8 +247,32 @@ export class MetricEngine {
     let p = this.clocks.get(partition);
     if (!p) this.clocks.set(partition, (p = new Map()));
     let c = p.get(key);
-    if (!c) p.set(key, (c = new StreamClock(this.options.idleMs)));
+    if (!c) p.set(key, (c = new StreamClock(this.isExternal(key) ? 0 : this.options.idleMs)));
     return c;
+  }
+
+  /** Clocks moved by watermarks in externalTime mode: the partition's and the absence joins'. */
+  private isExternal(key: string): boolean {
+    return this.options.externalTime === true && (key === '' || key.endsWith('|join'));
+  }
+
+  /** Observes an event time, except on clocks that follow watermarks. */
+  private observe(partition: number, key: string, t: number, wallNow: number): StreamClock {
+    const c = this.clock(partition, key);
+    if (!this.isExternal(key)) c.observe(t, wallNow);
+    return c;
+  }
+
+  /**
+   * externalTime mode: stream time of `partition` moves to `t` (the smallest watermark of the sources feeding
+   * it); returns what became final.
+   */
+  advanceTo(partition: number, t: number, wallNow: number): EngineOutput {
+    const out = emptyOutput();
+    this.clock(partition, '').advanceTo(t, wallNow);
+    for (const m of this.metrics) if (m.metric.notFollowedBy) this.clock(partition, `${m.metric.name}|join`).advanceTo(t, wallNow);
+    this.closeAt(partition, (key) => this.clocks.get(partition)?.get(key)?.now(wallNow), out);
+    return out;
   }
 
   /** The clock a metric's windows run on: the partition's, or its own after an absence join. */
@@ -258,15 +286,13 @@ export class MetricEngine {
     const m = this.byName.get(input.m);
     if (!m) return out; // a metric no longer defined: its in-flight inputs are dropped
     if ('s' in input) {
-      const clock = this.clock(partition, `${m.metric.name}|join`);
-      clock.observe(input.t, wallNow);
+      const clock = this.observe(partition, `${m.metric.name}|join`, input.t, wallNow);
       this.join(m, partition, input, clock.now(wallNow));
       this.closeJoin(m, partition, clock.now(wallNow), out);
       return out;
     }
     const key = this.aggClockKey(m);
-    const clock = this.clock(partition, key);
-    clock.observe(input.t, wallNow);
+    const clock = this.observe(partition, key, input.t, wallNow);
     const streamTime = clock.now(wallNow);
     const window = m.metric.window!;
     let store = m.stores.get(partition);

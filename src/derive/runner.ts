@@ -11,6 +11,7 @@ import type { EventSchema } from '../schema/types.js';
 import type { ResolvedMetric, ResolvedTable } from './definitions.js';
 import { emptyOutput, MetricEngine, routeKey, type EngineOutput, type MetricInput, type PartitionSnapshot } from './engine.js';
 import { DerivePrometheus } from './prometheus.js';
+import { StreamClock } from './windows.js';
 import { HotShotsSink } from '../sinks/statsd/sink.js';
 import { sanitizeMetricName, sanitizeTagName, sanitizeTagValue } from '../sinks/statsd/sanitize.js';
 import { ALERT_TYPE, DERIVED_METRIC_TYPE, encodeAlert, encodeMetric, metricKey } from './outputs.js';
@@ -58,6 +59,19 @@ interface Task {
   /** Metric inputs to send to the repartition topic in this task's next transaction. */
   repartition: MetricInput[];
   dirty: boolean;
+  /** Source tasks: event time seen (with idle advance), and the watermark last sent downstream. */
+  clock?: StreamClock;
+  sentWatermark?: number | null;
+  pendingWatermark?: number | null;
+  /** Aggregate tasks: the latest watermark per source partition (null: that source has no input). */
+  watermarks?: Map<number, number | null>;
+  startedAt: number;
+}
+
+/** A source task's progress, sent to every repartition partition: `t` null = no input so far (do not wait for it). */
+interface Watermark {
+  w: number;
+  t: number | null;
 }
 
 const taskId = (kind: Task['kind'], partition: number) => `${kind}-${partition}`;
@@ -117,6 +131,9 @@ export class DeriveRunner {
   readonly changelogTopic: string;
   readonly repartitionTopic: string;
   private readonly topics: string[];
+  private readonly idleMs: number;
+  /** Partitions of the inputs (= of the repartition topic), known after start(). */
+  private partitions = 0;
   private readonly tables: TableState;
   private readonly tableTopics = new Map<string, ResolvedTable>();
   private consumer: Consumer | undefined;
@@ -137,7 +154,8 @@ export class DeriveRunner {
     const conn = parseOptions(kafkaConnectionSchema, options.kafka, 'derive.kafka');
     this.kafka = createKafka(conn);
     this.registry = new EventRegistry(options.schema, { topics: options.topicRenames ?? {} });
-    this.engine = new MetricEngine(options.metrics, { idleMs: options.idleMs ?? 60_000 });
+    this.idleMs = options.idleMs ?? 60_000;
+    this.engine = new MetricEngine(options.metrics, { idleMs: this.idleMs, externalTime: true });
     this.log = options.logger ?? pino({ name: 'multidispatch-derive' }, pino.destination(2));
     this.group = options.group ?? 'multidispatch-derive';
     this.metricsTopic = options.metricsTopic ?? 'multidispatch.metrics';
@@ -165,6 +183,7 @@ export class DeriveRunner {
   async start(): Promise<void> {
     if (this.options.prometheusPort !== undefined) this.prometheusPort = await this.prometheus.listen(this.options.prometheusPort);
     const partitions = await this.checkPartitions();
+    this.partitions = partitions;
     await ensureTopics(this.kafka, [
       { topic: this.metricsTopic, partitions: 1 },
       { topic: this.alertsTopic, partitions: 1 },
@@ -348,7 +367,9 @@ export class DeriveRunner {
   private async newTask(kind: Task['kind'], partition: number): Promise<Task> {
     const producer = this.kafka.producer({ transactionalId: `${this.group}-${kind}-${partition}`, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
     await producer.connect(); // InitProducerId: fences any previous owner of this task and aborts its open transaction
-    const task: Task = { kind, partition, producer, offsets: new Map(), out: emptyOutput(), repartition: [], dirty: false };
+    const task: Task = { kind, partition, producer, offsets: new Map(), out: emptyOutput(), repartition: [], dirty: false, startedAt: Date.now() };
+    if (kind === 'src') task.clock = new StreamClock(this.idleMs);
+    else task.watermarks = new Map();
     this.tasks.set(taskId(kind, partition), task);
     return task;
   }
@@ -455,6 +476,7 @@ export class DeriveRunner {
       this.log.warn({ topic, partition, offset: m.offset, type, err: (err as Error).message }, 'input record could not be decoded; skipped');
       return;
     }
+    t.clock!.observe(occurredAt, Date.now());
     const { inputs, immediate } = this.engine.extract({ type, event, occurredAt, partition }, this.tables.lookup);
     t.repartition.push(...inputs);
     t.out.values.push(...immediate);
@@ -462,8 +484,31 @@ export class DeriveRunner {
 
   private aggregateRecord(t: Task, m: KafkaMessage, now: number): void {
     if (!m.value) return;
-    const o = this.engine.aggregate(JSON.parse(m.value.toString()) as MetricInput, t.partition, now);
-    this.collect(t, o);
+    const rec = JSON.parse(m.value.toString()) as MetricInput | Watermark;
+    if ('w' in rec) {
+      t.watermarks!.set(rec.w, rec.t);
+      this.advance(t, now);
+    } else this.collect(t, this.engine.aggregate(rec, t.partition, now));
+  }
+
+  /**
+   * Stream time of an aggregate task: the smallest watermark of the source tasks feeding it (sources without
+   * input excluded), once every source has reported — or once it has waited `idleMs` for the missing ones.
+   */
+  private advance(t: Task, now: number): void {
+    const wms = t.watermarks!;
+    if (wms.size < this.partitions && now - t.startedAt < this.idleMs) return;
+    let min = Number.POSITIVE_INFINITY;
+    for (const v of wms.values()) if (v !== null && v < min) min = v;
+    if (min === Number.POSITIVE_INFINITY) return;
+    this.collect(t, this.engine.advanceTo(t.partition, min, now));
+  }
+
+  /** Source tasks: the watermark to send downstream when it moved. */
+  private watermarkOf(t: Task, now: number): number | null | undefined {
+    const wm = t.clock!.now(now);
+    const value = Number.isFinite(wm) ? wm : now - t.startedAt >= this.idleMs ? null : undefined;
+    return value === t.sentWatermark ? undefined : value;
   }
 
   private collect(t: Task, o: EngineOutput): void {
@@ -475,8 +520,19 @@ export class DeriveRunner {
 
   private async tickAndCommit(): Promise<void> {
     if (this.stopped) return;
+    const now = Date.now();
+    for (const t of this.tasks.values()) {
+      if (t.kind === 'agg') this.advance(t, now);
+      else {
+        const wm = this.watermarkOf(t, now);
+        if (wm !== undefined) {
+          t.pendingWatermark = wm;
+          t.dirty = true;
+        }
+      }
+    }
     const aggs = [...this.tasks.values()].filter((t) => t.kind === 'agg');
-    const o = this.engine.advance(Date.now(), aggs.map((t) => t.partition));
+    const o = this.engine.advance(now, aggs.map((t) => t.partition));
     for (const t of aggs) {
       this.collect(t, {
         values: o.values.filter((v) => v.partition === t.partition),
@@ -528,10 +584,13 @@ export class DeriveRunner {
     const alerts = t.out.alerts.map((a) => ({ key: metricKey(a), value: encodeAlert(a, emittedAt), headers: { [HEADER.eventType]: ALERT_TYPE } }));
     const tx = await t.producer.transaction();
     try {
-      if (t.repartition.length > 0) {
-        const messages = t.repartition.map((i) => ({ key: routeKey(i), value: JSON.stringify(i) }));
-        await tx.send({ topic: this.repartitionTopic, acks: -1, messages });
+      const messages = t.repartition.map((i) => ({ key: routeKey(i), value: JSON.stringify(i) }) as { key: string; value: string; partition?: number });
+      // After the data it covers, in the same transaction: a watermark to every partition downstream.
+      if (t.pendingWatermark !== undefined) {
+        const value = JSON.stringify({ w: t.partition, t: t.pendingWatermark } satisfies Watermark);
+        for (let p = 0; p < this.partitions; p++) messages.push({ key: `wm-${t.partition}`, value, partition: p });
       }
+      if (messages.length > 0) await tx.send({ topic: this.repartitionTopic, acks: -1, messages });
       if (values.length > 0) await tx.send({ topic: this.metricsTopic, acks: -1, messages: values });
       if (alerts.length > 0) await tx.send({ topic: this.alertsTopic, acks: -1, messages: alerts });
       if (t.kind === 'agg') {
@@ -555,6 +614,8 @@ export class DeriveRunner {
     this.prometheus.observe(t.out, this.engine.lateDropped());
     this.toStatsd(t.out);
     this.log.debug({ task: taskId(t.kind, t.partition), values: t.out.values.length, alerts: t.out.alerts.length, repartitioned: t.repartition.length }, 'transaction committed');
+    if (t.pendingWatermark !== undefined) t.sentWatermark = t.pendingWatermark;
+    t.pendingWatermark = undefined;
     t.out = emptyOutput();
     t.repartition = [];
     t.offsets.clear();

@@ -77,6 +77,14 @@ export class StreamClock {
     this.lastEventWall = wallNow;
   }
 
+  /** Moves stream time to `t` if that is later (a watermark from upstream). */
+  advanceTo(t: number, wallNow: number): void {
+    if (t > this.maxEventTime) {
+      this.maxEventTime = t;
+      this.lastEventWall = wallNow;
+    }
+  }
+
   /** Current stream time (−Infinity before the first event). */
   now(wallNow: number): number {
     if (this.maxEventTime === Number.NEGATIVE_INFINITY) return this.maxEventTime;
