@@ -26,4 +26,4 @@ export { defineMetrics, DefinitionError, type MetricDefinition, type TableDefini
 export { tumbling, hopping, sliding, parseDuration, type WindowSpec } from './derive/windows.js';
 export { MetricEngine, routeKey, type MetricValue, type AlertTransition, type MetricInput, type EngineEvent } from './derive/engine.js';
 export { DeriveRunner, type DeriveOptions } from './derive/runner.js';
-export { decodeMetric, type DecodedMetric } from './derive/outputs.js';
+export { decodeMetric, decodeAlert, type DecodedMetric, type DecodedAlert } from './derive/outputs.js';

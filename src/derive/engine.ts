@@ -253,7 +253,7 @@ export class MetricEngine {
 
   /** Clocks moved by watermarks in externalTime mode: the partition's and the absence joins'. */
   private isExternal(key: string): boolean {
-    return this.options.externalTime === true && (key === '' || key.endsWith('|join'));
+    return this.options.externalTime === true && (key === '' || key.endsWith('|join') || key.endsWith('|agg'));
   }
 
   /** Observes an event time, except on clocks that follow watermarks. */
@@ -273,6 +273,34 @@ export class MetricEngine {
     for (const m of this.metrics) if (m.metric.notFollowedBy) this.clock(partition, `${m.metric.name}|join`).advanceTo(t, wallNow);
     this.closeAt(partition, (key) => this.clocks.get(partition)?.get(key)?.now(wallNow), out);
     return out;
+  }
+
+  /**
+   * externalTime mode, absence joins: every event this partition will still forward for `metric` is at or after
+   * the returned time (its join clock minus grace) — the watermark it sends to the partitions that count them.
+   */
+  joinWatermark(partition: number, metric: string): number | undefined {
+    const m = this.byName.get(metric);
+    const c = this.clocks.get(partition)?.get(`${metric}|join`);
+    if (!m?.metric.notFollowedBy || !c) return undefined;
+    const t = c.now(0);
+    return Number.isFinite(t) ? t - m.metric.window!.graceMs : undefined;
+  }
+
+  /** externalTime mode: the windows of an absence-join metric move to `t` (the smallest join watermark). */
+  advanceJoinedTo(partition: number, metric: string, t: number, wallNow: number): EngineOutput {
+    const out = emptyOutput();
+    const m = this.byName.get(metric);
+    if (!m?.metric.notFollowedBy) return out;
+    const clock = this.clock(partition, `${metric}|agg`);
+    clock.advanceTo(t, wallNow);
+    this.closeWindows(m, partition, clock.now(wallNow), out);
+    return out;
+  }
+
+  /** Metrics with an absence join (their windows follow join watermarks in externalTime mode). */
+  get joinedMetrics(): string[] {
+    return this.metrics.filter((m) => m.metric.notFollowedBy).map((m) => m.metric.name);
   }
 
   /** The clock a metric's windows run on: the partition's, or its own after an absence join. */

@@ -73,3 +73,19 @@ export function decodeMetric(bytes: Uint8Array): DecodedMetric {
   const o = T.toObject(T.decode(bytes), { longs: String, defaults: true }) as { name: string; dimensions?: Record<string, string>; value: number; final: boolean; windowStart?: { seconds: string; nanos: number } | null; windowEnd?: { seconds: string; nanos: number } | null; emittedAt?: { seconds: string; nanos: number } | null };
   return { name: o.name, dimensions: o.dimensions ?? {}, value: o.value, windowStart: msOf(o.windowStart), windowEnd: msOf(o.windowEnd), emittedAt: msOf(o.emittedAt), final: o.final };
 }
+
+export interface DecodedAlert {
+  metric: string;
+  dimensions: Record<string, string>;
+  state: 'firing' | 'resolved';
+  value: number;
+  windowStart: number | undefined;
+  windowEnd: number | undefined;
+  emittedAt: number | undefined;
+}
+
+export function decodeAlert(bytes: Uint8Array): DecodedAlert {
+  const T = metricsRoot().lookupType(ALERT_TYPE);
+  const o = T.toObject(T.decode(bytes), { longs: String, enums: String, defaults: true }) as { metric: string; dimensions?: Record<string, string>; state: string; value: number; windowStart?: { seconds: string; nanos: number } | null; windowEnd?: { seconds: string; nanos: number } | null; emittedAt?: { seconds: string; nanos: number } | null };
+  return { metric: o.metric, dimensions: o.dimensions ?? {}, state: o.state === 'FIRING' ? 'firing' : 'resolved', value: o.value, windowStart: msOf(o.windowStart), windowEnd: msOf(o.windowEnd), emittedAt: msOf(o.emittedAt) };
+}

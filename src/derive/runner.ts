@@ -61,17 +61,32 @@ interface Task {
   dirty: boolean;
   /** Source tasks: event time seen (with idle advance), and the watermark last sent downstream. */
   clock?: StreamClock;
-  sentWatermark?: number | null;
-  pendingWatermark?: number | null;
-  /** Aggregate tasks: the latest watermark per source partition (null: that source has no input). */
-  watermarks?: Map<number, number | null>;
+  sentWatermark?: string;
+  pendingWatermark?: Watermark;
+  /** Aggregate tasks: the latest watermark per source partition. */
+  watermarks?: Map<number, Watermark>;
+  /** Aggregate tasks: per absence-join metric, the join watermark of every partition, and the one last sent. */
+  joinWatermarks?: Map<string, Map<number, number>>;
+  sentJoinWatermarks?: Map<string, number>;
   startedAt: number;
 }
 
-/** A source task's progress, sent to every repartition partition: `t` null = no input so far (do not wait for it). */
+/**
+ * A source task's progress, sent to every repartition partition after the data it covers: `t` the largest event
+ * time it has seen (advanced with the wall clock while idle; null = no input yet), `idle` whether it has had no
+ * input for `idleMs` (then it does not hold the others back).
+ */
 interface Watermark {
   w: number;
   t: number | null;
+  idle: boolean;
+}
+
+/** An aggregate task's absence-join progress for metric `m`: every event it will still forward is at ≥ `t`. */
+interface JoinWatermark {
+  jw: number;
+  m: string;
+  t: number;
 }
 
 const taskId = (kind: Task['kind'], partition: number) => `${kind}-${partition}`;
@@ -148,7 +163,7 @@ export class DeriveRunner {
   private readonly statsd: HotShotsSink | undefined;
   /** The port /metrics is served on, after start() (when prometheusPort was given). */
   prometheusPort: number | undefined;
-  readonly stats = { consumed: 0, produced: 0, repartitioned: 0, restoredRecords: 0, restoreMs: 0, rebalances: 0, skippedUnknown: 0, tableRecords: 0 };
+  readonly stats = { consumed: 0, produced: 0, repartitioned: 0, restoredRecords: 0, restoreMs: 0, rebalances: 0, skippedUnknown: 0, tableRecords: 0, lateDropped: 0 };
 
   constructor(private readonly options: DeriveOptions) {
     const conn = parseOptions(kafkaConnectionSchema, options.kafka, 'derive.kafka');
@@ -369,7 +384,11 @@ export class DeriveRunner {
     await producer.connect(); // InitProducerId: fences any previous owner of this task and aborts its open transaction
     const task: Task = { kind, partition, producer, offsets: new Map(), out: emptyOutput(), repartition: [], dirty: false, startedAt: Date.now() };
     if (kind === 'src') task.clock = new StreamClock(this.idleMs);
-    else task.watermarks = new Map();
+    else {
+      task.watermarks = new Map();
+      task.joinWatermarks = new Map();
+      task.sentJoinWatermarks = new Map();
+    }
     this.tasks.set(taskId(kind, partition), task);
     return task;
   }
@@ -484,31 +503,40 @@ export class DeriveRunner {
 
   private aggregateRecord(t: Task, m: KafkaMessage, now: number): void {
     if (!m.value) return;
-    const rec = JSON.parse(m.value.toString()) as MetricInput | Watermark;
+    const rec = JSON.parse(m.value.toString()) as MetricInput | Watermark | JoinWatermark;
     if ('w' in rec) {
-      t.watermarks!.set(rec.w, rec.t);
+      t.watermarks!.set(rec.w, rec);
       this.advance(t, now);
+    } else if ('jw' in rec) {
+      let byPartition = t.joinWatermarks!.get(rec.m);
+      if (!byPartition) t.joinWatermarks!.set(rec.m, (byPartition = new Map()));
+      byPartition.set(rec.jw, rec.t);
+      // Counted where the group lives, once every partition that may still forward to it has moved past.
+      if (byPartition.size === this.partitions) this.collect(t, this.engine.advanceJoinedTo(t.partition, rec.m, Math.min(...byPartition.values()), now));
     } else this.collect(t, this.engine.aggregate(rec, t.partition, now));
   }
 
   /**
-   * Stream time of an aggregate task: the smallest watermark of the source tasks feeding it (sources without
-   * input excluded), once every source has reported — or once it has waited `idleMs` for the missing ones.
+   * Stream time of an aggregate task: the smallest watermark of the source tasks feeding it, leaving out idle
+   * ones (all idle: the largest), once every source has reported or it has waited `idleMs` for the missing ones.
    */
   private advance(t: Task, now: number): void {
-    const wms = t.watermarks!;
-    if (wms.size < this.partitions && now - t.startedAt < this.idleMs) return;
-    let min = Number.POSITIVE_INFINITY;
-    for (const v of wms.values()) if (v !== null && v < min) min = v;
-    if (min === Number.POSITIVE_INFINITY) return;
-    this.collect(t, this.engine.advanceTo(t.partition, min, now));
+    const wms = [...t.watermarks!.values()];
+    if (wms.length < this.partitions && now - t.startedAt < this.idleMs) return;
+    const active = wms.filter((w) => !w.idle && w.t !== null).map((w) => w.t!);
+    const idle = wms.filter((w) => w.t !== null).map((w) => w.t!);
+    const st = active.length > 0 ? Math.min(...active) : idle.length > 0 ? Math.max(...idle) : undefined;
+    if (st !== undefined) this.collect(t, this.engine.advanceTo(t.partition, st, now));
   }
 
-  /** Source tasks: the watermark to send downstream when it moved. */
-  private watermarkOf(t: Task, now: number): number | null | undefined {
-    const wm = t.clock!.now(now);
-    const value = Number.isFinite(wm) ? wm : now - t.startedAt >= this.idleMs ? null : undefined;
-    return value === t.sentWatermark ? undefined : value;
+  /** Source tasks: the watermark to send downstream, when it changed. */
+  private watermarkOf(t: Task, now: number): Watermark | undefined {
+    const c = t.clock!.snapshot();
+    const seen = Number.isFinite(c.maxEventTime);
+    const idle = this.idleMs > 0 ? now - (seen ? c.lastEventWall : t.startedAt) >= this.idleMs : !seen;
+    const wm: Watermark = { w: t.partition, t: seen ? t.clock!.now(now) : null, idle };
+    const text = JSON.stringify(wm);
+    return text === t.sentWatermark ? undefined : wm;
   }
 
   private collect(t: Task, o: EngineOutput): void {
@@ -574,7 +602,9 @@ export class DeriveRunner {
         await this.dropTask(t);
       }
     }
-    this.prometheus.observe({ values: [], alerts: [] }, this.engine.lateDropped());
+    const late = this.engine.lateDropped();
+    this.stats.lateDropped = Object.values(late).reduce((a, b) => a + b, 0);
+    this.prometheus.observe({ values: [], alerts: [] }, late);
     for (const [metric, n] of Object.entries(this.engine.missingJoins())) this.prometheus.missingJoins.set({ metric }, n);
   }
 
@@ -582,13 +612,23 @@ export class DeriveRunner {
     const emittedAt = Date.now();
     const values = t.out.values.map((v) => ({ key: metricKey(v), value: encodeMetric(v, emittedAt), headers: { [HEADER.eventType]: DERIVED_METRIC_TYPE } }));
     const alerts = t.out.alerts.map((a) => ({ key: metricKey(a), value: encodeAlert(a, emittedAt), headers: { [HEADER.eventType]: ALERT_TYPE } }));
+    const joinWms = new Map<string, number>();
     const tx = await t.producer.transaction();
     try {
       const messages = t.repartition.map((i) => ({ key: routeKey(i), value: JSON.stringify(i) }) as { key: string; value: string; partition?: number });
       // After the data it covers, in the same transaction: a watermark to every partition downstream.
       if (t.pendingWatermark !== undefined) {
-        const value = JSON.stringify({ w: t.partition, t: t.pendingWatermark } satisfies Watermark);
+        const value = JSON.stringify(t.pendingWatermark);
         for (let p = 0; p < this.partitions; p++) messages.push({ key: `wm-${t.partition}`, value, partition: p });
+      }
+      if (t.kind === 'agg') {
+        for (const metric of this.engine.joinedMetrics) {
+          const jw = this.engine.joinWatermark(t.partition, metric);
+          if (jw === undefined || jw === t.sentJoinWatermarks!.get(metric)) continue;
+          joinWms.set(metric, jw);
+          const value = JSON.stringify({ jw: t.partition, m: metric, t: jw } satisfies JoinWatermark);
+          for (let p = 0; p < this.partitions; p++) messages.push({ key: `jw-${t.partition}`, value, partition: p });
+        }
       }
       if (messages.length > 0) await tx.send({ topic: this.repartitionTopic, acks: -1, messages });
       if (values.length > 0) await tx.send({ topic: this.metricsTopic, acks: -1, messages: values });
@@ -614,7 +654,8 @@ export class DeriveRunner {
     this.prometheus.observe(t.out, this.engine.lateDropped());
     this.toStatsd(t.out);
     this.log.debug({ task: taskId(t.kind, t.partition), values: t.out.values.length, alerts: t.out.alerts.length, repartitioned: t.repartition.length }, 'transaction committed');
-    if (t.pendingWatermark !== undefined) t.sentWatermark = t.pendingWatermark;
+    if (t.pendingWatermark !== undefined) t.sentWatermark = JSON.stringify(t.pendingWatermark);
+    for (const [metric, jw] of joinWms) t.sentJoinWatermarks!.set(metric, jw);
     t.pendingWatermark = undefined;
     t.out = emptyOutput();
     t.repartition = [];

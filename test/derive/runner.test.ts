@@ -19,8 +19,8 @@ const T0 = Date.UTC(2026, 10, 23, 10, 0, 0);
 
 describe('derive runner (real broker)', () => {
   it('tumbling counts per aggregator, read back from the metrics topic, equal a count by hand; the last window closes on the idle clock', async (t) => {
-    // One input partition: this first cut keeps state per input partition and does not repartition by group key.
-    const topic = await freshTopic(t, { partitions: 1 });
+    // Three input partitions: events of one aggregator come from all of them and meet after the repartition.
+    const topic = await freshTopic(t, { partitions: 3 });
     const metricsTopic = await freshTopic(t, { partitions: 1, prefix: 'metrics' });
     const alertsTopic = await freshTopic(t, { partitions: 1, prefix: 'alerts' });
     const aggregators = ['talabat', 'careem', 'deliveroo'];

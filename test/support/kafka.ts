@@ -48,12 +48,13 @@ export async function untilServed(admin: Admin, topic: string, limitMs = 30_000)
 }
 
 /** Creates `<prefix>-<random>` with `partitions` partitions and deletes it when `t` finishes. */
-export async function freshTopic(t: Cleanup, opts: { partitions?: number; prefix?: string } = {}): Promise<string> {
+export async function freshTopic(t: Cleanup, opts: { partitions?: number; prefix?: string; config?: Record<string, string> } = {}): Promise<string> {
   const topic = `${opts.prefix ?? 'test'}-${Date.now().toString(36)}-${randomSuffix()}`;
   const admin = kafka('multidispatch-test-admin').admin();
   await admin.connect();
   try {
-    const created = await admin.createTopics({ topics: [{ topic, numPartitions: opts.partitions ?? 3 }], waitForLeaders: true });
+    const configEntries = Object.entries(opts.config ?? {}).map(([name, value]) => ({ name, value }));
+    const created = await admin.createTopics({ topics: [{ topic, numPartitions: opts.partitions ?? 3, configEntries }], waitForLeaders: true });
     if (!created) throw new Error(`topic ${topic} already existed`);
     await untilServed(admin, topic);
   } finally {
