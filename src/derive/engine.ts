@@ -518,7 +518,8 @@ export class MetricEngine {
   restore(partition: number, s: PartitionSnapshot): void {
     this.drop(partition);
     for (const [k, c] of Object.entries(s.clocks ?? {})) {
-      this.clock(partition, k).restore({ maxEventTime: c.maxEventTime ?? Number.NEGATIVE_INFINITY, lastEventWall: c.lastEventWall });
+      // Idle time counts from the restore: the downtime must not move stream time past the backlog.
+      this.clock(partition, k).restore({ maxEventTime: c.maxEventTime ?? Number.NEGATIVE_INFINITY, lastEventWall: Math.max(c.lastEventWall, Date.now()) });
     }
     for (const m of this.metrics) {
       const saved = s.metrics[m.metric.name];

@@ -73,13 +73,12 @@ interface Task {
 
 /**
  * A source task's progress, sent to every repartition partition after the data it covers: `t` the largest event
- * time it has seen (advanced with the wall clock while idle; null = no input yet), `idle` whether it has had no
- * input for `idleMs` (then it does not hold the others back).
+ * time it has seen, advanced with the wall clock once it has had no input for `idleMs`; null = it has had no
+ * input at all for `idleMs` (then it does not hold the others back).
  */
 interface Watermark {
   w: number;
   t: number | null;
-  idle: boolean;
 }
 
 /** An aggregate task's absence-join progress for metric `m`: every event it will still forward is at ≥ `t`. */
@@ -155,7 +154,12 @@ export class DeriveRunner {
   private tableConsumer: Consumer | undefined;
   private readonly tasks = new Map<string, Task>();
   /** Aggregate partitions assigned at the last rebalance whose state is not restored yet. */
-  private toRestore: number[] = [];
+  private toRestore: Record<Task['kind'], number[]> = { src: [], agg: [] };
+  /**
+   * Metrics grouped by the input's key (the group never spans partitions): aggregated in the source task, with
+   * no repartition round trip (like Kafka Streams' groupByKey); its state is snapshotted as `src-<partition>`.
+   */
+  private readonly local: MetricEngine | undefined;
   private lock: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -170,7 +174,15 @@ export class DeriveRunner {
     this.kafka = createKafka(conn);
     this.registry = new EventRegistry(options.schema, { topics: options.topicRenames ?? {} });
     this.idleMs = options.idleMs ?? 60_000;
-    this.engine = new MetricEngine(options.metrics, { idleMs: this.idleMs, externalTime: true });
+    const isLocal = (m: ResolvedMetric) =>
+      !!m.window && !m.notFollowedBy &&
+      m.from.every((type) => {
+        const key = this.registry.lookup(type).rule.keyField;
+        return key !== undefined && m.groupBy.some((g) => g.path.length === 1 && g.path[0] === key);
+      });
+    const local = options.metrics.filter(isLocal);
+    this.engine = new MetricEngine(options.metrics.filter((m) => !isLocal(m)), { idleMs: this.idleMs, externalTime: true });
+    this.local = local.length > 0 ? new MetricEngine(local, { idleMs: this.idleMs }) : undefined;
     this.log = options.logger ?? pino({ name: 'multidispatch-derive' }, pino.destination(2));
     this.group = options.group ?? 'multidispatch-derive';
     this.metricsTopic = options.metricsTopic ?? 'multidispatch.metrics';
@@ -187,8 +199,9 @@ export class DeriveRunner {
     const topicOf = (type: string) => this.registry.lookup(type).rule.topic;
     const inputTypes = options.metrics.flatMap((m) => [...m.from, ...(m.notFollowedBy ? [m.notFollowedBy.event] : [])]);
     this.topics = options.topics ?? [...new Set(inputTypes.map(topicOf))].sort();
-    this.tables = new TableState(this.engine.tables);
-    for (const t of this.engine.tables) {
+    const tables = new Map([...this.engine.tables, ...(this.local?.tables ?? [])].map((t) => [t.name, t]));
+    this.tables = new TableState([...tables.values()]);
+    for (const t of tables.values()) {
       const topic = options.tableTopics?.[t.name] ?? topicOf(t.from);
       if (this.topics.includes(topic)) throw new Error(`table '${t.name}': its topic ${topic} is also an input topic; give the table its own (compacted) topic`);
       this.tableTopics.set(topic, t);
@@ -369,14 +382,17 @@ export class DeriveRunner {
       if (mine.has(id)) continue;
       await this.dropTask(task);
     }
-    this.toRestore = (assigned[this.repartitionTopic] ?? []).filter((p) => !this.tasks.has(taskId('agg', p)));
-    this.log.info({ assigned, restoring: this.toRestore }, 'partitions assigned');
+    this.toRestore.agg = (assigned[this.repartitionTopic] ?? []).filter((p) => !this.tasks.has(taskId('agg', p)));
+    const inputs = new Set(Object.entries(assigned).flatMap(([topic, ps]) => (topic === this.repartitionTopic ? [] : ps)));
+    this.toRestore.src = [...inputs].filter((p) => !this.tasks.has(taskId('src', p)));
+    this.log.info({ assigned }, 'partitions assigned');
   }
 
   private async dropTask(task: Task): Promise<void> {
     await task.producer.disconnect().catch(() => undefined);
     this.tasks.delete(taskId(task.kind, task.partition));
     if (task.kind === 'agg') this.engine.drop(task.partition);
+    else this.local?.drop(task.partition);
   }
 
   private async newTask(kind: Task['kind'], partition: number): Promise<Task> {
@@ -396,24 +412,25 @@ export class DeriveRunner {
   private async task(kind: Task['kind'], partition: number): Promise<Task> {
     const existing = this.tasks.get(taskId(kind, partition));
     if (existing) return existing;
-    if (kind === 'src') return this.newTask(kind, partition);
-    // Aggregate tasks: fence every newly assigned one first, then read their state in one pass of the changelog.
-    const batch = [...new Set([...this.toRestore, partition])].filter((p) => !this.tasks.has(taskId('agg', p)));
-    this.toRestore = [];
+    if (kind === 'src' && !this.local) return this.newTask(kind, partition);
+    // Tasks with state: fence every newly assigned one first, then read their state in one pass of the changelog.
+    const batch = [...new Set([...this.toRestore[kind], partition])].filter((p) => !this.tasks.has(taskId(kind, p)));
+    this.toRestore[kind] = [];
     const created = [];
-    for (const p of batch) created.push(await this.newTask('agg', p));
-    await this.restore(created.map((t) => t.partition));
-    return this.tasks.get(taskId('agg', partition))!;
+    for (const p of batch) created.push(await this.newTask(kind, p));
+    await this.restore(kind, created.map((t) => t.partition));
+    return this.tasks.get(taskId(kind, partition))!;
   }
 
-  /** Restores aggregate state from the latest snapshot of each partition in the changelog (read_committed). */
-  private async restore(partitions: number[]): Promise<void> {
+  /** Restores task state from the latest snapshot of each partition in the changelog (read_committed). */
+  private async restore(kind: Task['kind'], partitions: number[]): Promise<void> {
+    const engine = kind === 'agg' ? this.engine : this.local!;
     const t0 = Date.now();
     const admin = this.kafka.admin();
     await admin.connect();
     const [end] = await admin.fetchTopicOffsets(this.changelogTopic);
     await admin.disconnect();
-    const wanted = new Set(partitions.map((p) => `agg-${p}`));
+    const wanted = new Set(partitions.map((p) => `${kind}-${p}`));
     const latest = new Map<string, PartitionSnapshot>();
     let read = 0;
     if (end && BigInt(end.high) > BigInt(end.low)) {
@@ -448,15 +465,15 @@ export class DeriveRunner {
       }
     }
     for (const p of partitions) {
-      const s = latest.get(`agg-${p}`);
-      if (s) this.engine.restore(p, s);
+      const s = latest.get(`${kind}-${p}`);
+      if (s) engine.restore(p, s);
     }
     const ms = Date.now() - t0;
     this.stats.restoredRecords += read;
     this.stats.restoreMs += ms;
     this.prometheus.restoredRecords.inc(read);
     this.prometheus.restoreSeconds.inc(ms / 1000);
-    this.log.info({ partitions, restored: [...latest.keys()], changelogRecordsRead: read, ms }, 'state restored');
+    this.log.info({ kind, partitions, restored: [...latest.keys()], changelogRecordsRead: read, ms }, 'state restored');
   }
 
   private async eachBatch({ batch, resolveOffset, heartbeat, isStale }: EachBatchPayload): Promise<void> {
@@ -496,7 +513,9 @@ export class DeriveRunner {
       return;
     }
     t.clock!.observe(occurredAt, Date.now());
-    const { inputs, immediate } = this.engine.extract({ type, event, occurredAt, partition }, this.tables.lookup);
+    const e = { type, event, occurredAt, partition };
+    const { inputs, immediate } = this.engine.extract(e, this.tables.lookup);
+    if (this.local) this.collect(t, this.local.process(e, Date.now(), this.tables.lookup));
     t.repartition.push(...inputs);
     t.out.values.push(...immediate);
   }
@@ -517,24 +536,24 @@ export class DeriveRunner {
   }
 
   /**
-   * Stream time of an aggregate task: the smallest watermark of the source tasks feeding it, leaving out idle
-   * ones (all idle: the largest), once every source has reported or it has waited `idleMs` for the missing ones.
+   * Stream time of an aggregate task: the smallest watermark of the source tasks feeding it (a source that has
+   * had no input at all is left out), once every source has reported or it has waited `idleMs` for the missing
+   * ones. An idle source's watermark moves on with the wall clock, so windows close when traffic stops — and a
+   * source that is merely behind (a backlog, a slow fetch) holds the others back instead of losing its events.
    */
   private advance(t: Task, now: number): void {
     const wms = [...t.watermarks!.values()];
     if (wms.length < this.partitions && now - t.startedAt < this.idleMs) return;
-    const active = wms.filter((w) => !w.idle && w.t !== null).map((w) => w.t!);
-    const idle = wms.filter((w) => w.t !== null).map((w) => w.t!);
-    const st = active.length > 0 ? Math.min(...active) : idle.length > 0 ? Math.max(...idle) : undefined;
-    if (st !== undefined) this.collect(t, this.engine.advanceTo(t.partition, st, now));
+    const times = wms.filter((w) => w.t !== null).map((w) => w.t!);
+    if (times.length > 0) this.collect(t, this.engine.advanceTo(t.partition, Math.min(...times), now));
   }
 
   /** Source tasks: the watermark to send downstream, when it changed. */
   private watermarkOf(t: Task, now: number): Watermark | undefined {
     const c = t.clock!.snapshot();
     const seen = Number.isFinite(c.maxEventTime);
-    const idle = this.idleMs > 0 ? now - (seen ? c.lastEventWall : t.startedAt) >= this.idleMs : !seen;
-    const wm: Watermark = { w: t.partition, t: seen ? t.clock!.now(now) : null, idle };
+    if (!seen && now - t.startedAt < this.idleMs) return undefined; // not yet known: the others wait for it
+    const wm: Watermark = { w: t.partition, t: seen ? t.clock!.now(now) : null };
     const text = JSON.stringify(wm);
     return text === t.sentWatermark ? undefined : wm;
   }
@@ -560,7 +579,12 @@ export class DeriveRunner {
       }
     }
     const aggs = [...this.tasks.values()].filter((t) => t.kind === 'agg');
+    const srcs = [...this.tasks.values()].filter((t) => t.kind === 'src');
     const o = this.engine.advance(now, aggs.map((t) => t.partition));
+    if (this.local) {
+      const l = this.local.advance(now, srcs.map((t) => t.partition));
+      for (const t of srcs) this.collect(t, { values: l.values.filter((v) => v.partition === t.partition), alerts: l.alerts.filter((a) => a.partition === t.partition), forward: [] });
+    }
     for (const t of aggs) {
       this.collect(t, {
         values: o.values.filter((v) => v.partition === t.partition),
@@ -602,10 +626,10 @@ export class DeriveRunner {
         await this.dropTask(t);
       }
     }
-    const late = this.engine.lateDropped();
+    const late = { ...this.engine.lateDropped(), ...(this.local?.lateDropped() ?? {}) };
     this.stats.lateDropped = Object.values(late).reduce((a, b) => a + b, 0);
     this.prometheus.observe({ values: [], alerts: [] }, late);
-    for (const [metric, n] of Object.entries(this.engine.missingJoins())) this.prometheus.missingJoins.set({ metric }, n);
+    for (const [metric, n] of Object.entries({ ...this.engine.missingJoins(), ...(this.local?.missingJoins() ?? {}) })) this.prometheus.missingJoins.set({ metric }, n);
   }
 
   private async commitTask(t: Task): Promise<void> {
@@ -635,6 +659,8 @@ export class DeriveRunner {
       if (alerts.length > 0) await tx.send({ topic: this.alertsTopic, acks: -1, messages: alerts });
       if (t.kind === 'agg') {
         await tx.send({ topic: this.changelogTopic, acks: -1, messages: [{ key: `agg-${t.partition}`, value: JSON.stringify({ state: this.engine.snapshot(t.partition) }) }] });
+      } else if (this.local) {
+        await tx.send({ topic: this.changelogTopic, acks: -1, messages: [{ key: `src-${t.partition}`, value: JSON.stringify({ state: this.local.snapshot(t.partition) }) }] });
       }
       if (t.offsets.size > 0) {
         await tx.sendOffsets({
@@ -651,7 +677,7 @@ export class DeriveRunner {
     this.stats.produced += values.length + alerts.length;
     this.stats.repartitioned += t.repartition.length;
     this.prometheus.produced.inc(values.length + alerts.length);
-    this.prometheus.observe(t.out, this.engine.lateDropped());
+    this.prometheus.observe(t.out, { ...this.engine.lateDropped(), ...(this.local?.lateDropped() ?? {}) });
     this.toStatsd(t.out);
     this.log.debug({ task: taskId(t.kind, t.partition), values: t.out.values.length, alerts: t.out.alerts.length, repartitioned: t.repartition.length }, 'transaction committed');
     if (t.pendingWatermark !== undefined) t.sentWatermark = JSON.stringify(t.pendingWatermark);

@@ -54,12 +54,14 @@ export default [
   { name: 'rejections_5m', from: 'orders.v1.OrderRejected', groupBy: ['aggregator'], window: tumbling('5m') },
   { name: 'restaurants_10m', from: 'orders.v1.OrderRejected', groupBy: ['aggregator'], window: tumbling('10m'),
     aggregate: { kind: 'countDistinct', field: 'restaurant_id' } },
+  // Grouped by the input's key: aggregated in the source task (state under src-<partition>), no repartition.
+  { name: 'per_order_10m', from: 'orders.v1.OrderRejected', groupBy: ['order_id'], window: tumbling('10m') },
 ];
 `,
     );
     t.after(() => rmSync(defs, { force: true }));
     const events = Array.from({ length: 600 }, (_, i) => ({
-      orderId: `o-${i}`, restaurantId: `r-${(i * 13) % 11}`, market: 'AE', aggregator: AGGS[i % 3]!, reason: 'TOO_BUSY' as const, rejectedAt: new Date(T0 + i * 6_000),
+      orderId: `o-${i % 40}`, restaurantId: `r-${(i * 13) % 11}`, market: 'AE', aggregator: AGGS[i % 3]!, reason: 'TOO_BUSY' as const, rejectedAt: new Date(T0 + i * 6_000),
     }));
     const publish = async (evs: typeof events) => {
       const p = createPublisher({ schema, producer: 'derive-kill', kafka: { brokers: brokers() }, statsd: false, topics: { 'orders.v1': topic } });
@@ -82,8 +84,8 @@ export default [
 
     // The kill landed mid-stream: some windows were committed, not all.
     const committedBefore = (await readAll(metricsTopic, { count: 1, timeoutMs: 30_000, settleMs: 1500 })).length;
-    assert.ok(committedBefore > 0 && committedBefore < 54, `the first process committed part of the values (${committedBefore} of 54)`);
-    t.diagnostic(`values committed before the kill: ${committedBefore} of 54`);
+    assert.ok(committedBefore > 0 && committedBefore < 294, `the first process committed part of the values (${committedBefore} of 294)`);
+    t.diagnostic(`values committed before the kill: ${committedBefore} of 294`);
 
     const second = startDerive(args);
     t.after(() => second.child.kill('SIGKILL'));
@@ -96,12 +98,14 @@ export default [
       const k10 = `restaurants_10m|${e.aggregator}|${Math.floor(e.rejectedAt.getTime() / (10 * MIN)) * 10 * MIN}`;
       if (!distinct.has(k10)) distinct.set(k10, new Set());
       distinct.get(k10)!.add(e.restaurantId);
+      const o10 = `per_order_10m|${e.orderId}|${Math.floor(e.rejectedAt.getTime() / (10 * MIN)) * 10 * MIN}`;
+      expected.set(o10, (expected.get(o10) ?? 0) + 1);
     }
     for (const [k, s] of distinct) expected.set(k, s.size);
-    // 36 + 18 values; read until they are all there, then 2 s more so a duplicate would show.
+    // 36 + 18 + 240 values; read until they are all there, then 2 s more so a duplicate would show.
     const records = await readAll(metricsTopic, { count: expected.size, timeoutMs: 90_000, settleMs: 2000 });
     const values = records.map((r) => decodeMetric(r.value!));
-    const got = new Map(values.map((v) => [`${v.name}|${v.dimensions.aggregator}|${v.windowStart}`, v.value]));
+    const got = new Map(values.map((v) => [`${v.name}|${v.dimensions.aggregator ?? v.dimensions.order_id}|${v.windowStart}`, v.value]));
     assert.equal(values.length, got.size, `every window exactly once (${values.length} values, ${got.size} distinct)`);
     assert.deepEqual(got, expected);
     second.child.kill('SIGTERM');

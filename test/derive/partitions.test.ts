@@ -53,12 +53,13 @@ async function publishFailures(topic: string, events: Failed[]): Promise<void> {
 
 /**
  * Stream time only reaches the ends of the last sliding windows (10 minutes after the last event) with newer
- * input: one event of a type no metric reads, 30 minutes later, moves it on (the other partitions are idle).
+ * input, or after as much wall-clock time: events of a type no metric reads, 30 minutes later, in every partition
+ * (30 keys: the chance that one of 3 partitions gets none is 3 · (2/3)^30 ≈ 0.00002) move it on.
  */
 async function advanceStreamTime(topic: string, events: Array<{ t: number }>): Promise<void> {
   const p = createPublisher({ schema, producer: 'derive-partitions', kafka: { brokers: brokers() }, statsd: false, topics: { 'orders.v1': topic } });
   const last = Math.max(...events.map((e) => e.t));
-  await p.publish('orders.v1.OrderDelivered', { orderId: 'tick', context: { userId: 'u', sessionId: 's', deviceId: 'd' }, riderId: 'r', market: 'GB', platform: 'IOS', durationMinutes: 20, deliveredAt: new Date(last + 30 * MIN) });
+  for (let i = 0; i < 30; i++) await p.publish('orders.v1.OrderDelivered', { orderId: `tick-${i}`, context: { userId: 'u', sessionId: 's', deviceId: 'd' }, riderId: 'r', market: 'GB', platform: 'IOS', durationMinutes: 20, deliveredAt: new Date(last + 30 * MIN) });
   await p.close();
 }
 
@@ -182,6 +183,28 @@ describe('derive over partitions (real broker)', () => {
     }
     const after = await readAll(metricsTopic, { count: total + 1, timeoutMs: 3000, settleMs: 0 }).catch(() => []);
     assert.ok(after.length === 0 || after.length === total, `no value for the late event (${after.length} records)`);
+  });
+
+  it('a metric grouped by the input key is aggregated in the source task, without the repartition round trip', async (t) => {
+    const topic = await freshTopic(t, { partitions: 3 });
+    const metricsTopic = await freshTopic(t, { partitions: 1, prefix: 'metrics' });
+    const alertsTopic = await freshTopic(t, { partitions: 1, prefix: 'alerts' });
+    // 30 orders, each failing several times over 30 minutes (events of one order share a partition).
+    const events = failures(3).map((e, i) => ({ ...e, orderId: `order-${i % 30}` }));
+    await publishFailures(topic, events);
+    await advanceStreamTime(topic, events);
+    const want = new Map<string, number>();
+    for (const e of events) {
+      const k = `${e.orderId}|${Math.floor(e.t / (10 * MIN)) * 10 * MIN}`;
+      want.set(k, (want.get(k) ?? 0) + 1);
+    }
+    const { runner } = startRunner(t, { topic, group: `derive-${topic}`, metricsTopic, alertsTopic, metrics: [{ name: 'failures_per_order', from: 'orders.v1.PaymentFailed', groupBy: ['order_id'], window: tumbling('10m') }] });
+    await runner.start();
+    const records = await readAll(metricsTopic, { count: want.size, timeoutMs: 60_000, settleMs: 2000 });
+    const got = new Map(records.map((r) => decodeMetric(r.value!)).map((v) => [`${v.dimensions.order_id}|${v.windowStart}`, v.value]));
+    assert.equal(records.length, want.size, 'each window once');
+    assert.deepEqual(got, want);
+    assert.equal(runner.stats.repartitioned, 0, 'no metric input went through the repartition topic');
   });
 
   it('two instances in one group give the same values as the computation by hand (each window once)', async (t) => {
