@@ -6,12 +6,13 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { resultsDir } from './results.js';
+import { resultsDir, saveResults } from './results.js';
+import { round } from './stats.js';
 
 export const BENCHMARKS: Array<{ name: string; title: string }> = [
   { name: 'publish', title: 'publish: multidispatch vs hand-written kafkajs + hot-shots' },
   { name: 'load', title: 'load: Kafka → DuckDB with exactly-once vs the consume and write limits' },
-  // Later: { name: 'derive', title: ... }
+  { name: 'derive', title: 'derive: a windowed count, multidispatch vs the same metric as a Kafka Streams application (exactly-once)' },
 ];
 
 export async function writeBenchmarksDoc(root: string): Promise<string> {
@@ -40,4 +41,15 @@ export async function writeBenchmarksDoc(root: string): Promise<string> {
   const out = join(root, 'docs', 'benchmarks.md');
   writeFileSync(out, `${parts.join('\n').trimEnd()}\n`);
   return out;
+}
+
+/**
+ * The end of a benchmark run: sets `data.durationS` (since `started`), saves benchmarks/results/<name>.json and
+ * rewrites docs/benchmarks.md, saying where.
+ */
+export async function saveAndRender(root: string, name: string, data: { durationS: number }, started: number, say: (msg: string) => void): Promise<void> {
+  data.durationS = round((Date.now() - started) / 1000, 1);
+  say(`results: ${saveResults(root, name, data)}`);
+  say(`rewrote ${await writeBenchmarksDoc(root)}`);
+  say(`total ${data.durationS} s`);
 }

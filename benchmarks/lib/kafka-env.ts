@@ -18,13 +18,16 @@ export interface BenchKafka {
   stop(opts?: { keepDir?: boolean }): Promise<void>;
 }
 
-export async function startBenchKafka(say: (msg: string) => void): Promise<BenchKafka> {
+/** Starts the broker and says "broker up in … s at … (work dir …)", followed by `; <detail>` when given. */
+export async function startBenchKafka(say: (msg: string) => void, detail?: string): Promise<BenchKafka> {
+  const t0 = Date.now();
   await ensureKafkaJars({ onProgress: (m) => say(`kafka: ${m}`) });
   const workDir = mkdtempSync(join(tmpdir(), 'multidispatch-bench-'));
   const handle = await startKafka({ dataDir: join(workDir, 'kafka'), onProgress: (m) => say(`kafka: ${m}`) });
   const kafka = new Kafka({ clientId: 'bench-admin', brokers: [handle.brokers], logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
+  say(`broker up in ${((Date.now() - t0) / 1000).toFixed(1)} s at ${handle.brokers} (work dir ${workDir})${detail ? `; ${detail}` : ''}`);
   let stopped = false;
   return {
     handle,

@@ -20,6 +20,7 @@ import { schema } from 'multidispatch/examples';
 import { decodeRecord } from '../../dist/src/loader/record.js';
 import { EventRegistry } from '../../dist/src/schema/registry.js';
 import { DuckDbWarehouse } from '../../dist/src/warehouse/duckdb/warehouse.js';
+import { publishAll } from '../lib/prefill.js';
 import { round } from '../lib/stats.js';
 import { loadEventPool } from './events.js';
 import { send, waitFor } from '../lib/child-ipc.js';
@@ -205,31 +206,13 @@ function baseResult(n: number, elapsedMs: number, cpu: NodeJS.CpuUsage, maxRssMi
 async function prepare(): Promise<ChildResult> {
   const pool = loadEventPool();
   const types: Record<string, number> = {};
-  let errors = 0;
   const t0 = performance.now();
   const publisher = createPublisher({ schema, producer: 'bench-load', kafka: { brokers: [cfg.brokers] }, statsd: false, topics: renames() });
-  let outstanding = 0;
-  let wake: (() => void) | undefined;
-  for (let i = 0; i < cfg.n; i++) {
-    if (outstanding >= cfg.maxOutstanding) await new Promise<void>((r) => (wake = r));
-    if (i % 1000 === 0) await new Promise<void>((r) => setImmediate(r));
+  const { errors } = await publishAll(publisher, cfg.n, cfg.maxOutstanding, (i) => {
     const e = pool[i % pool.length]!;
     types[e.type] = (types[e.type] ?? 0) + 1;
-    outstanding++;
-    publisher.publish(e.type, e.event as never).then(
-      () => undefined,
-      () => void errors++,
-    ).finally(() => {
-      outstanding--;
-      if (wake && outstanding < cfg.maxOutstanding) {
-        const w = wake;
-        wake = undefined;
-        w();
-      }
-    });
-  }
-  await publisher.flush();
-  await publisher.close();
+    return publisher.publish(e.type, e.event as never);
+  });
   const publishMs = performance.now() - t0;
 
   // Read the topic back once, as the loader would, and keep the rows for W.

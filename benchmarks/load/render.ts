@@ -1,6 +1,5 @@
 /** The load section of docs/benchmarks.md, from benchmarks/results/load.json. */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { machineTable, measuredLine, notesSection, type MachineSummary } from '../lib/render.js';
 
 type V = 'C' | 'W' | 'L';
 /** One variant's medians over its repetitions; run.ts builds it (summarise) and this file renders it. */
@@ -62,7 +61,7 @@ interface Profile {
 interface Results {
   generatedAt: string;
   durationS: number;
-  machine: { cpuModel: string; cores: number; memoryGiB: number; os: string; node: string; kafka?: string; packages: Record<string, string>; gitHead?: string; loadAvgAtStart: number[] };
+  machine: MachineSummary;
   loadAvgAtEnd?: number[];
   method: { partitions: number; repetitions: number; n: number; batchRows: number; brokerWarmup: boolean; mix: Record<string, number>; variants: Record<V, string>; kafkaBroker: string };
   prefill: { records: number; publishMs: number; payloadBytes: number; rowJsonBytes: number; diskBytes: number; types: Record<string, number>; wallS: number };
@@ -88,22 +87,9 @@ export function render(raw: unknown, root: string): string {
   const out: string[] = [];
   const mixTotal = Object.values(r.method.mix).reduce((a, b) => a + b, 0);
   out.push(
-    `Measured ${r.generatedAt.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}; the whole benchmark took ${fix(r.durationS, 0)} s. Raw results: \`benchmarks/results/load.json\`.`,
+    measuredLine(r.generatedAt, r.durationS, 'load'),
     '',
-    '### Machine',
-    '',
-    '| | |',
-    '|---|---|',
-    `| CPU | ${m.cpuModel} |`,
-    `| Cores | ${m.cores} |`,
-    `| Memory | ${m.memoryGiB} GiB |`,
-    `| OS | ${m.os} |`,
-    `| Node.js | ${m.node} |`,
-    `| Kafka | ${m.kafka ?? 'n/a'} (${r.method.kafkaBroker}) |`,
-    `| Libraries | ${Object.entries(m.packages).map(([k, v]) => `${k} ${v}`).join(', ')} |`,
-    `| Checkout | ${m.gitHead ? `HEAD ${m.gitHead} (plus any uncommitted changes in the working tree; multidispatch as built in dist/)` : 'n/a'} |`,
-    `| Load average | ${m.loadAvgAtStart.join(' ')} at start${r.loadAvgAtEnd ? `, ${r.loadAvgAtEnd.join(' ')} at end` : ''} |`,
-    '',
+    ...machineTable(m, r.loadAvgAtEnd, `${m.kafka ?? 'n/a'} (${r.method.kafkaBroker})`),
     '### Method',
     '',
     `- **C** — ${r.method.variants.C}.`,
@@ -204,16 +190,7 @@ export function render(raw: unknown, root: string): string {
     );
   }
 
-  const notes = join(root, 'benchmarks', 'load', 'NOTES.md');
-  if (existsSync(notes)) {
-    const text = readFileSync(notes, 'utf8').trim();
-    const from = /<!--\s*written-from-run:\s*(\S+)\s*-->/.exec(text)?.[1];
-    out.push('### Bottleneck notes (hand-written, included verbatim from benchmarks/load/NOTES.md)', '');
-    if (from !== r.generatedAt) {
-      out.push(`> **Note:** these notes were written from the run of ${from ?? 'an unknown date'}, not from the run shown above (${r.generatedAt}); the figures they quote may differ from the table. Re-read the profile above and update NOTES.md.`, '');
-    }
-    out.push(text, '');
-  }
+  out.push(...notesSection(root, 'load', 'Bottleneck notes', r.generatedAt, 'the figures they quote may differ from the table. Re-read the profile above and update NOTES.md.'));
   return out.join('\n');
 }
 

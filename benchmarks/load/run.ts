@@ -17,11 +17,11 @@ import { copyFileSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeBenchmarksDoc } from '../lib/doc.js';
 import { startBenchKafka, type BenchKafka } from '../lib/kafka-env.js';
 import { cpuSince, machineInfo, takeCpuMark, type CpuMark } from '../lib/machine.js';
 import { summariseProfile, type ProfileSummary } from '../lib/cpuprofile.js';
-import { resultsDir, saveResults } from '../lib/results.js';
+import { resultsDir } from '../lib/results.js';
+import { exitOnError, exitOnSignals, stopAndSave } from '../lib/lifecycle.js';
 import { median, round } from '../lib/stats.js';
 import type { ChildConfig, ChildResult, Mode } from './child.js';
 import { MIX } from './events.js';
@@ -152,19 +152,11 @@ async function main(): Promise<void> {
     await kafka?.stop({ keepDir: failed }).catch((e: Error) => say(`stopping Kafka: ${e.message}`));
     rmSync(scratch, { recursive: true, force: true });
   };
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(sig, () => {
-      say(`${sig}: stopping the child and the broker`);
-      failed = true;
-      void cleanup().finally(() => process.exit(130));
-    });
-  }
+  exitOnSignals(say, 'the child and the broker', cleanup, () => (failed = true));
 
   try {
-    let t = Date.now();
-    kafka = await startBenchKafka(say);
+    kafka = await startBenchKafka(say, `scratch ${scratch}`);
     machine.kafka = kafka.handle.version;
-    say(`broker up in ${((Date.now() - t) / 1000).toFixed(1)} s at ${kafka.handle.brokers} (work dir ${kafka.workDir}); scratch ${scratch}`);
 
     const stamp = Date.now().toString(36);
     const topic = `bench.load.${stamp}`;
@@ -173,7 +165,7 @@ async function main(): Promise<void> {
     const base = { brokers: kafka.handle.brokers, topic, n: method.n, rowsFile, batchRows: method.batchRows, maxOutstanding: method.maxOutstanding };
 
     // Pre-fill (untimed): once, for every run.
-    t = Date.now();
+    let t = Date.now();
     say(`pre-filling ${topic} (${method.partitions} partitions) with ${method.n.toLocaleString('en-US')} events via createPublisher, then reading it back once for W's rows`);
     const prep = await runChild({ ...base, mode: 'prepare', group: `bench-load-${stamp}-prepare`, dbPath: '' }, kafka.handle.pid, undefined, 600_000);
     if (!prep.result?.prepare) throw new Error(`pre-fill failed: ${prep.failure ?? 'no result'}`);
@@ -269,19 +261,10 @@ async function main(): Promise<void> {
       loadAvgAtEnd: machineInfo(root, []).loadAvgAtStart,
     };
     failed = [...runs, ...brokerWarmup].some((r) => !r.result || r.failure !== undefined || r.result.n !== method.n);
-    await kafka.stop({ keepDir: failed });
-    if (failed) say(`some runs failed or did not check out; broker logs kept in ${kafka.workDir}`);
     rmSync(scratch, { recursive: true, force: true });
-    data.durationS = round((Date.now() - started) / 1000, 1);
-    say(`results: ${saveResults(root, 'load', data)}`);
-    const doc = await writeBenchmarksDoc(root);
-    say(`rewrote ${doc}`);
-    say(`total ${data.durationS} s`);
+    await stopAndSave(kafka, failed, root, 'load', data, started, say);
   } catch (err) {
-    failed = true;
-    say(`FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    await cleanup();
-    process.exit(1);
+    await exitOnError(err, say, cleanup, () => (failed = true));
   }
   process.exit(failed ? 1 : 0);
 }

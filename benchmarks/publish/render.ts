@@ -1,6 +1,5 @@
 /** The publish section of docs/benchmarks.md, from benchmarks/results/publish.json. */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { machineTable, measuredLine, notesSection, type MachineSummary } from '../lib/render.js';
 
 type V = 'A' | 'B' | 'Bh' | 'C';
 interface Row {
@@ -28,7 +27,7 @@ interface Ratio {
 interface Results {
   generatedAt: string;
   durationS: number;
-  machine: { cpuModel: string; cores: number; memoryGiB: number; os: string; node: string; kafka?: string; packages: Record<string, string>; gitHead?: string; loadAvgAtStart: number[] };
+  machine: MachineSummary;
   loadAvgAtEnd?: number[];
   method: {
     partitions: number;
@@ -73,22 +72,9 @@ export function render(raw: unknown, root: string): string {
   const s = r.summary;
   const out: string[] = [];
   out.push(
-    `Measured ${r.generatedAt.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}; the whole benchmark took ${fix(r.durationS, 0)} s. Raw results: \`benchmarks/results/publish.json\`.`,
+    measuredLine(r.generatedAt, r.durationS, 'publish'),
     '',
-    '### Machine',
-    '',
-    '| | |',
-    '|---|---|',
-    `| CPU | ${m.cpuModel} |`,
-    `| Cores | ${m.cores} |`,
-    `| Memory | ${m.memoryGiB} GiB |`,
-    `| OS | ${m.os} |`,
-    `| Node.js | ${m.node} |`,
-    `| Kafka | ${m.kafka ?? 'n/a'} (${r.method.kafkaBroker}) |`,
-    `| Libraries | ${Object.entries(m.packages).map(([k, v]) => `${k} ${v}`).join(', ')} |`,
-    `| Checkout | ${m.gitHead ? `HEAD ${m.gitHead} (plus any uncommitted changes in the working tree; multidispatch as built in dist/)` : 'n/a'} |`,
-    `| Load average | ${m.loadAvgAtStart.join(' ')} at start${r.loadAvgAtEnd ? `, ${r.loadAvgAtEnd.join(' ')} at end` : ''} |`,
-    '',
+    ...machineTable(m, r.loadAvgAtEnd, `${m.kafka ?? 'n/a'} (${r.method.kafkaBroker})`),
     '### Method',
     '',
     `- **A** — ${r.method.variants.A}.`,
@@ -203,15 +189,6 @@ export function render(raw: unknown, root: string): string {
     );
   }
 
-  const notes = join(root, 'benchmarks', 'publish', 'NOTES.md');
-  if (existsSync(notes)) {
-    const text = readFileSync(notes, 'utf8').trim();
-    const from = /<!--\s*written-from-run:\s*(\S+)\s*-->/.exec(text)?.[1];
-    out.push('### Bottleneck notes (hand-written, included verbatim from benchmarks/publish/NOTES.md)', '');
-    if (from !== r.generatedAt) {
-      out.push(`> **Note:** these notes were written from the run of ${from ?? 'an unknown date'}, not from the run shown above (${r.generatedAt}); the figures they quote may differ from the table. Re-read the profile above and update NOTES.md.`, '');
-    }
-    out.push(text, '');
-  }
+  out.push(...notesSection(root, 'publish', 'Bottleneck notes', r.generatedAt, 'the figures they quote may differ from the table. Re-read the profile above and update NOTES.md.'));
   return out.join('\n');
 }

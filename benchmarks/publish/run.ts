@@ -14,11 +14,11 @@ import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeBenchmarksDoc } from '../lib/doc.js';
 import { startBenchKafka, type BenchKafka } from '../lib/kafka-env.js';
 import { cpuSince, machineInfo, takeCpuMark, type CpuMark } from '../lib/machine.js';
 import { summariseProfile, type ProfileSummary } from '../lib/cpuprofile.js';
-import { resultsDir, saveResults } from '../lib/results.js';
+import { resultsDir } from '../lib/results.js';
+import { exitOnError, exitOnSignals, stopAndSave } from '../lib/lifecycle.js';
 import { median, round } from '../lib/stats.js';
 import { StatsdReceiver, type StatsdTotals } from '../lib/statsd-receiver.js';
 import type { ChildConfig, ChildResult } from './child.js';
@@ -145,19 +145,11 @@ async function main(): Promise<void> {
     await kafka?.stop({ keepDir: failed }).catch((e: Error) => say(`stopping Kafka: ${e.message}`));
     await receiver.close().catch(() => undefined);
   };
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(sig, () => {
-      say(`${sig}: stopping the child and the broker`);
-      failed = true;
-      void cleanup().finally(() => process.exit(130));
-    });
-  }
+  exitOnSignals(say, 'the child and the broker', cleanup, () => (failed = true));
 
   try {
-    let t = Date.now();
-    kafka = await startBenchKafka(say);
+    kafka = await startBenchKafka(say, `StatsD receiver on udp 127.0.0.1:${statsdPort}`);
     machine.kafka = kafka.handle.version;
-    say(`broker up in ${((Date.now() - t) / 1000).toFixed(1)} s at ${kafka.handle.brokers} (work dir ${kafka.workDir}); StatsD receiver on udp 127.0.0.1:${statsdPort}`);
 
     const runs: RunRecord[] = [];
     const stamp = Date.now().toString(36);
@@ -176,7 +168,7 @@ async function main(): Promise<void> {
         warmup: method.warmup[variant],
         eldResolutionMs: method.eldResolutionMs,
       };
-      t = Date.now();
+      const t = Date.now();
       const run = await runChild(cfg, receiver, kafka!.handle.pid, cpuProfDir);
       const expected = cfg.n + cfg.warmup;
       const found = await kafka!.recordCount(topic).catch(() => -1);
@@ -247,18 +239,9 @@ async function main(): Promise<void> {
       loadAvgAtEnd: machineInfo(root, []).loadAvgAtStart,
     };
     failed = [...runs, ...brokerWarmup].some((r) => !r.result || r.result.errors > 0 || r.kafkaRecords.check !== 'ok' || (r.variant !== 'A' && r.statsd.counterCheck !== 'ok'));
-    await kafka.stop({ keepDir: failed });
-    if (failed) say(`some runs failed or did not check out; broker logs kept in ${kafka.workDir}`);
-    data.durationS = round((Date.now() - started) / 1000, 1);
-    say(`results: ${saveResults(root, 'publish', data)}`);
-    const doc = await writeBenchmarksDoc(root);
-    say(`rewrote ${doc}`);
-    say(`total ${data.durationS} s`);
+    await stopAndSave(kafka, failed, root, 'publish', data, started, say);
   } catch (err) {
-    failed = true;
-    say(`FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    await cleanup();
-    process.exit(1);
+    await exitOnError(err, say, cleanup, () => (failed = true));
   }
   await receiver.close();
   process.exit(failed ? 1 : 0);
