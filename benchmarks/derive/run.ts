@@ -1,0 +1,582 @@
+/**
+ * benchmarks/derive: a derived metric — a count per group in 5-minute tumbling windows (grace 1 minute, event time
+ * from the md-occurred-at header, exactly-once) — computed over the same pre-filled topic by
+ *   D — multidispatch: `new DeriveRunner({ ..., metrics: defineMetrics(schema, [{ name, from: 'orders.v1.OrderPlaced',
+ *       groupBy: [...], window: tumbling('5m', { grace: '1m' }) }]), idleMs: 0, commitIntervalMs })` in a node child;
+ *   K — the same metric as a Kafka Streams application (streams-app/, kafka-streams = the broker's version,
+ *       processing.guarantee=exactly_once_v2, the same commit.interval.ms) in a java child.
+ * Two metrics ("group by"): `key` — the record key (order_id; Streams: groupByKey, no repartition) and `market` — a
+ * field of the protobuf value (Streams: re-key by the field read from the value, repartition, count).
+ * One local broker (benchmarks/lib/kafka-env.ts), started here and stopped at the end. One input topic per group-by
+ * is pre-filled once (createPublisher, untimed); every run uses a fresh consumer group / application.id, a fresh
+ * output topic and a fresh (empty) flush topic that both read as a second, co-partitioned input.
+ * A run is timed from 'go' (the process is already started and set up) until the group's committed offsets reach the
+ * end offsets of every input partition (admin fetchOffsets, polled), the same criterion for both. Then the output
+ * topic is read back and checked: every event counted exactly once, and the same per-window results from D and K.
+ * Writes benchmarks/results/derive.json and rewrites docs/benchmarks.md; exits 1 (like load) when a run failed, a
+ * count check failed or the per-window results differ — after saving and rendering them.
+ * Env: BENCH_DERIVE_N (100000), BENCH_DERIVE_REPS (2), BENCH_DERIVE_WARMUP (1), BENCH_DERIVE_KEYS (10000),
+ * BENCH_DERIVE_GROUP_BY (key,market), BENCH_DERIVE_SPAN_MIN (20, key), BENCH_DERIVE_MARKET_SPAN_MIN (5),
+ * BENCH_DERIVE_JITTER_S (10), BENCH_DERIVE_COMMIT_MS (1000).
+ *
+ *   npm run bench -- derive                      (builds dist/ if needed, then runs this)
+ *   BENCH_DERIVE_N=30000 BENCH_DERIVE_REPS=1 BENCH_DERIVE_WARMUP=0 npx tsx benchmarks/derive/run.ts   (a quick look)
+ */
+import { fork } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { Partitioners, type Admin } from 'kafkajs';
+import { schema } from 'multidispatch/examples';
+// Not exported from the package root: the built registry and envelope header names (the files `multidispatch` uses).
+import { EventRegistry } from '../../dist/src/schema/registry.js';
+import { HEADER } from '../../dist/src/schema/envelope.js';
+import { startBenchKafka, type BenchKafka } from '../lib/kafka-env.js';
+import { CLOCK_TICKS_PER_SECOND, cpuSince, machineInfo, processCpuTicks, takeCpuMark } from '../lib/machine.js';
+import { exitOnError, exitOnSignals, stopAndSave } from '../lib/lifecycle.js';
+import { median, round } from '../lib/stats.js';
+import type { ChildConfig, DeriveChildResult, GroupBy, PrepareResult } from './child.js';
+import type { SummaryRow } from './render.js';
+import { MARKETS, orderPlaced, planStart, WINDOW_MS, type EventPlan } from './events.js';
+import { ensureStreamsJar, javaVersion, spawnStreams } from './streams.js';
+import { compareOutputs, readDerive, readStreams, type OutputSummary, type OutputMap } from './verify.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '../..');
+const say = (msg: string) => process.stderr.write(`[bench:derive] ${msg}\n`);
+const envInt = (name: string, dflt: number) => (process.env[name] ? Number.parseInt(process.env[name]!, 10) : dflt);
+
+type Impl = 'D' | 'K';
+const GROUP_BYS: GroupBy[] = ((process.env.BENCH_DERIVE_GROUP_BY ?? 'key,market').split(',').filter(Boolean) as GroupBy[]);
+for (const g of GROUP_BYS) if (g !== 'key' && g !== 'market') throw new Error(`BENCH_DERIVE_GROUP_BY: unknown '${g}' (key, market)`);
+
+const method = {
+  partitions: 6,
+  n: envInt('BENCH_DERIVE_N', 100_000),
+  keys: envInt('BENCH_DERIVE_KEYS', 10_000),
+  /**
+   * Event times spread over this many minutes (ending about an hour before the run), per group-by. A repartition
+   * stage reorders events by as much event time as one source partition advances in one burst (multidispatch: a
+   * commit interval's worth; Streams: a poll's worth), and with a 1-minute grace that turns into late drops when
+   * the span is long. `key`: 20 min — measured without drops in either; `market`: 5 min, aligned to a window, so no
+   * window can close before the run's flush records (no late drop is possible whatever the reordering).
+   */
+  spanMinutes: { key: envInt('BENCH_DERIVE_SPAN_MIN', 20), market: envInt('BENCH_DERIVE_MARKET_SPAN_MIN', 5) } as Record<GroupBy, number>,
+  jitterS: envInt('BENCH_DERIVE_JITTER_S', 10),
+  repetitions: envInt('BENCH_DERIVE_REPS', 2),
+  commitIntervalMs: envInt('BENCH_DERIVE_COMMIT_MS', 1000),
+  groupBys: GROUP_BYS,
+  /** One discarded D and K run (group by key) before the measured ones: broker, page cache, jar and RocksDB files. */
+  warmup: (process.env.BENCH_DERIVE_WARMUP ?? '1') !== '0',
+  streamsEmit: 'update' as const,
+  streamsThreads: 1,
+  jvmArgs: [] as string[],
+  pollMs: 100,
+  maxOutstanding: 20_000,
+  runTimeoutMs: 300_000,
+};
+
+const METRIC = { key: 'orders_5m_by_order', market: 'orders_5m_by_market' } as const;
+const DIMENSION = { key: 'order_id', market: 'market' } as const;
+
+export interface RunRecord {
+  impl: Impl;
+  groupBy: GroupBy;
+  repetition: number;
+  failure?: string;
+  /** go → committed offsets at the end of every input partition. */
+  elapsedMs?: number;
+  eventsPerSec?: number;
+  /** go → first poll that saw a committed offset; the events committed by then. */
+  firstCommitMs?: number;
+  committedAtFirst?: number;
+  /** Events ÷ (first committed offset seen → done): the rate once started, at commit-interval granularity. */
+  steadyEventsPerSec?: number;
+  /** The process (node child / java) over go → done, from /proc/<pid>/stat (10 ms ticks), ÷ N. */
+  cpuUsPerEvent?: number;
+  cpuS?: number;
+  /** Peak resident set of the process (VmHWM) at done. */
+  peakRssMiB?: number;
+  brokerCpuUsPerEvent?: number;
+  otherCpuCores?: number;
+  stealCores?: number;
+  /** K: go → Streams printed RUNNING. D: go → start() resolved. */
+  startMs?: number;
+  d?: DeriveChildResult;
+  k?: { processed?: number; dropped?: number; exit: string };
+  output?: OutputSummary;
+  check: 'ok' | 'failed' | 'n/a';
+  checkText?: string;
+}
+
+type Targets = Map<string, Map<number, bigint>>;
+
+async function committedOf(admin: Admin, group: string, topics: string[]): Promise<Map<string, Map<number, bigint>>> {
+  const r = await admin.fetchOffsets({ groupId: group, topics });
+  const out = new Map<string, Map<number, bigint>>();
+  for (const t of r) out.set(t.topic, new Map(t.partitions.map((p) => [p.partition, BigInt(p.offset)])));
+  return out;
+}
+
+/**
+ * Whether the group has consumed everything: its committed offsets reach `targets` on the given topics, and on the
+ * group's repartition topics (`<group>-…repartition`: multidispatch's `<group>-repartition`, Streams'
+ * `<application.id>-<name>-repartition`) they reach the end offset minus one — the last record of a partition
+ * written in transactions is a commit marker, which a consumer's committed offset does not pass. Repartition topics
+ * are only checked once the targets are reached: by then every transaction that wrote to them and consumed the
+ * input has committed. Returns the sum committed on the target topics.
+ */
+async function drained(admin: Admin, group: string, targets: Targets): Promise<{ done: boolean; committed: bigint }> {
+  const c = await committedOf(admin, group, [...targets.keys()]);
+  let sum = 0n;
+  let done = true;
+  for (const [topic, parts] of targets) {
+    for (const [p, end] of parts) {
+      const o = c.get(topic)?.get(p) ?? -1n;
+      if (o > 0n) sum += o;
+      if (o < end) done = false;
+    }
+  }
+  if (!done) return { done, committed: sum };
+  const internal = (await admin.listTopics()).filter((t) => t.startsWith(`${group}-`) && t.endsWith('-repartition'));
+  if (internal.length === 0) return { done, committed: sum };
+  const ic = await committedOf(admin, group, internal);
+  for (const topic of internal) {
+    for (const o of await admin.fetchTopicOffsets(topic)) {
+      const high = BigInt(o.high);
+      if (high > 0n && (ic.get(topic)?.get(o.partition) ?? -1n) < high - 1n) return { done: false, committed: sum };
+    }
+  }
+  return { done: true, committed: sum };
+}
+
+function peakRssMiB(pid: number): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? round(Number(m[1]) / 1024) : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+interface Measured {
+  elapsedMs: number;
+  firstCommitMs: number;
+  committedAtFirst: number;
+  cpuS: number;
+  peakRssMiB: number;
+  broker: ReturnType<typeof cpuSince>;
+}
+
+/** Polls `drained` until done; fails when `failed()` returns a reason (the process died or reported an error) or on timeout. */
+async function waitDrained(admin: Admin, group: string, targets: Targets, failed: () => string | undefined, onFirst?: (t: number, n: bigint) => void): Promise<number> {
+  const t0 = performance.now();
+  let first = false;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, method.pollMs));
+    const why = failed();
+    if (why) throw new Error(why);
+    if (performance.now() - t0 > method.runTimeoutMs) throw new Error(`${group} did not consume everything within ${method.runTimeoutMs / 1000} s`);
+    const d = await drained(admin, group, targets);
+    const t = performance.now();
+    if (!first && d.committed > 0n) {
+      first = true;
+      onFirst?.(t, d.committed);
+    }
+    if (d.done) return t;
+  }
+}
+
+/** Marks CPU, calls go(), waits until the group has consumed the input (and drained its repartition topics). */
+async function measure(admin: Admin, pid: number, brokerPid: number, go: () => void, group: string, targets: Targets, failed: () => string | undefined): Promise<Measured> {
+  const mark = takeCpuMark(brokerPid);
+  const ticks0 = processCpuTicks(pid);
+  const t0 = performance.now();
+  go();
+  let first = { t: Number.NaN, n: 0n };
+  const t = await waitDrained(admin, group, targets, failed, (ft, n) => (first = { t: ft, n }));
+  const cpuS = (processCpuTicks(pid) - ticks0) / CLOCK_TICKS_PER_SECOND;
+  const broker = cpuSince(mark, brokerPid);
+  return { elapsedMs: t - t0, firstCommitMs: first.t - t0, committedAtFirst: Number(first.n), cpuS, peakRssMiB: peakRssMiB(pid), broker };
+}
+
+/**
+ * After the timed phase: records in the run's flush topic, every partition × every market × 4 order ids, with an
+ * event time past the end + grace of every real window. They reach every partition of either implementation's
+ * repartition stage, move its stream time on, and so close (multidispatch: emit) every real window.
+ */
+async function writeFlush(kafka: BenchKafka, flushTopic: string, partitions: number, atMs: number, plan: EventPlan): Promise<Map<number, bigint>> {
+  const registry = new EventRegistry(schema);
+  const producer = kafka.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
+  await producer.connect();
+  const messages = [];
+  for (let p = 0; p < partitions; p++) {
+    for (const market of MARKETS) {
+      for (let j = 0; j < 4; j++) {
+        const key = `flush-${p}-${market}-${j}`;
+        const enc = registry.encode('orders.v1.OrderPlaced', { ...orderPlaced(0, plan), orderId: key, market, placedAt: new Date(atMs) });
+        messages.push({
+          partition: p,
+          key,
+          value: Buffer.from(enc.bytes),
+          headers: {
+            [HEADER.eventType]: 'orders.v1.OrderPlaced',
+            [HEADER.eventId]: key,
+            [HEADER.occurredAt]: new Date(atMs).toISOString(),
+            [HEADER.producer]: 'bench-derive-flush',
+            [HEADER.schemaFingerprint]: enc.compiled.fingerprint,
+          },
+        });
+      }
+    }
+  }
+  await producer.send({ topic: flushTopic, acks: -1, messages });
+  await producer.disconnect();
+  const admin = kafka.kafka.admin();
+  await admin.connect();
+  const ends = await admin.fetchTopicOffsets(flushTopic);
+  await admin.disconnect();
+  return new Map(ends.map((o) => [o.partition, BigInt(o.high)]));
+}
+
+function fill(r: RunRecord, m: Measured, totalRecords: number): void {
+  const n = method.n;
+  r.elapsedMs = round(m.elapsedMs, 1);
+  r.eventsPerSec = round(n / (m.elapsedMs / 1000));
+  r.firstCommitMs = round(m.firstCommitMs, 1);
+  r.committedAtFirst = m.committedAtFirst;
+  r.steadyEventsPerSec = m.elapsedMs > m.firstCommitMs ? round((totalRecords - m.committedAtFirst) / ((m.elapsedMs - m.firstCommitMs) / 1000)) : undefined;
+  r.cpuS = round(m.cpuS, 2);
+  r.cpuUsPerEvent = round((m.cpuS * 1e6) / n, 2);
+  r.peakRssMiB = m.peakRssMiB;
+  r.brokerCpuUsPerEvent = round((m.broker.brokerCpuS * 1e6) / n, 2);
+  r.otherCpuCores = round(Math.max(0, m.broker.systemBusyS - m.broker.brokerCpuS - m.cpuS - m.broker.parentCpuS) / m.broker.wallS, 2);
+  r.stealCores = round(m.broker.stealS / m.broker.wallS, 3);
+}
+
+/** Events dropped as late: K — Streams' dropped-records-total; D — the runner's stats.lateDropped (after stop). */
+const lateDroppedOf = (r: RunRecord): number | undefined => (r.impl === 'K' ? r.k?.dropped : r.d?.lateDropped);
+
+function describe(r: RunRecord): string {
+  const id = `${r.impl}:${r.groupBy}#${r.repetition < 0 ? 'warm-up' : r.repetition}`;
+  if (r.eventsPerSec === undefined) return `${id}: FAILED ${r.failure}`;
+  const o = r.output;
+  return (
+    `${id}: ${r.eventsPerSec.toLocaleString('en-US')} events/s (steady ${r.steadyEventsPerSec?.toLocaleString('en-US') ?? 'n/a'}), ` +
+    `${r.cpuUsPerEvent} µs CPU/event (${r.cpuS} s), RSS ${r.peakRssMiB} MiB, broker ${r.brokerCpuUsPerEvent} µs/event, ` +
+    `first commit ${Math.round(r.firstCommitMs!)} ms, done ${Math.round(r.elapsedMs!)} ms, other procs ${r.otherCpuCores} cores; ` +
+    `late-dropped ${lateDroppedOf(r) ?? 'n/a'}${r.d ? `, repartitioned ${r.d.repartitioned}` : ''}; ` +
+    `output ${o ? `${o.records} records, ${o.windows} windows, total ${o.total}, digest ${o.digest}` : 'not read'}; check ${r.check}${r.checkText ? ` (${r.checkText})` : ''}${r.failure ? `; FAILED: ${r.failure}` : ''}`
+  );
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const machine = { ...machineInfo(root, ['kafkajs', 'protobufjs']), java: javaVersion(), kafkaStreams: '' };
+  say(`machine: ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}, node ${machine.node}, ${machine.java}; load average ${machine.loadAvgAtStart.join(' ')}`);
+  const jar = ensureStreamsJar(say);
+  machine.kafkaStreams = /<kafka\.version>([^<]+)</.exec(readFileSync(join(here, 'streams-app', 'pom.xml'), 'utf8'))?.[1] ?? 'unknown';
+
+  let kafka: BenchKafka | undefined;
+  let admin: Admin | undefined;
+  let failed = false;
+  const scratch = mkdtempSync(join(tmpdir(), 'multidispatch-bench-derive-'));
+  const live = new Set<{ kill(sig?: NodeJS.Signals): unknown }>();
+  const cleanup = async () => {
+    for (const c of live) c.kill('SIGKILL');
+    await admin?.disconnect().catch(() => undefined);
+    await kafka?.stop({ keepDir: failed }).catch((e: Error) => say(`stopping Kafka: ${e.message}`));
+    rmSync(scratch, { recursive: true, force: true });
+  };
+  exitOnSignals(say, 'the children and the broker', cleanup, () => (failed = true));
+
+  try {
+    kafka = await startBenchKafka(say);
+    admin = kafka.kafka.admin();
+    await admin.connect();
+    const brokers = kafka.handle.brokers;
+    const brokerPid = kafka.handle.pid;
+
+    const stamp = Date.now().toString(36);
+    // One pre-filled input topic per group-by (they differ only in the span of event times, see method.spanMinutes).
+    interface Input { topic: string; plan: EventPlan; target: Map<number, bigint>; records: number; flushWindowFrom: number }
+    const inputs = {} as Record<GroupBy, Input>;
+    const prefill: Record<string, unknown> = {};
+    const baseCfg: ChildConfig = {
+      mode: 'prepare', brokers, topic: '', partitions: method.partitions, plan: undefined as unknown as EventPlan, flushTopic: '', maxOutstanding: method.maxOutstanding,
+      group: '', groupBy: 'key', metricName: '', metricsTopic: '', alertsTopic: '', commitIntervalMs: method.commitIntervalMs, expectRecords: method.n,
+    };
+    for (const g of method.groupBys) {
+      const topic = `bench.derive.${stamp}.in-${g}`;
+      await kafka.createTopic(topic, method.partitions);
+      const spanMs = method.spanMinutes[g] * 60_000;
+      const plan: EventPlan = { n: method.n, keys: method.keys, startMs: planStart(spanMs / 3_600_000 + 1), spanMs, jitterMs: method.jitterS * 1000 };
+      const lastEventMs = plan.startMs + spanMs + plan.jitterMs;
+      /** Windows at or after this start are the flush records' own: left out of the checks. */
+      const flushWindowFrom = Math.floor((lastEventMs + 60_000) / WINDOW_MS) * WINDOW_MS + WINDOW_MS;
+      const t = Date.now();
+      say(`pre-filling ${topic} (${method.partitions} partitions) with ${method.n.toLocaleString('en-US')} OrderPlaced events via createPublisher (${method.keys.toLocaleString('en-US')} keys, event times over ${method.spanMinutes[g]} min from ${new Date(plan.startMs).toISOString()}, ±${method.jitterS} s)`);
+      const prep = await runPrepare({ ...baseCfg, topic, plan }, live);
+      const ends = await admin.fetchTopicOffsets(topic);
+      const target = new Map(ends.map((o) => [o.partition, BigInt(o.high)]));
+      const records = Number([...target.values()].reduce((a, b) => a + b, 0n));
+      if (records !== method.n || ends.some((o) => o.low !== '0')) throw new Error(`pre-fill: ${records} records in ${topic}, expected ${method.n}`);
+      prefill[g] = { ...prep, topic, records, perPartition: ends.map((o) => Number(o.high)), plan: { ...plan, flushWindowFrom }, wallS: round((Date.now() - t) / 1000, 1) };
+      say(`pre-filled in ${round((Date.now() - t) / 1000, 1)} s (${ends.map((o) => o.high).join(' / ')} records per partition)`);
+      inputs[g] = { topic, plan, target, records, flushWindowFrom };
+    }
+
+    const runs: RunRecord[] = [];
+    const warmups: RunRecord[] = [];
+    const maps = new Map<RunRecord, OutputMap>();
+    let seq = 0;
+
+    const execute = async (impl: Impl, groupBy: GroupBy, repetition: number): Promise<RunRecord> => {
+      const id = `${impl}-${groupBy}-${repetition < 0 ? 'warm' : repetition}-${seq++}`;
+      const group = `bench-derive-${stamp}-${id}`;
+      const outTopic = `bench.derive.${stamp}.${id}.out`;
+      const flushTopic = `bench.derive.${stamp}.${id}.flush`;
+      await kafka!.createTopic(flushTopic, method.partitions);
+      const r: RunRecord = { impl, groupBy, repetition, check: 'n/a' };
+      const { topic, plan, target: inputTarget, records, flushWindowFrom } = inputs[groupBy];
+      const flush = async (failed: () => string | undefined) => {
+        const ft = await writeFlush(kafka!, flushTopic, method.partitions, Date.now() - 60_000, plan);
+        await waitDrained(admin!, group, new Map([[topic, inputTarget], [flushTopic, ft]]), failed);
+      };
+      try {
+        if (impl === 'D') {
+          const cfg: ChildConfig = {
+            ...baseCfg, mode: 'D', topic, plan, flushTopic, group, groupBy, metricName: METRIC[groupBy], metricsTopic: outTopic, alertsTopic: `${outTopic}.alerts`,
+          };
+          const child = fork(join(here, 'child.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, BENCH_CONFIG: JSON.stringify(cfg), KAFKAJS_NO_PARTITIONER_WARNING: '1' } });
+          live.add(child);
+          let error: string | undefined;
+          let result: DeriveChildResult | undefined;
+          let exitCode: number | null | undefined;
+          let onReady!: () => void;
+          const ready = new Promise<void>((res) => (onReady = res));
+          let onResult!: () => void;
+          const gotResult = new Promise<void>((res) => (onResult = res));
+          child.on('message', (m: { type: string; result?: DeriveChildResult; message?: string; startMs?: number }) => {
+            if (m.type === 'ready') onReady();
+            else if (m.type === 'started') r.startMs = round(m.startMs!, 1);
+            else if (m.type === 'result') {
+              result = m.result;
+              onResult();
+            } else if (m.type === 'error') error ??= m.message;
+          });
+          const exited = new Promise<void>((res) =>
+            child.once('exit', (c) => {
+              exitCode = c;
+              live.delete(child);
+              onReady();
+              onResult();
+              res();
+            }),
+          );
+          await ready;
+          if (exitCode !== undefined) throw new Error(error ?? `D child exited (${exitCode}) before ready`);
+          const failed = () => error ?? (exitCode !== undefined ? `D child exited with code ${exitCode}` : undefined);
+          const m = await measure(admin!, child.pid!, brokerPid, () => child.send({ type: 'go' }), group, new Map([[topic, inputTarget]]), failed);
+          fill(r, m, records);
+          child.send({ type: 'timed' });
+          await flush(failed);
+          child.send({ type: 'done' });
+          await gotResult;
+          await exited;
+          if (!result) throw new Error(error ?? `D child exited with code ${exitCode} without a result`);
+          if (exitCode !== 0) throw new Error(`D child exited with code ${exitCode}`);
+          r.d = result;
+          const out = await readDerive(kafka!.kafka, outTopic, METRIC[groupBy], DIMENSION[groupBy], flushWindowFrom);
+          r.output = out.summary;
+          maps.set(r, out.map);
+        } else {
+          await kafka!.createTopic(outTopic, 1);
+          const stateDir = mkdtempSync(join(scratch, `${id}-state-`));
+          const k = spawnStreams(jar.jar, { bootstrap: brokers, input: `${topic},${flushTopic}`, output: outTopic, appId: group, stateDir, commitMs: method.commitIntervalMs, groupBy, emit: method.streamsEmit, threads: method.streamsThreads }, method.jvmArgs);
+          live.add(k.child);
+          let exit: string | undefined;
+          void k.exited.then((e) => {
+            exit = `${e.code ?? e.signal}`;
+            live.delete(k.child);
+          });
+          try {
+            await k.ready;
+            let goAt = 0;
+            const failed = () => (exit !== undefined ? `java exited (${exit}) before its group had consumed everything:\n${k.stderrTail()}` : undefined);
+            const m = await measure(admin!, k.pid, brokerPid, () => {
+              goAt = performance.now();
+              k.go();
+            }, group, new Map([[topic, inputTarget]]), failed);
+            fill(r, m, records);
+            const runningAt = await Promise.race([k.running, new Promise<undefined>((res) => setTimeout(() => res(undefined), 10))]);
+            if (runningAt !== undefined) r.startMs = round(runningAt - goAt, 1);
+            await flush(failed);
+          } finally {
+            const s = await k.stop();
+            r.k = { ...(s.processed !== undefined ? { processed: s.processed } : {}), ...(s.dropped !== undefined ? { dropped: s.dropped } : {}), exit: `${s.code ?? s.signal}` };
+            rmSync(stateDir, { recursive: true, force: true });
+          }
+          const out = await readStreams(kafka!.kafka, outTopic, flushWindowFrom);
+          r.output = out.summary;
+          maps.set(r, out.map);
+        }
+        // Every event counted exactly once, unless dropped as late — reported by each: Streams'
+        // dropped-records-total, the runner's stats.lateDropped (none should be: the data are in order within
+        // the grace per input partition; a repartition stage may reorder them more than that).
+        const o = r.output;
+        const problems: string[] = [];
+        const dropped = (impl === 'K' ? r.k?.dropped : r.d?.lateDropped) ?? 0;
+        const counter = impl === 'K' ? "Streams' dropped-records-total" : "the runner's stats.lateDropped";
+        if (o.total + dropped !== method.n) {
+          problems.push(`counts add up to ${o.total} + ${dropped} dropped as late (${counter}) = ${o.total + dropped}, expected ${method.n}: ${method.n - o.total - dropped} events missing and not reported as late`);
+        }
+        if (dropped > 0) problems.push(`${impl === 'K' ? 'Streams' : 'DeriveRunner'} dropped ${dropped} events as late (${counter})`);
+        if (o.nonFinal) problems.push(`${o.nonFinal} non-final values`);
+        if (r.d && r.d.consumedAtTimed < method.n) problems.push(`runner had consumed ${r.d.consumedAtTimed} < ${method.n} input records at the end of the timed phase`);
+        r.check = problems.length === 0 ? 'ok' : 'failed';
+        if (problems.length > 0) r.checkText = problems.join('; ');
+      } catch (err) {
+        r.failure = err instanceof Error ? err.message : String(err);
+        if (!r.output) r.check = 'failed';
+      }
+      say(describe(r));
+      return r;
+    };
+
+    if (method.warmup) {
+      say('warm-up: one discarded D and K run each (group by key); every run, warm-up or not, is a fresh process with a cold JIT');
+      warmups.push(await execute('D', 'key', -1));
+      warmups.push(await execute('K', 'key', -1));
+    }
+    for (let rep = 1; rep <= method.repetitions; rep++) {
+      for (const g of method.groupBys) {
+        // Alternate which one goes first.
+        const order: Impl[] = rep % 2 === 1 ? ['D', 'K'] : ['K', 'D'];
+        for (const impl of order) runs.push(await execute(impl, g, rep));
+      }
+    }
+
+    // Same results from D and K: every run's per-window counts against the first K run of the same group-by.
+    const agreement: Record<string, { reference?: string; digests: Record<string, string[]>; same: boolean; diffs: Record<string, ReturnType<typeof compareOutputs>> }> = {};
+    for (const g of method.groupBys) {
+      const withOutput = [...warmups, ...runs].filter((x) => x.groupBy === g && maps.has(x));
+      const label = (x: RunRecord) => `${x.impl}#${x.repetition < 0 ? 'warm-up' : x.repetition}`;
+      const digests: Record<string, string[]> = {};
+      for (const x of withOutput) (digests[x.output!.digest] ??= []).push(label(x));
+      const ref = withOutput.find((x) => x.impl === 'K' && x.check === 'ok') ?? withOutput.find((x) => x.impl === 'K');
+      const diffs: Record<string, ReturnType<typeof compareOutputs>> = {};
+      if (ref) for (const x of withOutput) if (x !== ref) diffs[label(x)] = compareOutputs(maps.get(x)!, maps.get(ref)!);
+      agreement[g] = { ...(ref ? { reference: label(ref) } : {}), digests, same: Object.keys(digests).length === 1, diffs };
+      if (!agreement[g].same) {
+        say(`MISMATCH (${g}): the runs did not all produce the same per-window counts: ${JSON.stringify(digests)}`);
+        for (const [k, d] of Object.entries(diffs)) if (!d.same) say(`  ${k} vs ${agreement[g].reference}: ${d.onlyInA} windows only in ${k}, ${d.onlyInB} only in the reference, ${d.differing} with different counts, total ${d.aMinusB >= 0 ? '+' : ''}${d.aMinusB}`);
+      } else say(`${g}: every run produced the same per-window counts (digest ${Object.keys(digests)[0]})`);
+    }
+
+    const summary = summarise(runs);
+    const ratios = Object.fromEntries(
+      method.groupBys.map((g) => {
+        const d = summary[`D:${g}`];
+        const k = summary[`K:${g}`];
+        const v = d && k ? d.eventsPerSec / k.eventsPerSec : Number.NaN;
+        return [
+          g,
+          {
+            throughputDvsK: { value: round(v, 3), target: 'D ≥ 1.0 × K (events/s, go → end offsets committed)', pass: v >= 1.0 },
+            steadyDvsK: d && k ? round(d.steadyEventsPerSec / k.steadyEventsPerSec, 3) : Number.NaN,
+            cpuDvsK: d && k ? round(d.cpuUsPerEvent / k.cpuUsPerEvent, 3) : Number.NaN,
+          },
+        ];
+      }),
+    );
+    for (const [g, x] of Object.entries(ratios)) say(`${g}: D/K = ${x.throughputDvsK.value}× (target ≥ 1.0×: ${x.throughputDvsK.pass ? 'MET' : 'MISS'}); steady ${x.steadyDvsK}×; CPU per event D/K ${x.cpuDvsK}×`);
+
+    const data = {
+      benchmark: 'derive',
+      generatedAt: new Date().toISOString(),
+      durationS: 0,
+      machine: { ...machine, kafka: kafka.handle.version },
+      method: {
+        ...method,
+        flushRecordsPerRun: method.partitions * MARKETS.length * 4,
+        metrics: METRIC,
+        streamsJar: { built: jar.built, buildMs: jar.buildMs },
+        kafkaBroker: `single local KRaft broker ${kafka.handle.version} (benchmarks/lib/kafka-env.ts → src/dev/kafka.ts), replication factor 1`,
+      },
+      prefill,
+      summary,
+      ratios,
+      agreement,
+      runs,
+      warmups,
+      loadAvgAtEnd: machineInfo(root, []).loadAvgAtStart,
+    };
+    failed = runs.some((r) => r.failure !== undefined || r.check !== 'ok') || Object.values(agreement).some((a) => !a.same);
+    await admin.disconnect();
+    admin = undefined;
+    rmSync(scratch, { recursive: true, force: true });
+    await stopAndSave(kafka, failed, root, 'derive', data, started, say);
+  } catch (err) {
+    await exitOnError(err, say, cleanup, () => (failed = true));
+  }
+  process.exit(failed ? 1 : 0);
+}
+
+async function runPrepare(cfg: ChildConfig, live: Set<{ kill(sig?: NodeJS.Signals): unknown }>): Promise<PrepareResult> {
+  const child = fork(join(here, 'child.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, BENCH_CONFIG: JSON.stringify(cfg), KAFKAJS_NO_PARTITIONER_WARNING: '1' } });
+  live.add(child);
+  let result: PrepareResult | undefined;
+  let error: string | undefined;
+  child.on('message', (m: { type: string; result?: PrepareResult; message?: string }) => {
+    if (m.type === 'result') result = m.result;
+    else if (m.type === 'error') error ??= m.message;
+  });
+  const code = await new Promise<number | null>((res) => child.once('exit', (c) => res(c)));
+  live.delete(child);
+  if (!result || code !== 0) throw new Error(`pre-fill failed: ${error ?? `exit ${code}`}`);
+  return result;
+}
+
+function summarise(runs: RunRecord[]): Record<string, SummaryRow> {
+  const out: Record<string, SummaryRow> = {};
+  for (const g of method.groupBys) {
+    for (const impl of ['D', 'K'] as Impl[]) {
+      const all = runs.filter((r) => r.impl === impl && r.groupBy === g);
+      // Runs whose timed phase completed; a failed correctness check is shown in `checks` (and loudly), not hidden.
+      const ok = all.filter((r) => r.failure === undefined && r.eventsPerSec !== undefined);
+      const pick = (f: (r: RunRecord) => number | undefined) => median(ok.map(f).filter((x): x is number => typeof x === 'number' && Number.isFinite(x)));
+      const range = (f: (r: RunRecord) => number | undefined): [number, number] => {
+        const xs = ok.map(f).filter((x): x is number => typeof x === 'number');
+        return [Math.min(...xs), Math.max(...xs)];
+      };
+      out[`${impl}:${g}`] = {
+        impl,
+        groupBy: g,
+        runs: ok.length,
+        failed: all.length - ok.length,
+        n: method.n,
+        eventsPerSec: round(pick((r) => r.eventsPerSec)),
+        eventsPerSecRange: range((r) => r.eventsPerSec),
+        steadyEventsPerSec: round(pick((r) => r.steadyEventsPerSec)),
+        cpuUsPerEvent: round(pick((r) => r.cpuUsPerEvent), 2),
+        cpuUsPerEventRange: range((r) => r.cpuUsPerEvent),
+        peakRssMiB: round(pick((r) => r.peakRssMiB)),
+        brokerCpuUsPerEvent: round(pick((r) => r.brokerCpuUsPerEvent), 2),
+        firstCommitMs: round(pick((r) => r.firstCommitMs)),
+        elapsedMs: round(pick((r) => r.elapsedMs)),
+        startMs: round(pick((r) => r.startMs)),
+        outputRecords: round(pick((r) => r.output?.records)),
+        lateDropped: round(pick(lateDroppedOf)),
+        ...(impl === 'D' ? { repartitioned: round(pick((r) => r.d?.repartitioned)) } : {}),
+        otherCpuCores: round(pick((r) => r.otherCpuCores), 2),
+        checks: `${all.filter((r) => r.check === 'ok').length}/${all.length}`,
+      };
+    }
+  }
+  return out;
+}
+
+await main();
