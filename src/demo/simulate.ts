@@ -30,7 +30,14 @@ export interface SimulationOptions {
   spanMs: number;
   /** Probability a payment attempt fails. */
   paymentFailureRate: number;
+  /**
+   * An incident: between `fromMs` and `toMs`, payment attempts of `platform` users in `market` fail with
+   * `failureRate` (a provider timeout, retryable); some users retry and succeed, some give up.
+   */
+  incident?: { market: (typeof MARKETS)[number]; platform: (typeof PLATFORMS)[number]; fromMs: number; toMs: number; failureRate: number };
 }
+
+export { MARKETS, PLATFORMS };
 
 /**
  * The ordering flow of the Deliveroo write-up, order by order: placed → payment attempted → failed (and
@@ -45,7 +52,7 @@ export function* simulateOrders(o: SimulationOptions): Generator<Published> {
     const orderId = `ord-${o.seed}-${i}`;
     const context = { userId: `user-${user}`, sessionId: `sess-${o.seed}-${i}`, deviceId: `dev-${user}` };
     const market = MARKETS[user % MARKETS.length]!;
-    const platform = PLATFORMS[user % PLATFORMS.length]!;
+    const platform = PLATFORMS[Math.floor(user / MARKETS.length) % PLATFORMS.length]!; // independent of the market
     const method = pick(METHODS);
     const amount = { amountMinor: 800 + Math.floor(rand() * 4000), currency: market === 'GB' ? 'GBP' : market === 'AE' ? 'AED' : market === 'KW' ? 'KWD' : 'EUR' };
     let t = o.startMs + Math.floor((i / Math.max(1, o.orders)) * o.spanMs);
@@ -54,11 +61,15 @@ export function* simulateOrders(o: SimulationOptions): Generator<Published> {
     yield { type: 'orders.v1.OrderPlaced', event: { orderId, context, restaurantId, market, platform, total: amount, itemCount: 1 + Math.floor(rand() * 5), placedAt: at() } };
     let paid = false;
     for (let attempt = 1; attempt <= 3 && !paid; attempt++) {
-      yield { type: 'orders.v1.PaymentAttempted', event: { orderId, context, market, platform, method, amount, attempt, attemptedAt: at() } };
-      if (rand() < o.paymentFailureRate) {
-        const retryable = rand() < 0.7;
-        yield { type: 'orders.v1.PaymentFailed', event: { orderId, context, market, platform, method, amount, errorCode: retryable ? 'psp_timeout' : 'card_declined', retryable, attempt, failedAt: at() } };
-        if (!retryable || rand() < 0.4) break;
+      const attemptedAt = at();
+      yield { type: 'orders.v1.PaymentAttempted', event: { orderId, context, market, platform, method, amount, attempt, attemptedAt } };
+      const inc = o.incident;
+      const hit = !!inc && market === inc.market && platform === inc.platform && attemptedAt.getTime() >= inc.fromMs && attemptedAt.getTime() < inc.toMs;
+      if (rand() < (hit ? inc.failureRate : o.paymentFailureRate)) {
+        const retryable = hit ? rand() < 0.9 : rand() < 0.7;
+        yield { type: 'orders.v1.PaymentFailed', event: { orderId, context, market, platform, method, amount, errorCode: hit ? 'psp_sdk_timeout' : retryable ? 'psp_timeout' : 'card_declined', retryable, attempt, failedAt: at() } };
+        // Some users give up (always after a non-retryable failure).
+        if (!retryable || rand() < (hit ? 0.3 : 0.4)) break;
       } else {
         paid = true;
         yield { type: 'orders.v1.PaymentSucceeded', event: { orderId, context, market, platform, method, amount, pspReference: `psp-${o.seed}-${i}`, succeededAt: at() } };
@@ -67,7 +78,7 @@ export function* simulateOrders(o: SimulationOptions): Generator<Published> {
     if (!paid) continue;
     const aggregator = pick(AGGREGATORS);
     yield { type: 'orders.v1.OrderSentToRestaurant', event: { orderId, context, restaurantId, market, aggregator, sentAt: at() } };
-    if (rand() < 0.05) {
+    if (rand() < 0.02) {
       yield { type: 'orders.v1.OrderRejected', event: { orderId, context, restaurantId, market, aggregator, reason: pick(REASONS), rejectedAt: at() } };
     } else {
       yield { type: 'orders.v1.OrderDelivered', event: { orderId, context, riderId: `rider-${Math.floor(rand() * 200)}`, market, platform, durationMinutes: 15 + Math.floor(rand() * 40), deliveredAt: at() } };

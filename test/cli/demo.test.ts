@@ -1,24 +1,53 @@
+/**
+ * `multidispatch demo` end to end (a shortened configuration) against the suite's broker: the three views of the
+ * incident agree per minute and tag set, and their totals equal the events the simulation published; a second
+ * run into the same folder works.
+ */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import type { DemoReport } from '../../src/demo/report.js';
 import { brokers } from '../support/kafka.js';
 
+const demo = (args: string[]) => spawnSync(process.execPath, ['bin/multidispatch.js', 'demo', ...args], { encoding: 'utf8', timeout: 240_000 });
+
 describe('multidispatch demo', () => {
-  it('publishes the ordering flow and Kafka record counts equal StatsD counter totals per event type', () => {
-    const r = spawnSync(process.execPath, ['bin/multidispatch.js', 'demo', '--orders', '120', '--brokers', brokers().join(',')], { encoding: 'utf8', timeout: 180_000 });
-    assert.equal(r.status, 0, `demo failed:\n${r.stderr}\n${r.stdout}`);
-    const rows = [...r.stdout.matchAll(/^(orders\.v1\.\w+)\s+(\d+)\s+(\d+)$/gm)].map((m) => ({ type: m[1]!, kafka: Number(m[2]), statsd: Number(m[3]) }));
-    assert.ok(rows.length >= 5, `expected a row per event type:\n${r.stdout}`);
-    for (const row of rows) assert.equal(row.kafka, row.statsd, `${row.type}: Kafka ${row.kafka} vs StatsD ${row.statsd}`);
-    assert.equal(rows.find((x) => x.type === 'orders.v1.OrderPlaced')?.kafka, 120, 'one OrderPlaced per order');
-    const published = Number(/published (\d+) events/.exec(r.stdout)?.[1]);
-    assert.equal(rows.reduce((s, x) => s + x.kafka, 0), published);
-    assert.match(r.stdout, /Kafka and StatsD agree for every event type\./);
+  it('StatsD, the warehouse and the derived metric agree per minute and tag set, and with what was published; a second run works', (t) => {
+    const out = mkdtempSync(join(tmpdir(), 'md-demo-'));
+    t.after(() => rmSync(out, { recursive: true, force: true }));
+    for (const seed of ['7', '8']) {
+      const r = demo(['--orders', '1500', '--minutes', '12', '--seed', seed, '--brokers', brokers().join(','), '--out', out]);
+      assert.equal(r.status, 0, `demo (seed ${seed}) failed:\n${r.stderr}\n${r.stdout}`);
+      const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as DemoReport;
+      const failedPublished = report.publishedByType['orders.v1.PaymentFailed']!;
+      assert.equal(report.publishFailed, 0);
+      assert.equal(report.published, report.events);
+      assert.equal(report.warehouse.rows, report.published, 'every published event is in the warehouse');
+      assert.ok(report.agreement.cells > 20, `cells: ${report.agreement.cells}`);
+      assert.equal(report.agreement.agreeing, report.agreement.cells, JSON.stringify(report.agreement.rows.filter((x) => !x.agree)));
+      const sum = (k: 'statsd' | 'warehouse' | 'derived') => report.agreement.rows.reduce((a, x) => a + x[k], 0);
+      assert.equal(sum('statsd'), failedPublished);
+      assert.equal(sum('warehouse'), failedPublished);
+      assert.equal(sum('derived'), failedPublished);
+      // The incident shows in every view: the alert fired for its market and platform, the warehouse counts users.
+      const { market, platform } = report.incident;
+      assert.ok(report.alerts.some((a) => a.metric === 'payment_failures_10m' && a.state === 'firing' && a.dimensions.market === market && a.dimensions.platform === platform), JSON.stringify(report.alerts));
+      assert.ok(report.warehouse.usersAffected > 0 && report.warehouse.transientUsers + report.warehouse.blockedUsers === report.warehouse.usersAffected);
+      assert.match(r.stdout, /agree in all \d+ \(minute, market, platform\) cells/);
+      assert.match(readFileSync(join(out, 'report.html'), 'utf8'), /One truth: do the three views agree\?/);
+      assert.ok(existsSync(join(out, 'warehouse.duckdb')));
+    }
   });
 
-  it('a bad --orders is a usage error', () => {
-    const r = spawnSync(process.execPath, ['bin/multidispatch.js', 'demo', '--orders', 'many'], { encoding: 'utf8' });
+  it('bad options are usage errors (exit 2)', () => {
+    let r = demo(['--orders', 'many']);
     assert.equal(r.status, 2);
     assert.match(r.stderr, /--orders must be a positive integer/);
+    r = demo(['--minutes', '3']);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /--minutes must be at least 6/);
   });
 });
