@@ -60,6 +60,8 @@ interface Results {
   durationS: number;
   machine: MachineSummary & { java: string; kafkaStreams: string };
   loadAvgAtEnd?: number[];
+  /** Modification time of dist/src/index.js at the start and the end of the run. */
+  dist?: { builtAtStart: string; builtAtEnd: string };
   method: {
     partitions: number; n: number; keys: number; spanMinutes: Record<GroupBy, number>; jitterS: number; repetitions: number; commitIntervalMs: number; groupBys: GroupBy[];
     warmup: boolean; streamsEmit: string; streamsThreads: number; jvmArgs: string[]; pollMs: number; metrics: Record<GroupBy, string>; kafkaBroker: string; flushRecordsPerRun: number;
@@ -97,6 +99,9 @@ export function render(raw: unknown, root: string): string {
     measuredLine(r.generatedAt, r.durationS, 'derive'),
     '',
   );
+  if (r.dist && r.dist.builtAtEnd !== r.dist.builtAtStart) {
+    out.push(`> **Warning:** dist/ was rebuilt during the run (${r.dist.builtAtStart} → ${r.dist.builtAtEnd}): the D runs may not all have measured the same build.`, '');
+  }
   if (badChecks.length > 0 || mismatches.length > 0) {
     out.push(
       `> **CORRECTNESS WARNING:** ${badChecks.length > 0 ? `${badChecks.map((x) => `${x.impl}:${x.groupBy}#${x.repetition}`).join(', ')} did not count every event exactly once (${badChecks.map((x) => x.checkText ?? x.failure ?? '?').join(' / ')}). ` : ''}${mismatches.length > 0 ? `The per-window counts differ between runs for: ${mismatches.map(([g]) => g).join(', ')} (see "Same results?").` : ''} The throughput figures of those runs are shown, but they are not of the same work.`,

@@ -23,7 +23,7 @@
  *   BENCH_DERIVE_N=30000 BENCH_DERIVE_REPS=1 BENCH_DERIVE_WARMUP=0 npx tsx benchmarks/derive/run.ts   (a quick look)
  */
 import { fork } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -102,6 +102,8 @@ export interface RunRecord {
   brokerCpuUsPerEvent?: number;
   otherCpuCores?: number;
   stealCores?: number;
+  /** Admin polls of this run retried after a transient error (each delays "done" by up to one poll interval). */
+  pollRetries?: number;
   /** K: go → Streams printed RUNNING. D: go → start() resolved. */
   startMs?: number;
   d?: DeriveChildResult;
@@ -170,6 +172,12 @@ interface Measured {
   broker: ReturnType<typeof cpuSince>;
 }
 
+/** Admin errors a poll retries at the next poll: retriable ones and a group coordinator not found / not ready yet. */
+const transient = (err: unknown): boolean => (err as { retriable?: boolean }).retriable === true || /coordinator/i.test((err as Error).message ?? '');
+
+/** Admin polls that failed with a transient error and were retried (e.g. the group coordinator still loading after the broker started). */
+const pollRetries = { n: 0, last: '' };
+
 /** Polls `drained` until done; fails when `failed()` returns a reason (the process died or reported an error) or on timeout. */
 async function waitDrained(admin: Admin, group: string, targets: Targets, failed: () => string | undefined, onFirst?: (t: number, n: bigint) => void): Promise<number> {
   const t0 = performance.now();
@@ -179,7 +187,15 @@ async function waitDrained(admin: Admin, group: string, targets: Targets, failed
     const why = failed();
     if (why) throw new Error(why);
     if (performance.now() - t0 > method.runTimeoutMs) throw new Error(`${group} did not consume everything within ${method.runTimeoutMs / 1000} s`);
-    const d = await drained(admin, group, targets);
+    let d: Awaited<ReturnType<typeof drained>>;
+    try {
+      d = await drained(admin, group, targets);
+    } catch (err) {
+      if (!transient(err)) throw err;
+      pollRetries.n++;
+      pollRetries.last = (err as Error).message;
+      continue;
+    }
     const t = performance.now();
     if (!first && d.committed > 0n) {
       first = true;
@@ -274,6 +290,9 @@ function describe(r: RunRecord): string {
 
 async function main(): Promise<void> {
   const started = Date.now();
+  // Every D child loads dist/ when it starts: a rebuild during the run (someone else's `npm run build`) would change what is measured.
+  const distMtime = () => new Date(statSync(join(root, 'dist', 'src', 'index.js')).mtimeMs).toISOString();
+  const distAtStart = distMtime();
   const machine = { ...machineInfo(root, ['kafkajs', 'protobufjs']), java: javaVersion(), kafkaStreams: '' };
   say(`machine: ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}, node ${machine.node}, ${machine.java}; load average ${machine.loadAvgAtStart.join(' ')}`);
   const jar = ensureStreamsJar(say);
@@ -340,6 +359,7 @@ async function main(): Promise<void> {
       const flushTopic = `bench.derive.${stamp}.${id}.flush`;
       await kafka!.createTopic(flushTopic, method.partitions);
       const r: RunRecord = { impl, groupBy, repetition, check: 'n/a' };
+      pollRetries.n = 0;
       const { topic, plan, target: inputTarget, records, flushWindowFrom } = inputs[groupBy];
       const flush = async (failed: () => string | undefined) => {
         const ft = await writeFlush(kafka!, flushTopic, method.partitions, Date.now() - 60_000, plan);
@@ -376,16 +396,21 @@ async function main(): Promise<void> {
               res();
             }),
           );
-          await ready;
-          if (exitCode !== undefined) throw new Error(error ?? `D child exited (${exitCode}) before ready`);
-          const failed = () => error ?? (exitCode !== undefined ? `D child exited with code ${exitCode}` : undefined);
-          const m = await measure(admin!, child.pid!, brokerPid, () => child.send({ type: 'go' }), group, new Map([[topic, inputTarget]]), failed);
-          fill(r, m, records);
-          child.send({ type: 'timed' });
-          await flush(failed);
-          child.send({ type: 'done' });
-          await gotResult;
-          await exited;
+          try {
+            await ready;
+            if (exitCode !== undefined) throw new Error(error ?? `D child exited (${exitCode}) before ready`);
+            const failed = () => error ?? (exitCode !== undefined ? `D child exited with code ${exitCode}` : undefined);
+            const m = await measure(admin!, child.pid!, brokerPid, () => child.send({ type: 'go' }), group, new Map([[topic, inputTarget]]), failed);
+            fill(r, m, records);
+            child.send({ type: 'timed' });
+            await flush(failed);
+            child.send({ type: 'done' });
+            await gotResult;
+          } finally {
+            // A failed run must not leave its runner consuming CPU under the next runs.
+            if (exitCode === undefined && !result) child.kill('SIGKILL');
+            await exited;
+          }
           if (!result) throw new Error(error ?? `D child exited with code ${exitCode} without a result`);
           if (exitCode !== 0) throw new Error(`D child exited with code ${exitCode}`);
           r.d = result;
@@ -441,6 +466,10 @@ async function main(): Promise<void> {
       } catch (err) {
         r.failure = err instanceof Error ? err.message : String(err);
         if (!r.output) r.check = 'failed';
+      }
+      if (pollRetries.n > 0) {
+        r.pollRetries = pollRetries.n;
+        say(`${impl}:${groupBy}: ${pollRetries.n} admin poll(s) retried after a transient error (last: ${pollRetries.last})`);
       }
       say(describe(r));
       return r;
@@ -513,7 +542,9 @@ async function main(): Promise<void> {
       runs,
       warmups,
       loadAvgAtEnd: machineInfo(root, []).loadAvgAtStart,
+      dist: { builtAtStart: distAtStart, builtAtEnd: distMtime() },
     };
+    if (data.dist.builtAtEnd !== data.dist.builtAtStart) say(`WARNING: dist/ was rebuilt during the run (${data.dist.builtAtStart} → ${data.dist.builtAtEnd}): D runs may not all have measured the same build`);
     failed = runs.some((r) => r.failure !== undefined || r.check !== 'ok') || Object.values(agreement).some((a) => !a.same);
     await admin.disconnect();
     admin = undefined;
