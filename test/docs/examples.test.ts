@@ -8,7 +8,9 @@ import { brokers, kafka } from '../support/kafka.js';
 
 /**
  * Every ```ts run block in README.md and docs/*.md is a program: it is written next to the package (so
- * `import ... from 'multidispatch'` resolves to this package's build) and run against the suite broker.
+ * `import ... from 'multidispatch'` resolves to this package's build) and run against the suite broker. Every
+ * ```js definitions block is a `multidispatch derive --definitions` module: it is imported and its metrics (and
+ * tables) validated against the example schema, as the CLI does.
  */
 async function runnableBlocks(): Promise<Array<{ file: string; index: number; code: string }>> {
   const files = ['README.md', ...(await readdir('docs')).filter((f) => f.endsWith('.md')).map((f) => join('docs', f))];
@@ -16,7 +18,16 @@ async function runnableBlocks(): Promise<Array<{ file: string; index: number; co
   for (const file of files) {
     const text = await readFile(file, 'utf8');
     let index = 0;
-    for (const m of text.matchAll(/^```ts run\n([\s\S]*?)^```$/gm)) out.push({ file, index: index++, code: m[1]! });
+    for (const m of text.matchAll(/^```(ts run|js definitions)\n([\s\S]*?)^```$/gm)) {
+      const code =
+        m[1] === 'ts run'
+          ? m[2]!
+          : `import { defineMetrics } from 'multidispatch';\nimport { schema } from 'multidispatch/examples';\n` +
+            `const mod = await import('data:text/javascript;base64,${Buffer.from(m[2]!.replace(/from 'multidispatch'/g, `from '${new URL('../../dist/src/index.js', import.meta.url).href}'`)).toString('base64')}');\n` +
+            `const metrics = defineMetrics(schema, mod.default ?? mod.metrics, { tables: mod.tables ?? [] });\n` +
+            `if (metrics.length === 0) throw new Error('no metric definitions');\n`;
+      out.push({ file, index: index++, code });
+    }
   }
   return out;
 }
