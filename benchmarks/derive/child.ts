@@ -38,6 +38,8 @@ export interface ChildConfig {
   metricsTopic: string;
   alertsTopic: string;
   commitIntervalMs: number;
+  /** D: DeriveRunner idleMs (0: stream time never advances with the wall clock, and aggregate tasks do not wait for sources that have not reported). */
+  idleMs: number;
   /** Records in the input topic (N): D notes when stats.consumed reaches it. */
   expectRecords: number;
 }
@@ -101,7 +103,7 @@ async function derive(): Promise<DeriveChildResult> {
     topics: [cfg.topic, cfg.flushTopic],
     metricsTopic: cfg.metricsTopic,
     alertsTopic: cfg.alertsTopic,
-    idleMs: 0,
+    idleMs: cfg.idleMs,
     commitIntervalMs: cfg.commitIntervalMs,
     logger: pino({ name: 'bench-derive', level: 'warn' }, pino.destination(2)),
   });

@@ -63,7 +63,7 @@ interface Results {
   /** Modification time of dist/src/index.js at the start and the end of the run. */
   dist?: { builtAtStart: string; builtAtEnd: string };
   method: {
-    partitions: number; n: number; keys: number; spanMinutes: Record<GroupBy, number>; jitterS: number; repetitions: number; commitIntervalMs: number; groupBys: GroupBy[];
+    partitions: number; n: number; keys: number; idleMs?: number; spanMinutes: Record<GroupBy, number>; jitterS: number; repetitions: number; commitIntervalMs: number; groupBys: GroupBy[];
     warmup: boolean; streamsEmit: string; streamsThreads: number; jvmArgs: string[]; pollMs: number; metrics: Record<GroupBy, string>; kafkaBroker: string; flushRecordsPerRun: number;
   };
   prefill: Record<string, { publishMs: number; records: number; topic: string }>;
@@ -116,7 +116,7 @@ export function render(raw: unknown, root: string): string {
     '',
     `The metric: a count of \`orders.v1.OrderPlaced\` per group in 5-minute tumbling windows, grace 1 minute, event time from the \`md-occurred-at\` header, exactly-once, commit interval ${int(me.commitIntervalMs)} ms in both.`,
     '',
-    `- **D** — multidispatch: \`new DeriveRunner({ kafka, schema, metrics: defineMetrics(schema, [{ name, from: 'orders.v1.OrderPlaced', groupBy, window: tumbling('5m', { grace: '1m' }) }]), group, topics, metricsTopic, alertsTopic, idleMs: 0, commitIntervalMs: ${me.commitIntervalMs} })\`, in a node child process (multidispatch as built in dist/). Emits one final value per window when it closes.`,
+    `- **D** — multidispatch: \`new DeriveRunner({ kafka, schema, metrics: defineMetrics(schema, [{ name, from: 'orders.v1.OrderPlaced', groupBy, window: tumbling('5m', { grace: '1m' }) }]), group, topics, metricsTopic, alertsTopic, idleMs: ${me.idleMs ?? 0}, commitIntervalMs: ${me.commitIntervalMs} })\`, in a node child process (multidispatch as built in dist/). Emits one final value per window when it closes.`,
     `- **K** — the same metric as a Kafka Streams ${m.kafkaStreams} application (\`benchmarks/derive/streams-app\`), \`processing.guarantee=exactly_once_v2\`, \`commit.interval.ms=${me.commitIntervalMs}\`, ${me.streamsThreads} stream thread, a \`TimestampExtractor\` parsing the header, \`TimeWindows.ofSizeAndGrace(5 min, 1 min)\`, \`count()\` (RocksDB window store, record cache on, default size), emit ${me.streamsEmit === 'update' ? 'on update (the default: the cache forwards the latest count of each window touched at each commit; the last one per window is its result)' : 'on window close'}; in a java child process.`,
     ...me.groupBys.map((g) => `- Group by **${g}** (metric \`${me.metrics[g]}\`): D — ${DESC[g].D}; K — ${DESC[g].K}.`),
     `- Input: one topic per group-by, ${me.partitions} partitions, pre-filled once before any run with the real publisher (\`createPublisher\`, \`statsd: false\`): **${int(me.n)} OrderPlaced events** keyed by \`order_id\` (${int(me.keys)} distinct ids), event times spread evenly over ${me.groupBys.map((g) => `${me.spanMinutes[g]} min (${g})`).join(' / ')}, each moved by up to ±${me.jitterS} s. Publishing took ${me.groupBys.map((g) => `${fix((r.prefill[g]?.publishMs ?? Number.NaN) / 1000, 1)} s`).join(' / ')} (not part of any figure).`,

@@ -17,7 +17,7 @@
  * count check failed or the per-window results differ — after saving and rendering them.
  * Env: BENCH_DERIVE_N (100000), BENCH_DERIVE_REPS (2), BENCH_DERIVE_WARMUP (1), BENCH_DERIVE_KEYS (10000),
  * BENCH_DERIVE_GROUP_BY (key,market), BENCH_DERIVE_SPAN_MIN (20, key), BENCH_DERIVE_MARKET_SPAN_MIN (5),
- * BENCH_DERIVE_JITTER_S (10), BENCH_DERIVE_COMMIT_MS (1000).
+ * BENCH_DERIVE_JITTER_S (10), BENCH_DERIVE_COMMIT_MS (1000), BENCH_DERIVE_IDLE_MS (0: D's idleMs).
  *
  *   npm run bench -- derive                      (builds dist/ if needed, then runs this)
  *   BENCH_DERIVE_N=30000 BENCH_DERIVE_REPS=1 BENCH_DERIVE_WARMUP=0 npx tsx benchmarks/derive/run.ts   (a quick look)
@@ -67,6 +67,8 @@ const method = {
   jitterS: envInt('BENCH_DERIVE_JITTER_S', 10),
   repetitions: envInt('BENCH_DERIVE_REPS', 2),
   commitIntervalMs: envInt('BENCH_DERIVE_COMMIT_MS', 1000),
+  /** D's idleMs. */
+  idleMs: envInt('BENCH_DERIVE_IDLE_MS', 0),
   groupBys: GROUP_BYS,
   /** One discarded D and K run (group by key) before the measured ones: broker, page cache, jar and RocksDB files. */
   warmup: (process.env.BENCH_DERIVE_WARMUP ?? '1') !== '0',
@@ -332,7 +334,7 @@ async function main(): Promise<void> {
     const prefill: Record<string, unknown> = {};
     const baseCfg: ChildConfig = {
       mode: 'prepare', brokers, topic: '', partitions: method.partitions, plan: undefined as unknown as EventPlan, flushTopic: '', maxOutstanding: method.maxOutstanding,
-      group: '', groupBy: 'key', metricName: '', metricsTopic: '', alertsTopic: '', commitIntervalMs: method.commitIntervalMs, expectRecords: method.n,
+      group: '', groupBy: 'key', metricName: '', metricsTopic: '', alertsTopic: '', commitIntervalMs: method.commitIntervalMs, idleMs: method.idleMs, expectRecords: method.n,
     };
     for (const g of method.groupBys) {
       const topic = `bench.derive.${stamp}.in-${g}`;
