@@ -617,13 +617,23 @@ export class DeriveRunner {
   private async commitAll(): Promise<void> {
     for (const t of [...this.tasks.values()]) {
       if (!t.dirty) continue;
-      try {
-        await this.commitTask(t);
-      } catch (err) {
-        if (!isFenced(err)) throw err;
-        // Another instance owns this task now (a rebalance we have not seen yet): its work is not ours to commit.
-        this.log.warn({ task: taskId(t.kind, t.partition), err: (err as Error).message }, 'task fenced by a new owner; dropping it');
-        await this.dropTask(t);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.commitTask(t);
+          break;
+        } catch (err) {
+          if (isFenced(err)) {
+            // Another instance owns this task now (a rebalance we have not seen yet): its work is not ours to commit.
+            this.log.warn({ task: taskId(t.kind, t.partition), err: (err as Error).message }, 'task fenced by a new owner; dropping it');
+            await this.dropTask(t);
+            break;
+          }
+          // The aborted transaction took nothing with it: outputs, snapshot and offsets are still pending in the
+          // task, so the whole transaction can be retried (a coordinator moved, a broker restarted).
+          if (attempt >= 5 || (err as { retriable?: boolean }).retriable === false) throw err;
+          this.log.warn({ task: taskId(t.kind, t.partition), attempt, err: (err as Error).message }, 'transaction failed; retrying it');
+          await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
+        }
       }
     }
     const late = { ...this.engine.lateDropped(), ...(this.local?.lateDropped() ?? {}) };
