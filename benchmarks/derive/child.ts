@@ -2,7 +2,8 @@
  * One process of benchmarks/derive, started by run.ts with the configuration in BENCH_CONFIG and an IPC channel.
  *
  * Mode 'prepare' (untimed): publishes the N OrderPlaced events with the project's own publisher
- * (createPublisher, statsd: false).
+ * (createPublisher, statsd: false). Mode 'prepare-table' (untimed): publishes one RestaurantProfile per
+ * restaurant id of the plan to the table topic (`topics: { 'restaurants.v1': tableTopic }`).
  *
  * Mode 'D' (measured): multidispatch's DeriveRunner over the pre-filled topic and the run's empty flush topic.
  *   set-up (module load, definitions, runner constructed) → 'ready' → parent marks CPU → 'go' → start() →
@@ -10,6 +11,8 @@
  *   flush records and waits for them → 'done' → stop() → 'result' → exit.
  * The parent measures wall time and this process' CPU (/proc/<pid>/stat) between 'go' and the moment the
  * committed offsets reach the end of the input; this process reports what the runner says.
+ * Under `node --cpu-prof` (the parent's profiled run) the timed phase is also reported in the process' monotonic
+ * clock (µs), to cut the profile to it.
  */
 import { performance } from 'node:perf_hooks';
 import pino from 'pino';
@@ -18,12 +21,12 @@ import { schema } from 'multidispatch/examples';
 import { send, waitFor } from '../lib/child-ipc.js';
 import { publishAll } from '../lib/prefill.js';
 import { round } from '../lib/stats.js';
-import { orderPlaced, type EventPlan } from './events.js';
+import { orderPlaced, restaurantProfile, type EventPlan } from './events.js';
 
-export type GroupBy = 'key' | 'market';
+export type GroupBy = 'key' | 'market' | 'join';
 
 export interface ChildConfig {
-  mode: 'prepare' | 'D';
+  mode: 'prepare' | 'prepare-table' | 'D';
   brokers: string;
   topic: string;
   partitions: number;
@@ -40,6 +43,8 @@ export interface ChildConfig {
   commitIntervalMs: number;
   /** D: DeriveRunner idleMs (0: stream time never advances with the wall clock, and aggregate tasks do not wait for sources that have not reported). */
   idleMs: number;
+  /** join: the compacted topic of the global table 'restaurant' (RestaurantProfile keyed by restaurant_id). */
+  tableTopic?: string;
   /** Records in the input topic (N): D notes when stats.consumed reaches it. */
   expectRecords: number;
 }
@@ -73,6 +78,10 @@ export interface DeriveChildResult {
   /** process.cpuUsage() between 'go' and 'timed' (the end of the timed phase; cross-check of the parent's /proc figure). */
   cpuUserMs: number;
   cpuSystemMs: number;
+  /** Table records the runner read (stats.tableRecords; join only, else 0). */
+  tableRecords: number;
+  /** 'go' → 'timed' in the process' monotonic clock (µs): cuts a --cpu-prof profile to the timed phase. */
+  windowUs: [number, number];
 }
 
 const cfg = JSON.parse(process.env.BENCH_CONFIG ?? '{}') as ChildConfig;
@@ -86,21 +95,39 @@ async function prepare(): Promise<PrepareResult> {
   return { published: cfg.plan.n, errors, publishMs: round(publishMs) };
 }
 
+async function prepareTable(): Promise<PrepareResult> {
+  const t0 = performance.now();
+  const rows = cfg.plan.restaurants ?? 0;
+  const publisher = createPublisher({ schema, producer: 'bench-derive', kafka: { brokers: [cfg.brokers] }, statsd: false, topics: { 'restaurants.v1': cfg.tableTopic! } });
+  const { errors, firstError } = await publishAll(publisher, rows, cfg.maxOutstanding, (r) => publisher.publish('restaurants.v1.RestaurantProfile', restaurantProfile(r, cfg.plan.startMs)));
+  const publishMs = performance.now() - t0;
+  if (errors > 0) throw new Error(`${errors} publishes failed, first: ${firstError}`);
+  return { published: rows, errors, publishMs: round(publishMs) };
+}
+
 async function derive(): Promise<DeriveChildResult> {
-  const metrics = defineMetrics(schema, [
-    {
-      name: cfg.metricName,
-      from: 'orders.v1.OrderPlaced',
-      groupBy: [cfg.groupBy === 'key' ? 'order_id' : 'market'],
-      window: tumbling('5m', { grace: '1m' }),
-    },
-  ]);
+  const join = cfg.groupBy === 'join';
+  const metrics = join
+    ? defineMetrics(
+        schema,
+        [{ name: cfg.metricName, from: 'orders.v1.OrderPlaced', join: { restaurant: 'restaurant_id' }, groupBy: ['restaurant.region'], window: tumbling('5m', { grace: '1m' }) }],
+        { tables: [{ name: 'restaurant', from: 'restaurants.v1.RestaurantProfile', global: true }] },
+      )
+    : defineMetrics(schema, [
+        {
+          name: cfg.metricName,
+          from: 'orders.v1.OrderPlaced',
+          groupBy: [cfg.groupBy === 'key' ? 'order_id' : 'market'],
+          window: tumbling('5m', { grace: '1m' }),
+        },
+      ]);
   const runner = new DeriveRunner({
     kafka: { brokers: [cfg.brokers] },
     schema,
     metrics,
     group: cfg.group,
     topics: [cfg.topic, cfg.flushTopic],
+    ...(join ? { tableTopics: { restaurant: cfg.tableTopic! } } : {}),
     metricsTopic: cfg.metricsTopic,
     alertsTopic: cfg.alertsTopic,
     idleMs: cfg.idleMs,
@@ -116,6 +143,7 @@ async function derive(): Promise<DeriveChildResult> {
   await waitFor('go');
   const timed = waitFor('timed');
   const done = waitFor('done');
+  const hr0 = process.hrtime.bigint();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   let consumedAllMs: number | undefined;
@@ -126,6 +154,7 @@ async function derive(): Promise<DeriveChildResult> {
   const startMs = performance.now() - t0;
   await send({ type: 'started', startMs });
   await timed;
+  const hr1 = process.hrtime.bigint();
   const cpu = process.cpuUsage(cpu0);
   const consumedAtTimed = runner.stats.consumed;
   const lateDroppedAtTimed = runner.stats.lateDropped;
@@ -150,11 +179,13 @@ async function derive(): Promise<DeriveChildResult> {
     stopMs: round(stopMs, 1),
     cpuUserMs: round(cpu.user / 1000, 1),
     cpuSystemMs: round(cpu.system / 1000, 1),
+    tableRecords: runner.stats.tableRecords,
+    windowUs: [Number(hr0 / 1000n), Number(hr1 / 1000n)],
   };
 }
 
 async function main(): Promise<void> {
-  const result = cfg.mode === 'prepare' ? await prepare() : await derive();
+  const result = cfg.mode === 'prepare' ? await prepare() : cfg.mode === 'prepare-table' ? await prepareTable() : await derive();
   await send({ type: 'result', result });
 }
 

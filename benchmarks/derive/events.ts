@@ -4,8 +4,10 @@
  * that records arrive a little out of order — always less than the 1-minute grace, so no event is late.
  * `keys` distinct order ids (the record key, the publisher's key_field) are drawn by a multiplicative hash of
  * the event number; the market is a function of the order id (the same order is always in the same market).
+ * The restaurant id is drawn from `restaurants` ids (default 12,000); the `join` variant uses a few hundred and
+ * pre-fills a table topic with one RestaurantProfile per id (`restaurantProfile`), each in one of REGIONS.
  */
-import type { OrderPlaced } from '../../src/generated/examples.js';
+import type { OrderPlaced, RestaurantProfile } from '../../src/generated/examples.js';
 
 export interface EventPlan {
   n: number;
@@ -15,11 +17,29 @@ export interface EventPlan {
   startMs: number;
   spanMs: number;
   jitterMs: number;
+  /** Distinct restaurant ids (default 12,000). */
+  restaurants?: number;
 }
 
 export const MARKETS = ['GB', 'FR', 'IT', 'IE', 'AE', 'KW'] as const;
 const PLATFORMS = ['ANDROID', 'IOS', 'WEB'] as const;
 const CURRENCY: Record<string, string> = { GB: 'GBP', FR: 'EUR', IT: 'EUR', IE: 'EUR', AE: 'AED', KW: 'KWD' };
+
+/** 20 regions: restaurant r is in REGIONS[r % 20]. */
+export const REGIONS = Array.from({ length: 20 }, (_, i) => `region_${String(i).padStart(2, '0')}`);
+export const restaurantKey = (r: number) => `rst_${r}`;
+
+/** The table row of restaurant r (0 ≤ r < plan.restaurants), keyed by restaurant_id. */
+export function restaurantProfile(r: number, updatedAtMs: number): RestaurantProfile {
+  return {
+    restaurantId: restaurantKey(r),
+    name: `Restaurant ${r}`,
+    region: REGIONS[r % REGIONS.length]!,
+    brand: `brand_${r % 37}`,
+    market: MARKETS[r % MARKETS.length]!,
+    updatedAt: new Date(updatedAtMs),
+  } as RestaurantProfile;
+}
 
 export const WINDOW_MS = 5 * 60_000;
 
@@ -46,7 +66,7 @@ export function orderPlaced(i: number, plan: EventPlan): OrderPlaced {
       deviceId: `dev_${(i % 5000).toString(16).padStart(8, '0')}`,
       ...(i % 3 === 0 ? { appVersion: `5.${i % 20}.${i % 7}` } : {}),
     },
-    restaurantId: `rst_${(i * 31) % 12_000}`,
+    restaurantId: restaurantKey((i * 31) % (plan.restaurants ?? 12_000)),
     market,
     platform: PLATFORMS[(i >> 1) % PLATFORMS.length]!,
     total: { amountMinor: 500 + ((i * 7907) % 20_000), currency: CURRENCY[market]! },

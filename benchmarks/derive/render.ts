@@ -1,7 +1,8 @@
 /** The derive section of docs/benchmarks.md, from benchmarks/results/derive.json. */
+import type { ProfileSummary } from '../lib/cpuprofile.js';
 import { machineTable, measuredLine, notesSection, type MachineSummary } from '../lib/render.js';
 
-type GroupBy = 'key' | 'market';
+type GroupBy = 'key' | 'market' | 'join';
 /** One implementation × group-by: medians over its runs; run.ts builds it (summarise) and this file renders it. */
 export interface SummaryRow {
   impl: 'D' | 'K';
@@ -44,10 +45,17 @@ interface Run {
   startMs?: number;
   d?: { consumed: number; produced: number; cpuUserMs: number; cpuSystemMs: number; consumedAllMs?: number; lateDropped?: number; lateDroppedAtTimed?: number; repartitioned?: number };
   k?: { processed?: number; dropped?: number; exit: string };
+  threads?: ThreadShare[];
   output?: { records: number; windows: number; total: number; digest: string };
   check: string;
   checkText?: string;
 }
+interface ThreadShare {
+  cls: string;
+  cpuS: number;
+  percent: number;
+}
+type Profile = ProfileSummary & { file: string; run: Run };
 interface Diff {
   same: boolean;
   onlyInA: number;
@@ -63,10 +71,12 @@ interface Results {
   /** Modification time of dist/src/index.js at the start and the end of the run. */
   dist?: { builtAtStart: string; builtAtEnd: string };
   method: {
-    partitions: number; n: number; keys: number; idleMs?: number; spanMinutes: Record<GroupBy, number>; jitterS: number; repetitions: number; commitIntervalMs: number; groupBys: GroupBy[];
+    partitions: number; n: number; keys: number; idleMs?: number; restaurants?: number; regions?: number; cpuProfIntervalUs?: number; spanMinutes: Record<GroupBy, number>; jitterS: number; repetitions: number; commitIntervalMs: number; groupBys: GroupBy[];
     warmup: boolean; streamsEmit: string; streamsThreads: number; jvmArgs: string[]; pollMs: number; metrics: Record<GroupBy, string>; kafkaBroker: string; flushRecordsPerRun: number;
   };
   prefill: Record<string, { publishMs: number; records: number; topic: string }>;
+  profiles?: Record<string, Profile>;
+  threadSplit?: Record<string, ThreadShare[]>;
   summary: Record<string, SummaryRow>;
   ratios: Record<string, { throughputDvsK: { value: number; target: string; pass: boolean }; steadyDvsK: number; cpuDvsK: number }>;
   agreement: Record<string, { reference?: string; digests: Record<string, string[]>; same: boolean; diffs: Record<string, Diff> }>;
@@ -84,6 +94,10 @@ const DESC: Record<GroupBy, { D: string; K: string }> = {
   market: {
     D: "`groupBy: ['market']` (decoded from the protobuf value): source tasks send each input through `<group>-repartition` to the aggregate task of its group; an aggregate task's stream time is the smallest watermark of the source partitions (sent through the repartition topic after the data)",
     K: '`map` to (market read from the protobuf value with `CodedInputStream`, field 4, other fields skipped; empty value) → `groupByKey` → repartition topic `…-by-market-repartition`',
+  },
+  join: {
+    D: "`join: { restaurant: 'restaurant_id' }, groupBy: ['restaurant.region']` with `tables: [{ name: 'restaurant', from: 'restaurants.v1.RestaurantProfile', global: true }]` and `tableTopics: { restaurant: <table topic> }`: the runner reads the whole table topic (decoding every row) before it processes input; source tasks look the restaurant up, and send each input through `<group>-repartition` to the aggregate task of its region",
+    K: '`globalTable(<table topic>)` (values kept as bytes) → `stream.join(globalTable, restaurant_id read from the order value with `CodedInputStream` (field 3), the joiner reads the region from the row (field 3))` (inner join) → `map` to (region, empty value) → `groupByKey` → repartition topic `…-by-region-repartition`',
   },
 };
 
@@ -119,6 +133,7 @@ export function render(raw: unknown, root: string): string {
     `- **D** — multidispatch: \`new DeriveRunner({ kafka, schema, metrics: defineMetrics(schema, [{ name, from: 'orders.v1.OrderPlaced', groupBy, window: tumbling('5m', { grace: '1m' }) }]), group, topics, metricsTopic, alertsTopic, idleMs: ${me.idleMs ?? 0}, commitIntervalMs: ${me.commitIntervalMs} })\`, in a node child process (multidispatch as built in dist/). Emits one final value per window when it closes.`,
     `- **K** — the same metric as a Kafka Streams ${m.kafkaStreams} application (\`benchmarks/derive/streams-app\`), \`processing.guarantee=exactly_once_v2\`, \`commit.interval.ms=${me.commitIntervalMs}\`, ${me.streamsThreads} stream thread, a \`TimestampExtractor\` parsing the header, \`TimeWindows.ofSizeAndGrace(5 min, 1 min)\`, \`count()\` (RocksDB window store, record cache on, default size), emit ${me.streamsEmit === 'update' ? 'on update (the default: the cache forwards the latest count of each window touched at each commit; the last one per window is its result)' : 'on window close'}; in a java child process.`,
     ...me.groupBys.map((g) => `- Group by **${g}** (metric \`${me.metrics[g]}\`): D — ${DESC[g].D}; K — ${DESC[g].K}.`),
+    ...(me.groupBys.includes('join') ? [`- **Join table:** a compacted topic with 1 partition, pre-filled once with the publisher (\`topics: { 'restaurants.v1': <topic> }\`): ${int(me.restaurants)} \`RestaurantProfile\` rows keyed by \`restaurant_id\`, in ${int(me.regions)} regions (25 restaurants each); the join input's orders draw their \`restaurant_id\` from those ${int(me.restaurants)}, so no join misses. Both read the whole table inside the timed phase (D before it consumes input, K's global thread before it reaches RUNNING).`] : []),
     `- Input: one topic per group-by, ${me.partitions} partitions, pre-filled once before any run with the real publisher (\`createPublisher\`, \`statsd: false\`): **${int(me.n)} OrderPlaced events** keyed by \`order_id\` (${int(me.keys)} distinct ids), event times spread evenly over ${me.groupBys.map((g) => `${me.spanMinutes[g]} min (${g})`).join(' / ')}, each moved by up to ±${me.jitterS} s. Publishing took ${me.groupBys.map((g) => `${fix((r.prefill[g]?.publishMs ?? Number.NaN) / 1000, 1)} s`).join(' / ')} (not part of any figure).`,
     `- Each run: a fresh consumer group / \`application.id\`, a fresh output topic (1 partition) and a fresh, empty "flush" topic co-partitioned with the input that both read as a second input. ${me.warmup ? 'One discarded D and K run (group by key) came first (broker, page cache). ' : ''}Every run is a fresh process: **the JIT is cold in every run, for node and for the JVM alike**; the "steady" column leaves start-up out. ${me.repetitions} repetitions per implementation and group-by, D and K alternating which goes first; figures are medians over the runs whose timed phase completed.`,
     `- **Timed phase:** from "go" (the process is up and set up: modules loaded / JVM started and topology built) until the group's committed offsets reach the end of every input partition **and** of every partition of the group's repartition topics (end − 1: the last record is a transaction marker; not for D grouped by key, whose repartition topic carries only the runner's watermarks — checked after the run: \`stats.repartitioned\` must be 0), polled with the admin API every ${me.pollMs} ms — the same criterion for both. Events/s = N ÷ that time. "Steady" = the events committed after the first commit seen ÷ (first commit seen → done). Both commit once per interval, so "done" is seen up to one commit interval plus a poll late, for both alike.`,
@@ -183,6 +198,43 @@ export function render(raw: unknown, root: string): string {
     out.push(`| by ${g} | ${fix(x.throughputDvsK.value, 2)}× | ≥ 1.0× | ${x.throughputDvsK.pass ? '**MET**' : '**MISS**'}${r.agreement[g]?.same ? '' : ' (results differ: not the same work)'} | ${fix(x.steadyDvsK, 2)}× | ${fix(x.cpuDvsK, 2)}× |`);
   }
   out.push('');
+
+  const ts = r.threadSplit;
+  if (ts && Object.keys(ts).length > 0) {
+    out.push(
+      '### Where the time goes',
+      '',
+      "**CPU per thread** over the timed phase, from /proc/<pid>/task/*/stat (user + system), summed over the measured runs of each; K's threads are named after its `client.id` \"K\" (`K-StreamThread-1` does all the processing, `K-GlobalStreamThread` reads the table). Threads that ended during the phase are counted in the process total only.",
+      '',
+      '| | thread classes: share of the process CPU (CPU s) |',
+      '|---|---|',
+    );
+    for (const g of me.groupBys) {
+      for (const impl of ['D', 'K'] as const) {
+        const x = ts[`${impl}:${g}`];
+        if (x) out.push(`| **${impl}** by ${g} | ${x.map((t) => `${t.cls} ${fix(t.percent, 0)}% (${fix(t.cpuS, 1)})`).join('; ')} |`);
+      }
+    }
+    out.push('');
+  }
+  const profs = Object.entries(r.profiles ?? {});
+  if (profs.length > 0) {
+    const pct = (x: number) => `${fix(x, 1)}%`;
+    out.push(
+      `**D's main thread, profiled:** one extra D run per variant (not in the tables above) under \`node --cpu-prof --cpu-prof-interval=${me.cpuProfIntervalUs ?? 250}\`, cut to the timed phase (go → the end of the input committed). The profile samples the JavaScript thread only (GC shows as "garbage collector"; V8's helper threads and the kernel's network work are not in it). \`JSON.parse\`/\`JSON.stringify\` do not appear as frames: their time is in their caller's self time. Native frames and node core are charged to the nearest library or multidispatch caller. Read it for proportions: the profiler slows the run down.`,
+      '',
+    );
+    for (const [g, p] of profs) {
+      const run = p.run;
+      out.push(
+        `- **by ${g}:** ${int(p.samples)} samples, ${int(p.busyMs)} ms busy, ${int(p.idleMs)} ms idle${p.windowApplied ? '' : ' (**the cut to the timed phase failed; whole process shown**)'}; under the profiler: ${int(run.eventsPerSec)} events/s, ${fix(run.cpuUsPerEvent, 1)} µs CPU/event, check ${run.check}. Saved as \`${p.file}\` (git-ignored).`,
+        `  - By component: ${p.components.slice(0, 9).map((c) => `${c.component} ${pct(c.percent)}`).join('; ')}.`,
+        `  - Inclusive: ${p.inclusive.filter((i) => i.ms > 0).map((i) => `${i.label.trim()} ${pct(i.percent)}`).join('; ')}.`,
+        `  - Top self time: ${p.topSelf.slice(0, 10).map((t) => `\`${t.name}\` (${t.where}) ${pct(t.percent)}`).join('; ')}.`,
+      );
+    }
+    out.push('');
+  }
 
   out.push(...notesSection(root, 'derive', 'Notes', r.generatedAt, 'the figures they quote may differ from the tables.'));
   return out.join('\n');

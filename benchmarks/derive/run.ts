@@ -5,25 +5,33 @@
  *       groupBy: [...], window: tumbling('5m', { grace: '1m' }) }]), idleMs: 0, commitIntervalMs })` in a node child;
  *   K — the same metric as a Kafka Streams application (streams-app/, kafka-streams = the broker's version,
  *       processing.guarantee=exactly_once_v2, the same commit.interval.ms) in a java child.
- * Two metrics ("group by"): `key` — the record key (order_id; Streams: groupByKey, no repartition) and `market` — a
- * field of the protobuf value (Streams: re-key by the field read from the value, repartition, count).
+ * Three metrics ("group by"): `key` — the record key (order_id; Streams: groupByKey, no repartition), `market` — a
+ * field of the protobuf value (Streams: re-key by the field read from the value, repartition, count) and `join` —
+ * the region of the order's restaurant, from a global table (multidispatch: `join: { restaurant: 'restaurant_id' }`,
+ * `groupBy: ['restaurant.region']`, `tables: [{ name: 'restaurant', global: true }]`; Streams: a GlobalKTable, an
+ * inner join, re-key by region, repartition, count) over a compacted table topic of `restaurants` RestaurantProfile
+ * rows (1 partition) pre-filled with the publisher; both read the whole table inside the timed phase.
  * One local broker (benchmarks/lib/kafka-env.ts), started here and stopped at the end. One input topic per group-by
  * is pre-filled once (createPublisher, untimed); every run uses a fresh consumer group / application.id, a fresh
  * output topic and a fresh (empty) flush topic that both read as a second, co-partitioned input.
  * A run is timed from 'go' (the process is already started and set up) until the group's committed offsets reach the
  * end offsets of every input partition (admin fetchOffsets, polled), the same criterion for both. Then the output
  * topic is read back and checked: every event counted exactly once, and the same per-window results from D and K.
+ * Per-thread CPU of both processes over the timed phase (/proc/<pid>/task/*) is kept with every run. After the
+ * measured runs, one more D run per variant in BENCH_DERIVE_PROFILE runs under `node --cpu-prof` (not in the tables)
+ * and is summarised (benchmarks/lib/cpuprofile.ts); the profile is saved as benchmarks/results/derive-<variant>.cpuprofile.
  * Writes benchmarks/results/derive.json and rewrites docs/benchmarks.md; exits 1 (like load) when a run failed, a
  * count check failed or the per-window results differ — after saving and rendering them.
  * Env: BENCH_DERIVE_N (100000), BENCH_DERIVE_REPS (2), BENCH_DERIVE_WARMUP (1), BENCH_DERIVE_KEYS (10000),
- * BENCH_DERIVE_GROUP_BY (key,market), BENCH_DERIVE_SPAN_MIN (20, key), BENCH_DERIVE_MARKET_SPAN_MIN (5),
- * BENCH_DERIVE_JITTER_S (10), BENCH_DERIVE_COMMIT_MS (1000), BENCH_DERIVE_IDLE_MS (0: D's idleMs).
+ * BENCH_DERIVE_GROUP_BY (key,market,join), BENCH_DERIVE_SPAN_MIN (20, key), BENCH_DERIVE_MARKET_SPAN_MIN (5),
+ * BENCH_DERIVE_JOIN_SPAN_MIN (5), BENCH_DERIVE_RESTAURANTS (500, join), BENCH_DERIVE_JITTER_S (10),
+ * BENCH_DERIVE_COMMIT_MS (1000), BENCH_DERIVE_IDLE_MS (0: D's idleMs), BENCH_DERIVE_PROFILE (key,join; 0 for none).
  *
  *   npm run bench -- derive                      (builds dist/ if needed, then runs this)
  *   BENCH_DERIVE_N=30000 BENCH_DERIVE_REPS=1 BENCH_DERIVE_WARMUP=0 npx tsx benchmarks/derive/run.ts   (a quick look)
  */
 import { fork } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -37,9 +45,12 @@ import { startBenchKafka, type BenchKafka } from '../lib/kafka-env.js';
 import { CLOCK_TICKS_PER_SECOND, cpuSince, machineInfo, processCpuTicks, takeCpuMark } from '../lib/machine.js';
 import { exitOnError, exitOnSignals, stopAndSave } from '../lib/lifecycle.js';
 import { median, round } from '../lib/stats.js';
+import { relabelComponents, summariseProfile, type ProfileSummary } from '../lib/cpuprofile.js';
+import { resultsDir } from '../lib/results.js';
 import type { ChildConfig, DeriveChildResult, GroupBy, PrepareResult } from './child.js';
 import type { SummaryRow } from './render.js';
-import { MARKETS, orderPlaced, planStart, WINDOW_MS, type EventPlan } from './events.js';
+import { MARKETS, orderPlaced, planStart, REGIONS, restaurantKey, WINDOW_MS, type EventPlan } from './events.js';
+import { threadSplit, threadTicks } from './threads.js';
 import { ensureStreamsJar, javaVersion, spawnStreams } from './streams.js';
 import { compareOutputs, readDerive, readStreams, type OutputSummary, type OutputMap } from './verify.js';
 
@@ -49,8 +60,14 @@ const say = (msg: string) => process.stderr.write(`[bench:derive] ${msg}\n`);
 const envInt = (name: string, dflt: number) => (process.env[name] ? Number.parseInt(process.env[name]!, 10) : dflt);
 
 type Impl = 'D' | 'K';
-const GROUP_BYS: GroupBy[] = ((process.env.BENCH_DERIVE_GROUP_BY ?? 'key,market').split(',').filter(Boolean) as GroupBy[]);
-for (const g of GROUP_BYS) if (g !== 'key' && g !== 'market') throw new Error(`BENCH_DERIVE_GROUP_BY: unknown '${g}' (key, market)`);
+const ALL_GROUP_BYS: GroupBy[] = ['key', 'market', 'join'];
+const groupBysOf = (name: string, dflt: string): GroupBy[] => {
+  const v = process.env[name] ?? dflt;
+  const out = (v === '0' ? [] : v.split(',').filter(Boolean)) as GroupBy[];
+  for (const g of out) if (!ALL_GROUP_BYS.includes(g)) throw new Error(`${name}: unknown '${g}' (${ALL_GROUP_BYS.join(', ')})`);
+  return out;
+};
+const GROUP_BYS = groupBysOf('BENCH_DERIVE_GROUP_BY', 'key,market,join');
 
 const method = {
   partitions: 6,
@@ -63,13 +80,19 @@ const method = {
    * the span is long. `key`: 20 min — measured without drops in either; `market`: 5 min, aligned to a window, so no
    * window can close before the run's flush records (no late drop is possible whatever the reordering).
    */
-  spanMinutes: { key: envInt('BENCH_DERIVE_SPAN_MIN', 20), market: envInt('BENCH_DERIVE_MARKET_SPAN_MIN', 5) } as Record<GroupBy, number>,
+  spanMinutes: { key: envInt('BENCH_DERIVE_SPAN_MIN', 20), market: envInt('BENCH_DERIVE_MARKET_SPAN_MIN', 5), join: envInt('BENCH_DERIVE_JOIN_SPAN_MIN', 5) } as Record<GroupBy, number>,
+  /** join: restaurant ids in the input and rows in the table topic (each in one of 20 regions). */
+  restaurants: envInt('BENCH_DERIVE_RESTAURANTS', 500),
+  regions: REGIONS.length,
   jitterS: envInt('BENCH_DERIVE_JITTER_S', 10),
   repetitions: envInt('BENCH_DERIVE_REPS', 2),
   commitIntervalMs: envInt('BENCH_DERIVE_COMMIT_MS', 1000),
   /** D's idleMs. */
   idleMs: envInt('BENCH_DERIVE_IDLE_MS', 0),
   groupBys: GROUP_BYS,
+  /** Variants of which one more D run is profiled with node --cpu-prof after the measured runs (not in the tables). */
+  profile: groupBysOf('BENCH_DERIVE_PROFILE', 'key,join').filter((g) => GROUP_BYS.includes(g)),
+  cpuProfIntervalUs: 250,
   /** One discarded D and K run (group by key) before the measured ones: broker, page cache, jar and RocksDB files. */
   warmup: (process.env.BENCH_DERIVE_WARMUP ?? '1') !== '0',
   streamsEmit: 'update' as const,
@@ -80,8 +103,8 @@ const method = {
   runTimeoutMs: 300_000,
 };
 
-const METRIC = { key: 'orders_5m_by_order', market: 'orders_5m_by_market' } as const;
-const DIMENSION = { key: 'order_id', market: 'market' } as const;
+const METRIC = { key: 'orders_5m_by_order', market: 'orders_5m_by_market', join: 'orders_5m_by_region' } as const;
+const DIMENSION = { key: 'order_id', market: 'market', join: 'region' } as const;
 
 export interface RunRecord {
   impl: Impl;
@@ -104,6 +127,8 @@ export interface RunRecord {
   brokerCpuUsPerEvent?: number;
   otherCpuCores?: number;
   stealCores?: number;
+  /** CPU of the process over the timed phase per thread class (/proc/<pid>/task/*; K: stream thread vs the rest). */
+  threads?: ReturnType<typeof threadSplit>;
   /** Admin polls of this run retried after a transient error (each delays "done" by up to one poll interval). */
   pollRetries?: number;
   /** K: go → Streams printed RUNNING. D: go → start() resolved. */
@@ -172,6 +197,7 @@ interface Measured {
   cpuS: number;
   peakRssMiB: number;
   broker: ReturnType<typeof cpuSince>;
+  threads: ReturnType<typeof threadSplit>;
 }
 
 /** Admin errors a poll retries at the next poll: retriable ones and a group coordinator not found / not ready yet. */
@@ -215,22 +241,25 @@ async function waitDrained(admin: Admin, group: string, targets: Targets, failed
 }
 
 /** Marks CPU, calls go(), waits until the group has consumed the input (and drained its repartition topics). */
-async function measure(admin: Admin, pid: number, brokerPid: number, go: () => void, group: string, targets: Targets, failed: () => string | undefined): Promise<Measured> {
+async function measure(admin: Admin, pid: number, brokerPid: number, go: () => void, group: string, targets: Targets, failed: () => string | undefined, jvm: boolean): Promise<Measured> {
   const mark = takeCpuMark(brokerPid);
+  const threads0 = threadTicks(pid);
   const ticks0 = processCpuTicks(pid);
   const t0 = performance.now();
   go();
   let first = { t: Number.NaN, n: 0n };
   const t = await waitDrained(admin, group, targets, failed, (ft, n) => (first = { t: ft, n }));
   const cpuS = (processCpuTicks(pid) - ticks0) / CLOCK_TICKS_PER_SECOND;
+  const threads = threadSplit(threads0, threadTicks(pid), cpuS, jvm);
   const broker = cpuSince(mark, brokerPid);
-  return { elapsedMs: t - t0, firstCommitMs: first.t - t0, committedAtFirst: Number(first.n), cpuS, peakRssMiB: peakRssMiB(pid), broker };
+  return { elapsedMs: t - t0, firstCommitMs: first.t - t0, committedAtFirst: Number(first.n), cpuS, peakRssMiB: peakRssMiB(pid), broker, threads };
 }
 
 /**
- * After the timed phase: records in the run's flush topic, every partition × every market × 4 order ids, with an
- * event time past the end + grace of every real window. They reach every partition of either implementation's
- * repartition stage, move its stream time on, and so close (multidispatch: emit) every real window.
+ * After the timed phase: records in the run's flush topic, every partition × every market × 4 order ids (restaurants
+ * 0–23, so every one of the 20 regions too), with an event time past the end + grace of every real window. They
+ * reach every partition of either implementation's repartition stage, move its stream time on, and so close
+ * (multidispatch: emit) every real window.
  */
 async function writeFlush(kafka: BenchKafka, flushTopic: string, partitions: number, atMs: number, plan: EventPlan): Promise<Map<number, bigint>> {
   const registry = new EventRegistry(schema);
@@ -238,10 +267,11 @@ async function writeFlush(kafka: BenchKafka, flushTopic: string, partitions: num
   await producer.connect();
   const messages = [];
   for (let p = 0; p < partitions; p++) {
-    for (const market of MARKETS) {
+    for (const [mi, market] of MARKETS.entries()) {
       for (let j = 0; j < 4; j++) {
         const key = `flush-${p}-${market}-${j}`;
-        const enc = registry.encode('orders.v1.OrderPlaced', { ...orderPlaced(0, plan), orderId: key, market, placedAt: new Date(atMs) });
+        const restaurantId = restaurantKey((mi * 4 + j) % (plan.restaurants ?? 12_000));
+        const enc = registry.encode('orders.v1.OrderPlaced', { ...orderPlaced(0, plan), orderId: key, market, restaurantId, placedAt: new Date(atMs) });
         messages.push({
           partition: p,
           key,
@@ -279,6 +309,7 @@ function fill(r: RunRecord, m: Measured, totalRecords: number): void {
   r.brokerCpuUsPerEvent = round((m.broker.brokerCpuS * 1e6) / n, 2);
   r.otherCpuCores = round(Math.max(0, m.broker.systemBusyS - m.broker.brokerCpuS - m.cpuS - m.broker.parentCpuS) / m.broker.wallS, 2);
   r.stealCores = round(m.broker.stealS / m.broker.wallS, 3);
+  r.threads = m.threads;
 }
 
 /** Events dropped as late: K — Streams' dropped-records-total; D — the runner's stats.lateDropped (after stop). */
@@ -329,7 +360,7 @@ async function main(): Promise<void> {
 
     const stamp = Date.now().toString(36);
     // One pre-filled input topic per group-by (they differ only in the span of event times, see method.spanMinutes).
-    interface Input { topic: string; plan: EventPlan; target: Map<number, bigint>; records: number; flushWindowFrom: number }
+    interface Input { topic: string; plan: EventPlan; target: Map<number, bigint>; records: number; flushWindowFrom: number; tableTopic?: string }
     const inputs = {} as Record<GroupBy, Input>;
     const prefill: Record<string, unknown> = {};
     const baseCfg: ChildConfig = {
@@ -340,7 +371,7 @@ async function main(): Promise<void> {
       const topic = `bench.derive.${stamp}.in-${g}`;
       await kafka.createTopic(topic, method.partitions);
       const spanMs = method.spanMinutes[g] * 60_000;
-      const plan: EventPlan = { n: method.n, keys: method.keys, startMs: planStart(spanMs / 3_600_000 + 1), spanMs, jitterMs: method.jitterS * 1000 };
+      const plan: EventPlan = { n: method.n, keys: method.keys, startMs: planStart(spanMs / 3_600_000 + 1), spanMs, jitterMs: method.jitterS * 1000, ...(g === 'join' ? { restaurants: method.restaurants } : {}) };
       const lastEventMs = plan.startMs + spanMs + plan.jitterMs;
       /** Windows at or after this start are the flush records' own: left out of the checks. */
       const flushWindowFrom = Math.floor((lastEventMs + 60_000) / WINDOW_MS) * WINDOW_MS + WINDOW_MS;
@@ -354,6 +385,19 @@ async function main(): Promise<void> {
       prefill[g] = { ...prep, topic, records, perPartition: ends.map((o) => Number(o.high)), plan: { ...plan, flushWindowFrom }, wallS: round((Date.now() - t) / 1000, 1) };
       say(`pre-filled in ${round((Date.now() - t) / 1000, 1)} s (${ends.map((o) => o.high).join(' / ')} records per partition)`);
       inputs[g] = { topic, plan, target, records, flushWindowFrom };
+      if (g === 'join') {
+        // The table: one RestaurantProfile per restaurant id of the input, keyed by restaurant_id, in a compacted
+        // topic with 1 partition (a global table in both D and K).
+        const tableTopic = `bench.derive.${stamp}.restaurants`;
+        await admin.createTopics({ waitForLeaders: true, topics: [{ topic: tableTopic, numPartitions: 1, replicationFactor: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }] });
+        const tt = Date.now();
+        const tprep = await runPrepare({ ...baseCfg, mode: 'prepare-table', topic, tableTopic, plan }, live);
+        const rows = await kafka.recordCount(tableTopic);
+        if (rows !== method.restaurants) throw new Error(`pre-fill: ${rows} records in ${tableTopic}, expected ${method.restaurants}`);
+        prefill.table = { ...tprep, topic: tableTopic, records: rows, regions: method.regions, wallS: round((Date.now() - tt) / 1000, 1) };
+        say(`pre-filled the table topic ${tableTopic} (1 partition, compacted) with ${rows} RestaurantProfile rows over ${method.regions} regions`);
+        inputs[g].tableTopic = tableTopic;
+      }
     }
 
     const runs: RunRecord[] = [];
@@ -361,8 +405,9 @@ async function main(): Promise<void> {
     const maps = new Map<RunRecord, OutputMap>();
     let seq = 0;
 
-    const execute = async (impl: Impl, groupBy: GroupBy, repetition: number): Promise<RunRecord> => {
-      const id = `${impl}-${groupBy}-${repetition < 0 ? 'warm' : repetition}-${seq++}`;
+    /** `cpuProfDir`: D runs under node --cpu-prof, writing its profile there (the profiled extra run, repetition 0). */
+    const execute = async (impl: Impl, groupBy: GroupBy, repetition: number, cpuProfDir?: string): Promise<RunRecord> => {
+      const id = `${impl}-${groupBy}-${repetition < 0 ? 'warm' : repetition === 0 ? 'prof' : repetition}-${seq++}`;
       const group = `bench-derive-${stamp}-${id}`;
       const outTopic = `bench.derive.${stamp}.${id}.out`;
       const flushTopic = `bench.derive.${stamp}.${id}.flush`;
@@ -370,7 +415,7 @@ async function main(): Promise<void> {
       const r: RunRecord = { impl, groupBy, repetition, check: 'n/a' };
       pollRetries.n = 0;
       waitForRepartition.value = !(impl === 'D' && groupBy === 'key');
-      const { topic, plan, target: inputTarget, records, flushWindowFrom } = inputs[groupBy];
+      const { topic, plan, target: inputTarget, records, flushWindowFrom, tableTopic } = inputs[groupBy];
       const flush = async (failed: () => string | undefined) => {
         const ft = await writeFlush(kafka!, flushTopic, method.partitions, Date.now() - 60_000, plan);
         await waitDrained(admin!, group, new Map([[topic, inputTarget], [flushTopic, ft]]), failed);
@@ -378,9 +423,10 @@ async function main(): Promise<void> {
       try {
         if (impl === 'D') {
           const cfg: ChildConfig = {
-            ...baseCfg, mode: 'D', topic, plan, flushTopic, group, groupBy, metricName: METRIC[groupBy], metricsTopic: outTopic, alertsTopic: `${outTopic}.alerts`,
+            ...baseCfg, mode: 'D', topic, plan, flushTopic, group, groupBy, metricName: METRIC[groupBy], metricsTopic: outTopic, alertsTopic: `${outTopic}.alerts`, ...(tableTopic ? { tableTopic } : {}),
           };
-          const child = fork(join(here, 'child.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, BENCH_CONFIG: JSON.stringify(cfg), KAFKAJS_NO_PARTITIONER_WARNING: '1' } });
+          const prof = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, `--cpu-prof-interval=${method.cpuProfIntervalUs}`] : [];
+          const child = fork(join(here, 'child.ts'), [], { execArgv: ['--import', 'tsx', ...prof], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, BENCH_CONFIG: JSON.stringify(cfg), KAFKAJS_NO_PARTITIONER_WARNING: '1' } });
           live.add(child);
           let error: string | undefined;
           let result: DeriveChildResult | undefined;
@@ -410,7 +456,7 @@ async function main(): Promise<void> {
             await ready;
             if (exitCode !== undefined) throw new Error(error ?? `D child exited (${exitCode}) before ready`);
             const failed = () => error ?? (exitCode !== undefined ? `D child exited with code ${exitCode}` : undefined);
-            const m = await measure(admin!, child.pid!, brokerPid, () => child.send({ type: 'go' }), group, new Map([[topic, inputTarget]]), failed);
+            const m = await measure(admin!, child.pid!, brokerPid, () => child.send({ type: 'go' }), group, new Map([[topic, inputTarget]]), failed, false);
             fill(r, m, records);
             child.send({ type: 'timed' });
             await flush(failed);
@@ -430,7 +476,7 @@ async function main(): Promise<void> {
         } else {
           await kafka!.createTopic(outTopic, 1);
           const stateDir = mkdtempSync(join(scratch, `${id}-state-`));
-          const k = spawnStreams(jar.jar, { bootstrap: brokers, input: `${topic},${flushTopic}`, output: outTopic, appId: group, stateDir, commitMs: method.commitIntervalMs, groupBy, emit: method.streamsEmit, threads: method.streamsThreads }, method.jvmArgs);
+          const k = spawnStreams(jar.jar, { bootstrap: brokers, input: `${topic},${flushTopic}`, output: outTopic, appId: group, stateDir, commitMs: method.commitIntervalMs, groupBy, emit: method.streamsEmit, threads: method.streamsThreads, ...(tableTopic ? { table: tableTopic } : {}) }, method.jvmArgs);
           live.add(k.child);
           let exit: string | undefined;
           void k.exited.then((e) => {
@@ -444,7 +490,7 @@ async function main(): Promise<void> {
             const m = await measure(admin!, k.pid, brokerPid, () => {
               goAt = performance.now();
               k.go();
-            }, group, new Map([[topic, inputTarget]]), failed);
+            }, group, new Map([[topic, inputTarget]]), failed, true);
             fill(r, m, records);
             const runningAt = await Promise.race([k.running, new Promise<undefined>((res) => setTimeout(() => res(undefined), 10))]);
             if (runningAt !== undefined) r.startMs = round(runningAt - goAt, 1);
@@ -472,6 +518,7 @@ async function main(): Promise<void> {
         if (o.nonFinal) problems.push(`${o.nonFinal} non-final values`);
         if (r.d && !waitForRepartition.value && r.d.repartitioned > 0) problems.push(`the runner sent ${r.d.repartitioned} inputs through its repartition topic, which the timed phase did not wait for (group by key)`);
         if (r.d && r.d.consumedAtTimed < method.n) problems.push(`runner had consumed ${r.d.consumedAtTimed} < ${method.n} input records at the end of the timed phase`);
+        if (r.d && groupBy === 'join' && r.d.tableRecords !== method.restaurants) problems.push(`the runner read ${r.d.tableRecords} table records, expected ${method.restaurants}`);
         r.check = problems.length === 0 ? 'ok' : 'failed';
         if (problems.length > 0) r.checkText = problems.join('; ');
       } catch (err) {
@@ -499,11 +546,29 @@ async function main(): Promise<void> {
       }
     }
 
+    // One more D run per profiled variant under node --cpu-prof: not in the tables (the profiler slows it down).
+    const profiles: Record<string, ProfileSummary & { file: string; run: RunRecord }> = {};
+    for (const g of method.profile) {
+      const dir = mkdtempSync(join(tmpdir(), 'multidispatch-bench-prof-'));
+      say(`profiling one more D run (${g}) with node --cpu-prof (not part of the results tables)`);
+      const record = await execute('D', g, 0, dir);
+      const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+      if (file && record.d) {
+        const saved = join(resultsDir(root), `derive-${g}.cpuprofile`);
+        copyFileSync(join(dir, file), saved);
+        writeFileSync(join(resultsDir(root), '.gitignore'), '*.cpuprofile\n');
+        profiles[g] = { ...relabel(summariseProfile(saved, { windowUs: record.d.windowUs, top: 25, inclusive: INCLUSIVE })), file: `benchmarks/results/derive-${g}.cpuprofile`, run: record };
+        const p = profiles[g];
+        say(`profile (${g}): ${p.samples} samples, ${p.busyMs} ms busy, ${p.idleMs} ms idle${p.windowApplied ? '' : ' (window NOT applied)'}; ${p.components.slice(0, 6).map((c) => `${c.component} ${c.percent}%`).join(', ')}`);
+      } else say(`profile (${g}): no profile written${record.failure ? ` (run failed: ${record.failure.split('\n')[0]})` : ''}`);
+      rmSync(dir, { recursive: true, force: true });
+    }
+
     // Same results from D and K: every run's per-window counts against the first K run of the same group-by.
     const agreement: Record<string, { reference?: string; digests: Record<string, string[]>; same: boolean; diffs: Record<string, ReturnType<typeof compareOutputs>> }> = {};
     for (const g of method.groupBys) {
-      const withOutput = [...warmups, ...runs].filter((x) => x.groupBy === g && maps.has(x));
-      const label = (x: RunRecord) => `${x.impl}#${x.repetition < 0 ? 'warm-up' : x.repetition}`;
+      const withOutput = [...warmups, ...runs, ...Object.values(profiles).map((p) => p.run)].filter((x) => x.groupBy === g && maps.has(x));
+      const label = (x: RunRecord) => `${x.impl}#${x.repetition < 0 ? 'warm-up' : x.repetition === 0 ? 'profiled' : x.repetition}`;
       const digests: Record<string, string[]> = {};
       for (const x of withOutput) (digests[x.output!.digest] ??= []).push(label(x));
       const ref = withOutput.find((x) => x.impl === 'K' && x.check === 'ok') ?? withOutput.find((x) => x.impl === 'K');
@@ -550,6 +615,8 @@ async function main(): Promise<void> {
       summary,
       ratios,
       agreement,
+      profiles,
+      threadSplit: threadSplitSummary(runs),
       runs,
       warmups,
       loadAvgAtEnd: machineInfo(root, []).loadAvgAtStart,
@@ -616,6 +683,50 @@ function summarise(runs: RunRecord[]): Record<string, SummaryRow> {
         otherCpuCores: round(pick((r) => r.otherCpuCores), 2),
         checks: `${all.filter((r) => r.check === 'ok').length}/${all.length}`,
       };
+    }
+  }
+  return out;
+}
+
+type Frame = { functionName: string; url: string };
+const mdFile = (f: Frame, path: string) => f.url.includes(`/src/${path}`);
+const INCLUSIVE: Array<{ label: string; match: (f: Frame) => boolean }> = [
+  { label: 'DeriveRunner.eachBatch (the per-record loop, source and aggregate tasks)', match: (f) => f.functionName === 'eachBatch' && mdFile(f, 'derive/runner') },
+  { label: '  sourceRecord (headers, decode, join, group)', match: (f) => f.functionName === 'sourceRecord' && mdFile(f, 'derive/runner') },
+  { label: '    EventRegistry.decode (protobuf decode + toObject)', match: (f) => f.functionName === 'decode' && mdFile(f, 'schema/registry') },
+  { label: '    MetricEngine.extract (join lookup, group key, and for key: the window update)', match: (f) => f.functionName === 'extract' && mdFile(f, 'derive/engine') },
+  { label: '  aggregateRecord (JSON.parse of a repartition record, window update)', match: (f) => f.functionName === 'aggregateRecord' && mdFile(f, 'derive/runner') },
+  { label: 'DeriveRunner.commitTask (transactions: JSON.stringify, encode, send, sendOffsets, commit)', match: (f) => f.functionName === 'commitTask' && mdFile(f, 'derive/runner') },
+  { label: 'kafkajs (any frame)', match: (f) => f.url.includes('node_modules/kafkajs/') },
+  { label: '  kafkajs fetch response + record batch decode', match: (f) => f.url.includes('kafkajs/src/protocol/requests/fetch/') || /kafkajs\/src\/protocol\/recordBatch\/.*decoder/.test(f.url) },
+  { label: '  kafkajs produce request + record encoding', match: (f) => f.url.includes('kafkajs/src/protocol/requests/produce/') || (f.url.includes('kafkajs/src/protocol/recordBatch/') && !f.url.includes('decoder')) },
+  { label: '  kafkajs consumer (src/consumer/: fetch loop, batches, offsets)', match: (f) => f.url.includes('kafkajs/src/consumer/') },
+  { label: '  kafkajs producer + transactions (src/producer/)', match: (f) => f.url.includes('kafkajs/src/producer/') },
+  { label: 'pino (logging)', match: (f) => f.url.includes('node_modules/pino') },
+];
+
+/** Names the runner's frames (benchmarks/lib/cpuprofile.ts knows only the publisher's). */
+function relabel(s: ProfileSummary): ProfileSummary {
+  const name = (c: string) =>
+    /^other \(derive\/runner\./.test(c)
+      ? 'multidispatch: runner (derive/runner)'
+      : /^other \(derive\//.test(c)
+        ? 'multidispatch: engine, windows, outputs (derive/)'
+        : c === 'multidispatch: validate + encode (schema/)'
+          ? 'multidispatch: decode (schema/)'
+          : c;
+  return relabelComponents(s, name);
+}
+
+/** Per implementation and group-by: the thread classes' share of the process CPU over the timed phase, summed over the measured runs. */
+function threadSplitSummary(runs: RunRecord[]): Record<string, Array<{ cls: string; cpuS: number; percent: number }>> {
+  const out: Record<string, Array<{ cls: string; cpuS: number; percent: number }>> = {};
+  for (const g of method.groupBys) {
+    for (const impl of ['D', 'K'] as Impl[]) {
+      const acc = new Map<string, number>();
+      for (const r of runs) if (r.impl === impl && r.groupBy === g && r.failure === undefined) for (const t of r.threads ?? []) acc.set(t.cls, (acc.get(t.cls) ?? 0) + t.cpuS);
+      const total = [...acc.values()].reduce((a, b) => a + b, 0);
+      out[`${impl}:${g}`] = [...acc].sort((a, b) => b[1] - a[1]).map(([cls, cpuS]) => ({ cls, cpuS: round(cpuS, 2), percent: total > 0 ? round((100 * cpuS) / total, 1) : 0 }));
     }
   }
   return out;

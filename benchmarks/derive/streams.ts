@@ -54,7 +54,9 @@ export interface StreamsArgs {
   appId: string;
   stateDir: string;
   commitMs: number;
-  groupBy: 'key' | 'market';
+  groupBy: 'key' | 'market' | 'join';
+  /** join: the table topic (GlobalKTable). */
+  table?: string;
   emit: 'final' | 'update';
   threads: number;
 }
@@ -80,6 +82,7 @@ export function spawnStreams(jar: string, a: StreamsArgs, jvmArgs: string[] = []
     '-jar', jar,
     '--bootstrap', a.bootstrap, '--input', a.input, '--output', a.output, '--app-id', a.appId, '--state-dir', a.stateDir,
     '--commit-ms', String(a.commitMs), '--group-by', a.groupBy, '--emit', a.emit, '--threads', String(a.threads),
+    ...(a.table ? ['--table', a.table] : []),
   ];
   const child = spawn('java', args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';

@@ -165,3 +165,15 @@ export function summariseProfile(
   });
   return { busyMs: Math.round(busy), idleMs: Math.round(idle), samples: chosen.length, windowApplied, topSelf, components, inclusive };
 }
+
+/** Renames components (e.g. "other (derive/runner.js)" → a readable name), merging those that get the same name. */
+export function relabelComponents(s: ProfileSummary, name: (component: string) => string): ProfileSummary {
+  const merged = new Map<string, number>();
+  for (const c of s.components) merged.set(name(c.component), (merged.get(name(c.component)) ?? 0) + c.ms);
+  const pct = (ms: number) => (s.busyMs > 0 ? Math.round((1000 * ms) / s.busyMs) / 10 : 0);
+  return {
+    ...s,
+    components: [...merged].sort((a, b) => b[1] - a[1]).map(([component, ms]) => ({ component, ms, percent: pct(ms) })),
+    topSelf: s.topSelf.map((r) => ({ ...r, component: name(r.component) })),
+  };
+}

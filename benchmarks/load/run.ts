@@ -19,7 +19,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startBenchKafka, type BenchKafka } from '../lib/kafka-env.js';
 import { cpuSince, machineInfo, takeCpuMark, type CpuMark } from '../lib/machine.js';
-import { summariseProfile, type ProfileSummary } from '../lib/cpuprofile.js';
+import { relabelComponents, summariseProfile, type ProfileSummary } from '../lib/cpuprofile.js';
 import { resultsDir } from '../lib/results.js';
 import { exitOnError, exitOnSignals, stopAndSave } from '../lib/lifecycle.js';
 import { median, round } from '../lib/stats.js';
@@ -358,14 +358,7 @@ function relabel(s: ProfileSummary): ProfileSummary {
         : c === 'multidispatch: validate + encode (schema/)'
           ? 'multidispatch: schema registry (schema/)'
           : c;
-  const merged = new Map<string, number>();
-  for (const c of s.components) merged.set(name(c.component), (merged.get(name(c.component)) ?? 0) + c.ms);
-  const pct = (ms: number) => (s.busyMs > 0 ? Math.round((1000 * ms) / s.busyMs) / 10 : 0);
-  return {
-    ...s,
-    components: [...merged].sort((a, b) => b[1] - a[1]).map(([component, ms]) => ({ component, ms, percent: pct(ms) })),
-    topSelf: s.topSelf.map((r) => ({ ...r, component: name(r.component) })),
-  };
+  return relabelComponents(s, name);
 }
 
 await main();

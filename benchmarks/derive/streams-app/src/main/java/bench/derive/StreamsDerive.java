@@ -27,6 +27,7 @@ import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
 import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.EmitStrategy;
+import org.apache.kafka.streams.kstream.GlobalKTable;
 import org.apache.kafka.streams.kstream.Grouped;
 import org.apache.kafka.streams.kstream.KGroupedStream;
 import org.apache.kafka.streams.kstream.KStream;
@@ -40,12 +41,15 @@ import org.apache.kafka.streams.processor.TimestampExtractor;
  *
  * <pre>
  * java -jar derive-streams-app.jar --bootstrap HOST:PORT --input TOPIC[,TOPIC...] --output TOPIC --app-id ID --state-dir DIR
- *      [--commit-ms 1000] [--group-by key|market] [--emit final|update] [--threads 1]
+ *      [--commit-ms 1000] [--group-by key|market|join] [--table TOPIC] [--emit final|update] [--threads 1]
  * </pre>
  *
  * group-by key: the record key (groupByKey, no repartition). group-by market: field 4 of the protobuf value
  * (orders.v1.OrderPlaced.market) read with CodedInputStream, the other fields skipped; the record is re-keyed by it
- * with an empty value and repartitioned through an internal topic before counting.
+ * with an empty value and repartitioned through an internal topic before counting. group-by join: a GlobalKTable over
+ * --table (restaurants.v1.RestaurantProfile keyed by restaurant_id, values kept as bytes); each order is joined
+ * (inner) with its restaurant by field 3 of the value (OrderPlaced.restaurant_id), the joiner reads the region
+ * (field 3 of RestaurantProfile) from the row, and the record is re-keyed by region, repartitioned and counted.
  * emit final: one value per window when it closes (EmitStrategy.onWindowClose(), like multidispatch's 'final');
  * emit update: the default, a value per window change, de-duplicated by the record cache at each commit.
  * Output: key "<group>|<window start ms>" (UTF-8), value the count (8-byte big-endian long).
@@ -75,15 +79,15 @@ public final class StreamsDerive {
     }
   }
 
-  /** orders.v1.OrderPlaced field 4 (string market), other fields skipped; "" when absent or undecodable. */
-  static String market(byte[] value) {
+  /** A string field of a protobuf message (other fields skipped); "" when absent or undecodable. */
+  static String stringField(byte[] value, int field) {
     if (value == null) return "";
     try {
       CodedInputStream in = CodedInputStream.newInstance(value);
       while (true) {
         int tag = in.readTag();
         if (tag == 0) return "";
-        if (WireFormat.getTagFieldNumber(tag) == 4 && WireFormat.getTagWireType(tag) == WireFormat.WIRETYPE_LENGTH_DELIMITED) {
+        if (WireFormat.getTagFieldNumber(tag) == field && WireFormat.getTagWireType(tag) == WireFormat.WIRETYPE_LENGTH_DELIMITED) {
           return in.readStringRequireUtf8();
         }
         if (!in.skipField(tag)) return "";
@@ -91,6 +95,21 @@ public final class StreamsDerive {
     } catch (IOException e) {
       return "";
     }
+  }
+
+  /** orders.v1.OrderPlaced field 4 (string market). */
+  static String market(byte[] value) {
+    return stringField(value, 4);
+  }
+
+  /** orders.v1.OrderPlaced field 3 (string restaurant_id). */
+  static String restaurantId(byte[] value) {
+    return stringField(value, 3);
+  }
+
+  /** restaurants.v1.RestaurantProfile field 3 (string region). */
+  static String region(byte[] row) {
+    return stringField(row, 3);
   }
 
   static Map<String, String> parseArgs(String[] args) {
@@ -108,7 +127,7 @@ public final class StreamsDerive {
     return v;
   }
 
-  static Topology topology(String input, String output, String groupBy, String emit) {
+  static Topology topology(String input, String output, String groupBy, String emit, String table) {
     StreamsBuilder b = new StreamsBuilder();
     KStream<String, byte[]> in =
         b.stream(Arrays.asList(input.split(",")), Consumed.with(Serdes.String(), Serdes.ByteArray()).withTimestampExtractor(new OccurredAtExtractor()));
@@ -121,8 +140,15 @@ public final class StreamsDerive {
         grouped = in.map((k, v) -> KeyValue.pair(market(v), new byte[0]))
             .groupByKey(Grouped.with("by-market", Serdes.String(), Serdes.ByteArray()));
         break;
+      case "join":
+        if (table == null) throw new IllegalArgumentException("--group-by join needs --table");
+        GlobalKTable<String, byte[]> restaurants = b.globalTable(table, Consumed.with(Serdes.String(), Serdes.ByteArray()));
+        grouped = in.join(restaurants, (k, v) -> restaurantId(v), (order, row) -> region(row))
+            .map((k, region) -> KeyValue.pair(region, new byte[0]))
+            .groupByKey(Grouped.with("by-region", Serdes.String(), Serdes.ByteArray()));
+        break;
       default:
-        throw new IllegalArgumentException("--group-by must be key or market");
+        throw new IllegalArgumentException("--group-by must be key, market or join");
     }
     EmitStrategy strategy;
     switch (emit) {
@@ -167,8 +193,11 @@ public final class StreamsDerive {
     p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, Integer.parseInt(a.getOrDefault("threads", "1")));
     p.put(StreamsConfig.STATE_DIR_CONFIG, need(a, "state-dir"));
     p.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, 1);
+    // Short thread names ("K-StreamThread-1", "K-GlobalStreamThread"): the parent reads per-thread CPU from
+    // /proc/<pid>/task/*/comm, which keeps the first 15 characters of a thread's name.
+    p.put(StreamsConfig.CLIENT_ID_CONFIG, "K");
     p.put(StreamsConfig.consumerPrefix(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG), "earliest");
-    Topology topology = topology(need(a, "input"), need(a, "output"), a.getOrDefault("group-by", "key"), a.getOrDefault("emit", "final"));
+    Topology topology = topology(need(a, "input"), need(a, "output"), a.getOrDefault("group-by", "key"), a.getOrDefault("emit", "final"), a.get("table"));
 
     KafkaStreams streams = new KafkaStreams(topology, p);
     CountDownLatch done = new CountDownLatch(1);
