@@ -172,6 +172,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport & { reportPath
     step(`loader: ${loadStats.rowsLoaded} rows into ${warehousePath} (${loadStats.deadLettered} dead-lettered)`);
 
     // --- wait for the derived metrics -------------------------------------------------------------------------
+    step('waiting for the derive consumer to close its last windows (the heartbeat moves stream time past them)…');
     const deadline = Date.now() + 120_000;
     while (runner.stats.consumed < sent + 30 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
     const admin = kafka.admin();
