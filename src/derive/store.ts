@@ -38,6 +38,8 @@ export class WindowStore<A, V = number> {
   /** Sliding: events kept per group while an open window may still need them, and the open windows. */
   private readonly events = new Map<string, Array<{ t: number; v: V }>>();
   private readonly slidingOpen: Array<{ group: string; t: number }> = [];
+  /** The earliest end among open windows: closeReady does nothing (O(1)) until stream time makes it final. */
+  private minEnd = Number.POSITIVE_INFINITY;
   lateDropped = 0;
 
   constructor(
@@ -58,13 +60,17 @@ export class WindowStore<A, V = number> {
       // Evaluated as of the event, and as of the moment it leaves the window: the value goes down again (and
       // an alert resolves) when traffic stops, not only when the next event arrives.
       this.slidingOpen.push({ group, t }, { group, t: t + this.spec.sizeMs });
+      if (t < this.minEnd) this.minEnd = t;
       return 'added';
     }
     for (const w of windowsOf(this.spec, t)) {
       if (isClosed(this.spec, w.end, streamTime)) continue; // this one is final already; later ones are not
       const key = `${group}\u0000${w.start}`;
       let entry = this.open.get(key);
-      if (!entry) this.open.set(key, (entry = { group, start: w.start, end: w.end, acc: this.agg.init() }));
+      if (!entry) {
+        this.open.set(key, (entry = { group, start: w.start, end: w.end, acc: this.agg.init() }));
+        if (w.end < this.minEnd) this.minEnd = w.end;
+      }
       entry.acc = this.agg.add(entry.acc, value);
     }
     return 'added';
@@ -90,12 +96,15 @@ export class WindowStore<A, V = number> {
 
   /** Removes and returns every window final at `streamTime`, ordered by end, then group. */
   closeReady(streamTime: number): WindowResult[] {
+    if (!isClosed(this.spec, this.minEnd, streamTime)) return [];
     const out: WindowResult[] = [];
+    let minEnd = Number.POSITIVE_INFINITY;
     if (this.spec.kind === 'sliding') {
       const still: Array<{ group: string; t: number }> = [];
       for (const w of this.slidingOpen) {
         if (!isClosed(this.spec, w.t, streamTime)) {
           still.push(w);
+          if (w.t < minEnd) minEnd = w.t;
           continue;
         }
         let acc = this.agg.init();
@@ -112,11 +121,15 @@ export class WindowStore<A, V = number> {
       }
     } else {
       for (const [key, w] of this.open) {
-        if (!isClosed(this.spec, w.end, streamTime)) continue;
+        if (!isClosed(this.spec, w.end, streamTime)) {
+          if (w.end < minEnd) minEnd = w.end;
+          continue;
+        }
         out.push({ group: w.group, start: w.start, end: w.end, value: this.agg.result(w.acc) });
         this.open.delete(key);
       }
     }
+    this.minEnd = minEnd;
     return out.sort((a, b) => a.end - b.end || a.start - b.start || (a.group < b.group ? -1 : a.group > b.group ? 1 : 0));
   }
 
@@ -142,6 +155,9 @@ export class WindowStore<A, V = number> {
       list.push({ t, v: v as V });
     }
     for (const [group, t] of s.slidingOpen) this.slidingOpen.push({ group, t });
+    this.minEnd = Number.POSITIVE_INFINITY;
+    for (const w of this.open.values()) if (w.end < this.minEnd) this.minEnd = w.end;
+    for (const w of this.slidingOpen) if (w.t < this.minEnd) this.minEnd = w.t;
     this.lateDropped = s.lateDropped;
   }
 
