@@ -280,42 +280,64 @@ export class DeriveRunner {
     }
   }
 
-  /** Reads every table topic up to its end (as of now) before any input is processed, then keeps following it. */
-  private async startTables(): Promise<void> {
-    const t0 = Date.now();
+  /**
+   * Reads `topics` from the beginning (read_committed) with a consumer of its own (no committed offsets);
+   * `caughtUp` resolves once every partition reached the end offset it had when this was called (transaction
+   * markers count in offsets, so a batch at the high watermark also counts). With `follow` the consumer keeps
+   * running afterwards; without it, nothing is started when the topics are empty.
+   */
+  private async readFromStart(
+    topics: string[],
+    purpose: string,
+    follow: boolean,
+    onBatch: (batch: EachBatchPayload['batch']) => void,
+  ): Promise<{ consumer: Consumer | undefined; caughtUp: Promise<void>; pending: () => string[] }> {
     const admin = this.kafka.admin();
     await admin.connect();
     const ends = new Map<string, bigint>();
     try {
-      for (const topic of this.tableTopics.keys()) {
+      for (const topic of topics) {
         for (const o of await admin.fetchTopicOffsets(topic)) if (BigInt(o.high) > BigInt(o.low)) ends.set(`${topic}:${o.partition}`, BigInt(o.high));
       }
     } finally {
       await admin.disconnect();
     }
-    const consumer = this.kafka.consumer({ groupId: `${this.group}-tables-${randomUUID()}`, readUncommitted: false, sessionTimeout: 30_000 });
-    this.tableConsumer = consumer;
-    let caughtUp!: () => void;
-    const ready = new Promise<void>((r) => (caughtUp = r));
-    if (ends.size === 0) caughtUp();
+    let caughtUpNow!: () => void;
+    const caughtUp = new Promise<void>((r) => (caughtUpNow = r));
+    if (ends.size === 0) {
+      caughtUpNow();
+      if (!follow) return { consumer: undefined, caughtUp, pending: () => [] };
+    }
+    const consumer = this.kafka.consumer({ groupId: `${this.group}-${purpose}-${randomUUID()}`, readUncommitted: false, sessionTimeout: 30_000 });
     await consumer.connect();
-    await consumer.subscribe({ topics: [...this.tableTopics.keys()], fromBeginning: true });
+    await consumer.subscribe({ topics, fromBeginning: true });
     await consumer.run({
       eachBatch: async ({ batch }) => {
-        const table = this.tableTopics.get(batch.topic)!;
-        for (const m of batch.messages) this.applyTableRecord(table, batch.partition, m);
-        this.prometheus.tableRows.set({ table: table.name }, this.tables.size(table.name));
+        onBatch(batch);
         const k = `${batch.topic}:${batch.partition}`;
         const end = ends.get(k);
-        if (end !== undefined && (BigInt(batch.lastOffset()) + 1n >= end || BigInt(batch.highWatermark) <= BigInt(batch.lastOffset()) + 1n)) {
+        const next = BigInt(batch.lastOffset()) + 1n;
+        if (end !== undefined && (next >= end || BigInt(batch.highWatermark) <= next)) {
           ends.delete(k);
-          if (ends.size === 0) caughtUp();
+          if (ends.size === 0) caughtUpNow();
         }
       },
     });
-    const timeout = setTimeout(() => this.log.warn({ waitingFor: [...ends.keys()] }, 'tables: still reading table topics before starting'), 10_000);
-    await ready;
-    clearTimeout(timeout);
+    return { consumer, caughtUp, pending: () => [...ends.keys()] };
+  }
+
+  /** Reads every table topic up to its end (as of now) before any input is processed, then keeps following it. */
+  private async startTables(): Promise<void> {
+    const t0 = Date.now();
+    const { consumer, caughtUp, pending } = await this.readFromStart([...this.tableTopics.keys()], 'tables', true, (batch) => {
+      const table = this.tableTopics.get(batch.topic)!;
+      for (const m of batch.messages) this.applyTableRecord(table, batch.partition, m);
+      this.prometheus.tableRows.set({ table: table.name }, this.tables.size(table.name));
+    });
+    this.tableConsumer = consumer;
+    const slow = setInterval(() => this.log.warn({ waitingFor: pending() }, 'tables: still reading table topics before starting'), 10_000);
+    await caughtUp;
+    clearInterval(slow);
     this.log.info({ tables: Object.fromEntries([...this.tableTopics.values()].map((t) => [t.name, this.tables.size(t.name)])), ms: Date.now() - t0 }, 'tables loaded');
   }
 
@@ -426,43 +448,27 @@ export class DeriveRunner {
   private async restore(kind: Task['kind'], partitions: number[]): Promise<void> {
     const engine = kind === 'agg' ? this.engine : this.local!;
     const t0 = Date.now();
-    const admin = this.kafka.admin();
-    await admin.connect();
-    const [end] = await admin.fetchTopicOffsets(this.changelogTopic);
-    await admin.disconnect();
     const wanted = new Set(partitions.map((p) => `${kind}-${p}`));
     const latest = new Map<string, PartitionSnapshot>();
     let read = 0;
-    if (end && BigInt(end.high) > BigInt(end.low)) {
-      const high = BigInt(end.high);
-      const consumer = this.kafka.consumer({ groupId: `${this.group}-restore-${randomUUID()}`, readUncommitted: false });
-      const progress = setInterval(() => this.log.info({ partitions, read, of: `~${BigInt(end.high) - BigInt(end.low)}` }, 'restoring state from the changelog'), 2000);
-      await consumer.connect();
-      try {
-        await consumer.subscribe({ topic: this.changelogTopic, fromBeginning: true });
-        await new Promise<void>((resolve, reject) => {
-          const deadline = setTimeout(() => reject(new Error(`restoring ${partitions.join(',')} from ${this.changelogTopic} took over 120 s`)), 120_000);
-          consumer
-            .run({
-              eachBatch: async ({ batch }) => {
-                for (const m of batch.messages) {
-                  read++;
-                  const key = m.key?.toString();
-                  if (key && wanted.has(key) && m.value) latest.set(key, (JSON.parse(m.value.toString()) as { state: PartitionSnapshot }).state);
-                }
-                // Transaction markers count in offsets: done once the batch reaches the end seen at start.
-                if (BigInt(batch.lastOffset()) + 1n >= high || BigInt(batch.highWatermark) <= BigInt(batch.lastOffset()) + 1n) {
-                  clearTimeout(deadline);
-                  resolve();
-                }
-              },
-            })
-            .catch(reject);
-        });
-      } finally {
-        clearInterval(progress);
-        await consumer.disconnect().catch(() => undefined);
+    const { consumer, caughtUp } = await this.readFromStart([this.changelogTopic], 'restore', false, (batch) => {
+      for (const m of batch.messages) {
+        read++;
+        const key = m.key?.toString();
+        if (key && wanted.has(key) && m.value) latest.set(key, (JSON.parse(m.value.toString()) as { state: PartitionSnapshot }).state);
       }
+    });
+    const progress = setInterval(() => this.log.info({ partitions, changelogRecordsRead: read }, 'restoring state from the changelog'), 2000);
+    let deadline: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        caughtUp,
+        new Promise<never>((_, reject) => (deadline = setTimeout(() => reject(new Error(`restoring ${partitions.join(',')} from ${this.changelogTopic} took over 120 s`)), 120_000))),
+      ]);
+    } finally {
+      clearTimeout(deadline);
+      clearInterval(progress);
+      await consumer?.disconnect().catch(() => undefined);
     }
     for (const p of partitions) {
       const s = latest.get(`${kind}-${p}`);
