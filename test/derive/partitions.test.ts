@@ -118,6 +118,11 @@ function startRunner(t: TestContext, opts: { topic: string; group: string; metri
   return { runner, lines };
 }
 
+/** A fresh metrics topic and alerts topic (1 partition each) for one test. */
+async function outputTopics(t: TestContext): Promise<{ metricsTopic: string; alertsTopic: string }> {
+  return { metricsTopic: await freshTopic(t, { partitions: 1, prefix: 'metrics' }), alertsTopic: await freshTopic(t, { partitions: 1, prefix: 'alerts' }) };
+}
+
 async function scrape(runner: DeriveRunner): Promise<string> {
   return (await fetch(`http://127.0.0.1:${runner.prometheusPort}/metrics`)).text();
 }
@@ -146,8 +151,7 @@ function assertDistinctWithinBound(got: Map<string, number>, want: Map<string, n
 describe('derive over partitions (real broker)', () => {
   it('tumbling, hopping, sliding (with alerts) and count-distinct over 3 partitions equal a computation by hand; windows close on the idle clock; a late event is dropped and counted', async (t) => {
     const topic = await freshTopic(t, { partitions: 3 });
-    const metricsTopic = await freshTopic(t, { partitions: 1, prefix: 'metrics' });
-    const alertsTopic = await freshTopic(t, { partitions: 1, prefix: 'alerts' });
+    const { metricsTopic, alertsTopic } = await outputTopics(t);
     const events = failures(1);
     await publishFailures(topic, events);
     const want = expectedValues(events);
@@ -187,8 +191,7 @@ describe('derive over partitions (real broker)', () => {
 
   it('a metric grouped by the input key is aggregated in the source task, without the repartition round trip', async (t) => {
     const topic = await freshTopic(t, { partitions: 3 });
-    const metricsTopic = await freshTopic(t, { partitions: 1, prefix: 'metrics' });
-    const alertsTopic = await freshTopic(t, { partitions: 1, prefix: 'alerts' });
+    const { metricsTopic, alertsTopic } = await outputTopics(t);
     // 30 orders, each failing several times over 30 minutes (events of one order share a partition).
     const events = failures(3).map((e, i) => ({ ...e, orderId: `order-${i % 30}` }));
     await publishFailures(topic, events);
@@ -209,8 +212,7 @@ describe('derive over partitions (real broker)', () => {
 
   it('two instances in one group give the same values as the computation by hand (each window once)', async (t) => {
     const topic = await freshTopic(t, { partitions: 3 });
-    const metricsTopic = await freshTopic(t, { partitions: 1, prefix: 'metrics' });
-    const alertsTopic = await freshTopic(t, { partitions: 1, prefix: 'alerts' });
+    const { metricsTopic, alertsTopic } = await outputTopics(t);
     const group = `derive-${topic}`;
     const a = startRunner(t, { topic, group, metricsTopic, alertsTopic });
     const b = startRunner(t, { topic, group, metricsTopic, alertsTopic });
@@ -265,8 +267,7 @@ describe('derive joins (real broker)', () => {
     it(`a ${mode} table enriches events (group by a joined field); a missing key is counted, not a crash`, async (t) => {
       const topic = await freshTopic(t, { partitions: 3 });
       const tableTopic = await freshTopic(t, { partitions: mode === 'global' ? 1 : 3, prefix: 'restaurants', config: { 'cleanup.policy': 'compact' } });
-      const metricsTopic = await freshTopic(t, { partitions: 1, prefix: 'metrics' });
-      const alertsTopic = await freshTopic(t, { partitions: 1, prefix: 'alerts' });
+      const { metricsTopic, alertsTopic } = await outputTopics(t);
       await publishTable(tableTopic);
       const events = await publishRejections(topic, mode === 'global' ? 'order' : 'restaurant');
       const regions = new Map<string, string>(PROFILES.map((p) => [p.restaurantId, p.region]));
@@ -311,8 +312,7 @@ describe('derive joins (real broker)', () => {
 
   it('absence join: payment attempts with no success within 10 minutes, per market and 5-minute window, equal a computation by hand', async (t) => {
     const topic = await freshTopic(t, { partitions: 3 });
-    const metricsTopic = await freshTopic(t, { partitions: 1, prefix: 'metrics' });
-    const alertsTopic = await freshTopic(t, { partitions: 1, prefix: 'alerts' });
+    const { metricsTopic, alertsTopic } = await outputTopics(t);
     const r = rng(17);
     type Ev = { type: 'orders.v1.PaymentAttempted' | 'orders.v1.PaymentSucceeded'; orderId: string; market: string; t: number };
     const evs: Ev[] = [];
