@@ -468,12 +468,8 @@ export class MetricEngine {
   /** End of input (tests, --once), in-process: closes every join and window. */
   flushAll(): EngineOutput {
     const out = emptyOutput();
-    let step = this.closeAll();
-    for (let round = 0; round < 3; round++) {
-      this.merge(out, step, Date.now());
-      step = this.closeAll();
-    }
-    this.merge(out, step, Date.now());
+    // Closing joins forwards inputs into windows that the next round closes; stop when a round closes nothing.
+    for (let step = this.closeAll(); step.values.length + step.alerts.length + step.forward.length > 0; step = this.closeAll()) this.merge(out, step, Date.now());
     return out;
   }
 

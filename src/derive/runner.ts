@@ -92,7 +92,7 @@ const taskId = (kind: Task['kind'], partition: number) => `${kind}-${partition}`
 
 function isFenced(err: unknown): boolean {
   const e = err as { type?: string; name?: string; message?: string };
-  return /PRODUCER_FENCED|INVALID_PRODUCER_EPOCH|TRANSACTIONAL_ID_AUTHORIZATION|fenced/i.test(`${e?.type ?? ''} ${e?.message ?? ''}`);
+  return /PRODUCER_FENCED|INVALID_PRODUCER_EPOCH|fenced/i.test(`${e?.type ?? ''} ${e?.message ?? ''}`);
 }
 
 /** Rows of the tables, kept current by reading their topics from the beginning (every instance reads all). */
