@@ -24,7 +24,8 @@ export type ErrorCode =
   | 'MD_WAREHOUSE'
   | 'MD_WAREHOUSE_UNAVAILABLE'
   | 'MD_OFFSET_CONFLICT'
-  | 'MD_POISON_RECORD';
+  | 'MD_POISON_RECORD'
+  | 'MD_TOPOLOGY';
 
 export interface MdErrorOptions {
   cause?: unknown;
@@ -204,12 +205,25 @@ export class PoisonRecordError extends MdError {
   }
 }
 
+/**
+ * Topics do not fit what a consumer needs: missing, or with partition counts that break co-partitioning (an
+ * input, a table, or an internal topic made for another layout). `topic` names the first one at fault.
+ */
+export class TopologyError extends MdError {
+  readonly topic: string;
+  constructor(topic: string, message: string) {
+    super('MD_TOPOLOGY', message);
+    this.topic = topic;
+  }
+}
+
 /** Exit statuses of the CLI, one per error family. */
 export function exitCodeFor(err: unknown): number {
   if (!(err instanceof MdError)) return 1;
   switch (err.code) {
     case 'MD_USAGE':
     case 'MD_OPTIONS':
+    case 'MD_TOPOLOGY':
       return 2;
     case 'MD_SCHEMA':
     case 'MD_SCHEMA_LINT':

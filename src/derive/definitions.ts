@@ -20,7 +20,13 @@ export type Aggregate =
   /** Distinct values of a field (e.g. users affected), approximate with the stated relative standard error. */
   | { kind: 'countDistinct'; field: string; relativeError?: number }
   /** numerator count ÷ denominator count, each a filter over the metric's events (e.g. payment success rate). */
-  | { kind: 'ratio'; numerator: EventFilter; denominator: EventFilter };
+  | { kind: 'ratio'; numerator: EventFilter; denominator: EventFilter }
+  /**
+   * Quantiles of a numeric field (p95 delivery time) over a DDSketch: every reported quantile is within
+   * `relativeAccuracy` (default 0.01 = 1%) of the exact value, relative to it. One value per quantile, with the
+   * dimension `quantile` (`"0.95"`).
+   */
+  | { kind: 'percentile'; field: string; quantiles: number[]; relativeAccuracy?: number };
 
 export interface EventFilter {
   /** Event types counted (default: all of the metric's `from`). */
@@ -96,6 +102,50 @@ export interface ResolvedMetric extends Omit<MetricDefinition, 'from' | 'groupBy
 }
 
 const NAME = /^[a-z_][a-z0-9_]{0,127}$/;
+
+const METRIC_KEYS = ['name', 'from', 'where', 'groupBy', 'window', 'aggregate', 'emit', 'alert', 'join', 'missingJoin', 'notFollowedBy'];
+const TABLE_KEYS = ['name', 'from', 'global'];
+const AGGREGATE_KEYS: Record<string, string[]> = {
+  count: ['kind'],
+  sum: ['kind', 'field'],
+  countDistinct: ['kind', 'field', 'relativeError'],
+  ratio: ['kind', 'numerator', 'denominator'],
+  percentile: ['kind', 'field', 'quantiles', 'relativeAccuracy'],
+};
+const WINDOW_KEYS: Record<string, string[]> = {
+  tumbling: ['kind', 'sizeMs', 'graceMs'],
+  hopping: ['kind', 'sizeMs', 'advanceMs', 'graceMs'],
+  sliding: ['kind', 'sizeMs', 'graceMs'],
+};
+
+/** Levenshtein distance, for "did you mean" hints. */
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length]!;
+}
+
+/**
+ * The first key of `obj` that is not in `allowed`, as a problem text (with the closest allowed key when one is
+ * near), or undefined. A misspelt option must not silently change what a metric computes.
+ */
+function unknownKey(obj: object, allowed: readonly string[], where: string): string | undefined {
+  for (const key of Object.keys(obj)) {
+    if (allowed.includes(key)) continue;
+    const near = allowed.map((a) => [a, distance(key.toLowerCase(), a.toLowerCase())] as const).sort((x, y) => x[1] - y[1])[0];
+    const hint = near && near[1] <= Math.max(2, Math.floor(key.length / 3)) ? ` (did you mean '${near[0]}'?)` : ` (allowed: ${allowed.join(', ')})`;
+    return `unknown key '${key}'${where ? ` in ${where}` : ''}${hint}`;
+  }
+  return undefined;
+}
 const camel = (s: string): string => s.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
 type Kind = 'number' | 'string' | 'bool' | 'enum' | 'message' | 'bytes' | 'timestamp' | 'repeated';
@@ -158,7 +208,10 @@ export function defineMetrics(
     const tfail = (problem: string): never => {
       throw new DefinitionError(`table ${tname}`, problem);
     };
-    if (!/^[a-z_][a-z0-9_]{0,63}$/.test(t.name)) tfail('name must be lower-case letters, digits and _');
+    if (!t || typeof t !== 'object') tfail('is not an object');
+    const extra = unknownKey(t, TABLE_KEYS, '');
+    if (extra) tfail(extra);
+    if (typeof t.name !== 'string' || !/^[a-z_][a-z0-9_]{0,63}$/.test(t.name)) tfail('name must be lower-case letters, digits and _');
     if (tables.has(t.name)) tfail('is defined twice');
     if (typeof t.from !== 'string' || !registry.has(t.from)) tfail(`unknown event type '${String(t.from)}' (known: ${registry.eventTypes.join(', ')})`);
     const keyField = registry.lookup(t.from).rule.keyField;
@@ -172,6 +225,17 @@ export function defineMetrics(
       throw new DefinitionError(name, problem);
     };
     if (!d || typeof d !== 'object') fail('is not an object');
+    const extra = unknownKey(d, METRIC_KEYS, '');
+    if (extra) fail(extra);
+    for (const [what, obj, keys] of [
+      ['alert', d.alert, ['atLeast', 'atMost']],
+      ['notFollowedBy', d.notFollowedBy, ['event', 'within', 'on']],
+    ] as const) {
+      if (obj === undefined) continue;
+      if (!obj || typeof obj !== 'object') fail(`'${what}' must be an object`);
+      const bad = unknownKey(obj, keys, what);
+      if (bad) fail(bad);
+    }
     if (!NAME.test(d.name)) fail('name must be lower-case letters, digits and _ (e.g. orders_created)');
     if (seen.has(d.name)) fail('is defined twice');
     seen.add(d.name);
@@ -219,6 +283,11 @@ export function defineMetrics(
     if (new Set(groupBy.map((g) => g.label)).size !== groupBy.length) fail('two groupBy fields end in the same name');
 
     const aggregate: Aggregate = d.aggregate ?? { kind: 'count' };
+    if (!aggregate || typeof aggregate !== 'object') fail("'aggregate' must be an object such as { kind: 'count' }");
+    const aggKeys = AGGREGATE_KEYS[aggregate.kind];
+    if (!aggKeys) fail(`unknown aggregate '${String((aggregate as { kind: unknown }).kind)}' (${Object.keys(AGGREGATE_KEYS).join(', ')})`);
+    const badAgg = unknownKey(aggregate, aggKeys!, `aggregate ${aggregate.kind}`);
+    if (badAgg) fail(badAgg);
     let valuePath: string[] | undefined;
     switch (aggregate.kind) {
       case 'count':
@@ -230,18 +299,31 @@ export function defineMetrics(
         valuePath = resolveIn(aggregate.field, 'countDistinct field', ['string', 'number', 'enum', 'bool', 'bytes']);
         if (aggregate.relativeError !== undefined && !(aggregate.relativeError > 0 && aggregate.relativeError < 0.5)) fail('countDistinct relativeError must be between 0 and 0.5');
         break;
+      case 'percentile': {
+        valuePath = resolveIn(aggregate.field, 'percentile field', ['number']);
+        const qs = aggregate.quantiles;
+        if (!Array.isArray(qs) || qs.length === 0) fail('percentile needs quantiles, e.g. [0.5, 0.95, 0.99]');
+        for (const q of qs) if (typeof q !== 'number' || !(q >= 0 && q <= 1)) fail(`percentile quantile ${String(q)} must be a number from 0 to 1`);
+        if (new Set(qs).size !== qs.length) fail('percentile quantiles are listed twice');
+        const ra = aggregate.relativeAccuracy;
+        if (ra !== undefined && !(typeof ra === 'number' && ra > 0 && ra < 1)) fail('percentile relativeAccuracy must be between 0 and 1 (exclusive)');
+        if (groupBy.some((g) => g.label === 'quantile')) fail("a percentile metric adds the dimension 'quantile'; no groupBy field may end in that name");
+        break;
+      }
       case 'ratio':
         for (const [part, filter] of [['numerator', aggregate.numerator], ['denominator', aggregate.denominator]] as const) {
           if (!filter || typeof filter !== 'object') fail(`ratio needs a ${part} filter`);
+          const badFilter = unknownKey(filter, ['eventTypes', 'where'], `ratio ${part}`);
+          if (badFilter) fail(badFilter);
           for (const t of filter.eventTypes ?? []) if (!from.includes(t)) fail(`ratio ${part} event type '${t}' is not in 'from'`);
         }
         break;
-      default:
-        fail(`unknown aggregate '${(aggregate as { kind: string }).kind}' (count, sum, countDistinct, ratio)`);
     }
     if (d.window !== undefined) {
       const w = d.window;
-      if (!w || !['tumbling', 'hopping', 'sliding'].includes(w.kind)) fail('window must come from tumbling(), hopping() or sliding()');
+      if (!w || typeof w !== 'object' || !WINDOW_KEYS[w.kind]) fail('window must come from tumbling(), hopping() or sliding()');
+      const badWindow = unknownKey(w, WINDOW_KEYS[w.kind]!, `window ${w.kind} (make it with ${w.kind}())`);
+      if (badWindow) fail(badWindow);
       try {
         parseDuration(w.sizeMs, 'window size');
         parseDuration(w.graceMs, 'grace');

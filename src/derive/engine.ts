@@ -1,25 +1,12 @@
+import protobuf from 'protobufjs';
+import { AbsenceJoin } from './absence-join.js';
+import { aggregationFor, type Aggregation } from './aggregates.js';
 import type { ResolvedMetric, ResolvedTable } from './definitions.js';
-import { countAgg, sumAgg, WindowStore, type Aggregation, type WindowStoreSnapshot } from './store.js';
-import { HyperLogLog } from './hll.js';
+import { parseStateKey, type StateEntry } from './state.js';
+import { WindowStore, type WindowResult } from './store.js';
 import { StreamClock } from './windows.js';
 
-type ClockSnapshot = { maxEventTime: number | null; lastEventWall: number };
-
-/** The engine's state for one partition, JSON-safe: what the consumer writes to its changelog topic. */
-export interface PartitionSnapshot {
-  /** Stream clocks: '' is the partition's clock; `<metric>|join` and `<metric>|agg` those of an absence join. */
-  clocks: Record<string, ClockSnapshot>;
-  metrics: Record<
-    string,
-    {
-      store?: WindowStoreSnapshot;
-      firing: string[];
-      late: number;
-      /** notFollowedBy state: events still waiting for their follower, and followers seen recently. */
-      join?: { left: Array<[key: string, t: number, group: string, value: unknown]>; right: Array<[key: string, t: number]> };
-    }
-  >;
-}
+export { hllRegisters } from './aggregates.js';
 
 /** One decoded input event, as the consumer hands it to the engine. */
 export interface EngineEvent {
@@ -78,12 +65,6 @@ export type TableLookup = (table: ResolvedTable, key: string, partition: number)
 
 export const emptyOutput = (): EngineOutput => ({ values: [], alerts: [], forward: [] });
 
-/** Registers for a relative standard error of 1.04/√m, rounded up to a power of two (16 to 65,536). */
-export function hllRegisters(relativeError: number): number {
-  const m = Math.pow(1.04 / relativeError, 2);
-  return Math.min(65_536, Math.max(16, 2 ** Math.ceil(Math.log2(m))));
-}
-
 function get(obj: Record<string, unknown>, path: readonly string[]): unknown {
   let v: unknown = obj;
   for (const k of path) {
@@ -95,62 +76,19 @@ function get(obj: Record<string, unknown>, path: readonly string[]): unknown {
 
 type AnyStore = WindowStore<unknown, unknown>;
 
-interface JoinState {
-  left: Map<string, Array<{ t: number; g: string; v: unknown }>>;
-  right: Map<string, number[]>;
-}
-
 interface MetricState {
   metric: ResolvedMetric;
   agg: Aggregation<unknown, unknown>;
   valueOf: (event: Record<string, unknown>, type: string) => unknown;
   /** Per partition. */
   stores: Map<number, AnyStore>;
-  joins: Map<number, JoinState>;
-  /** Alert state per `${partition}|${group}`. */
+  joins: Map<number, AbsenceJoin>;
+  /** Alert state per `${partition}|${group}` (`${group}\u0000q=<quantile>` for a percentile). */
   firing: Set<string>;
   late: number;
   latePerPartition: Map<number, number>;
   missingJoins: number;
 }
-
-function aggregationFor(m: ResolvedMetric): { agg: Aggregation<unknown, unknown>; valueOf: MetricState['valueOf'] } {
-  const a = m.aggregate;
-  switch (a.kind) {
-    case 'count':
-      return { agg: countAgg as Aggregation<unknown, unknown>, valueOf: () => 1 };
-    case 'sum':
-      return { agg: sumAgg as Aggregation<unknown, unknown>, valueOf: (e) => Number(get(e, m.valuePath!) ?? 0) };
-    case 'ratio': {
-      const matches = (f: typeof a.numerator, e: Record<string, unknown>, type: string) => (!f.eventTypes || f.eventTypes.includes(type)) && (!f.where || f.where(e));
-      const agg: Aggregation<{ n: number; d: number }, [number, number]> = {
-        init: () => ({ n: 0, d: 0 }),
-        add: (acc, v) => ({ n: acc.n + v[0], d: acc.d + v[1] }),
-        result: (acc) => (acc.d === 0 ? Number.NaN : acc.n / acc.d),
-      };
-      return { agg: agg as unknown as Aggregation<unknown, unknown>, valueOf: (e, type) => [matches(a.numerator, e, type) ? 1 : 0, matches(a.denominator, e, type) ? 1 : 0] };
-    }
-    case 'countDistinct': {
-      const registers = hllRegisters(a.relativeError ?? 0.02);
-      const agg: Aggregation<HyperLogLog, string> = {
-        init: () => new HyperLogLog(registers),
-        add: (h, v) => {
-          h.add(v);
-          return h;
-        },
-        result: (h) => Math.round(h.estimate()),
-        save: (h) => Buffer.from(h.registers).toString('base64'),
-        load: (x) => HyperLogLog.fromBytes(Buffer.from(String(x), 'base64')),
-      };
-      return { agg: agg as unknown as Aggregation<unknown, unknown>, valueOf: (e) => String(get(e, m.valuePath!) ?? '') };
-    }
-  }
-}
-
-const toSnap = (c: StreamClock): ClockSnapshot => {
-  const s = c.snapshot();
-  return { maxEventTime: Number.isFinite(s.maxEventTime) ? s.maxEventTime : null, lastEventWall: s.lastEventWall };
-};
 
 /**
  * The derived-metric computation without I/O, in two stages as the consumer runs it:
@@ -167,6 +105,8 @@ export class MetricEngine {
   private readonly metrics: MetricState[];
   private readonly byName = new Map<string, MetricState>();
   private readonly clocks = new Map<number, Map<string, StreamClock>>();
+  /** Engine-level state keys (clocks, late counts, alerts) written since the last `changes()`, per partition. */
+  private readonly dirty = new Map<number, Set<string>>();
 
   /**
    * `externalTime`: stream time of stage 2 comes from `advanceTo` (watermarks of the upstream source tasks)
@@ -243,6 +183,12 @@ export class MetricEngine {
 
   // ---- stage 2 -------------------------------------------------------------------------------------------
 
+  private markDirty(partition: number, key: string): void {
+    let d = this.dirty.get(partition);
+    if (!d) this.dirty.set(partition, (d = new Set()));
+    d.add(key);
+  }
+
   private clock(partition: number, key: string): StreamClock {
     let p = this.clocks.get(partition);
     if (!p) this.clocks.set(partition, (p = new Map()));
@@ -259,7 +205,17 @@ export class MetricEngine {
   /** Observes an event time, except on clocks that follow watermarks. */
   private observe(partition: number, key: string, t: number, wallNow: number): StreamClock {
     const c = this.clock(partition, key);
-    if (!this.isExternal(key)) c.observe(t, wallNow);
+    if (!this.isExternal(key)) {
+      c.observe(t, wallNow);
+      this.markDirty(partition, `c|${key}`);
+    }
+    return c;
+  }
+
+  private advanceClock(partition: number, key: string, t: number, wallNow: number): StreamClock {
+    const c = this.clock(partition, key);
+    c.advanceTo(t, wallNow);
+    this.markDirty(partition, `c|${key}`);
     return c;
   }
 
@@ -269,8 +225,8 @@ export class MetricEngine {
    */
   advanceTo(partition: number, t: number, wallNow: number): EngineOutput {
     const out = emptyOutput();
-    this.clock(partition, '').advanceTo(t, wallNow);
-    for (const m of this.metrics) if (m.metric.notFollowedBy) this.clock(partition, `${m.metric.name}|join`).advanceTo(t, wallNow);
+    this.advanceClock(partition, '', t, wallNow);
+    for (const m of this.metrics) if (m.metric.notFollowedBy) this.advanceClock(partition, `${m.metric.name}|join`, t, wallNow);
     this.closeAt(partition, (key) => this.clocks.get(partition)?.get(key)?.now(wallNow), out);
     return out;
   }
@@ -292,8 +248,7 @@ export class MetricEngine {
     const out = emptyOutput();
     const m = this.byName.get(metric);
     if (!m?.metric.notFollowedBy) return out;
-    const clock = this.clock(partition, `${metric}|agg`);
-    clock.advanceTo(t, wallNow);
+    const clock = this.advanceClock(partition, `${metric}|agg`, t, wallNow);
     this.closeWindows(m, partition, clock.now(wallNow), out);
     return out;
   }
@@ -308,6 +263,18 @@ export class MetricEngine {
     return m.metric.notFollowedBy ? `${m.metric.name}|agg` : '';
   }
 
+  private store(m: MetricState, partition: number): AnyStore {
+    let store = m.stores.get(partition);
+    if (!store) m.stores.set(partition, (store = new WindowStore(m.metric.window!, m.agg)));
+    return store;
+  }
+
+  private joinState(m: MetricState, partition: number): AbsenceJoin {
+    let j = m.joins.get(partition);
+    if (!j) m.joins.set(partition, (j = new AbsenceJoin(m.metric.notFollowedBy!.withinMs, m.metric.window!.graceMs, m.agg)));
+    return j;
+  }
+
   /** Stage 2: adds one input to the state of `partition` and returns what became final. */
   aggregate(input: MetricInput, partition: number, wallNow: number): EngineOutput {
     const out = emptyOutput();
@@ -315,21 +282,20 @@ export class MetricEngine {
     if (!m) return out; // a metric no longer defined: its in-flight inputs are dropped
     if ('s' in input) {
       const clock = this.observe(partition, `${m.metric.name}|join`, input.t, wallNow);
-      this.join(m, partition, input, clock.now(wallNow));
+      const j = this.joinState(m, partition);
+      if (input.s === 'L') {
+        if (!j.addLeft(input.k, { t: input.t, g: input.g, v: input.v }, clock.now(wallNow))) this.countLate(m, partition);
+      } else j.addRight(input.k, input.t, clock.now(wallNow));
       this.closeJoin(m, partition, clock.now(wallNow), out);
       return out;
     }
     const key = this.aggClockKey(m);
     const clock = this.observe(partition, key, input.t, wallNow);
     const streamTime = clock.now(wallNow);
-    const window = m.metric.window!;
-    let store = m.stores.get(partition);
-    if (!store) m.stores.set(partition, (store = new WindowStore(window, m.agg)));
+    const store = this.store(m, partition);
     if (store.add(input.g, input.t, input.v, streamTime) === 'late') this.countLate(m, partition);
     else if (m.metric.emit === 'update') {
-      for (const w of store.current(input.g, input.t)) {
-        out.values.push({ metric: m.metric.name, dimensions: this.dimensions(m.metric, JSON.parse(w.group) as string[]), value: w.value, windowStart: w.start, windowEnd: w.end, final: false, partition });
-      }
+      for (const w of store.current(input.g, input.t)) for (const v of this.valuesOf(m, w)) out.values.push({ ...v.value, final: false, partition });
     }
     for (const other of this.metrics) if (this.aggClockKey(other) === key) this.closeWindows(other, partition, streamTime, out);
     return out;
@@ -338,38 +304,7 @@ export class MetricEngine {
   private countLate(m: MetricState, partition: number): void {
     m.late++;
     m.latePerPartition.set(partition, (m.latePerPartition.get(partition) ?? 0) + 1);
-  }
-
-  private joinState(m: MetricState, partition: number): JoinState {
-    let j = m.joins.get(partition);
-    if (!j) m.joins.set(partition, (j = { left: new Map(), right: new Map() }));
-    return j;
-  }
-
-  /** An event is matched by a follower with the same key at t ≤ t_f ≤ t + within. */
-  private join(m: MetricState, partition: number, input: Extract<MetricInput, { s: 'L' | 'R' }>, streamTime: number): void {
-    const { withinMs } = m.metric.notFollowedBy!;
-    const grace = m.metric.window!.graceMs;
-    const j = this.joinState(m, partition);
-    if (input.s === 'L') {
-      if (input.t + withinMs + grace < streamTime) return this.countLate(m, partition);
-      if ((j.right.get(input.k) ?? []).some((tf) => tf >= input.t && tf <= input.t + withinMs)) return;
-      let list = j.left.get(input.k);
-      if (!list) j.left.set(input.k, (list = []));
-      list.push({ t: input.t, g: input.g, v: input.v });
-      return;
-    }
-    const waiting = j.left.get(input.k);
-    if (waiting) {
-      const still = waiting.filter((l) => !(input.t >= l.t && input.t <= l.t + withinMs));
-      if (still.length === 0) j.left.delete(input.k);
-      else j.left.set(input.k, still);
-    }
-    if (input.t >= streamTime - grace - withinMs) {
-      let list = j.right.get(input.k);
-      if (!list) j.right.set(input.k, (list = []));
-      list.push(input.t);
-    }
+    this.markDirty(partition, `l|${m.metric.name}`);
   }
 
   /** Unmatched events whose `within` (plus grace) has passed become inputs of the metric, at t + within. */
@@ -377,23 +312,7 @@ export class MetricEngine {
     const j = m.joins.get(partition);
     if (!j) return;
     const { withinMs } = m.metric.notFollowedBy!;
-    const grace = m.metric.window!.graceMs;
-    for (const [k, list] of j.left) {
-      const still = [];
-      for (const l of list) {
-        if (streamTime > l.t + withinMs + grace) out.forward.push({ input: { m: m.metric.name, g: l.g, t: l.t + withinMs, v: l.v }, partition });
-        else still.push(l);
-      }
-      if (still.length === 0) j.left.delete(k);
-      else j.left.set(k, still);
-    }
-    // A follower at t_f can only match events at ≥ t_f − within, and those are late once stream time passes
-    // t_f − within + within + grace.
-    for (const [k, times] of j.right) {
-      const kept = times.filter((tf) => tf + grace >= streamTime);
-      if (kept.length === 0) j.right.delete(k);
-      else j.right.set(k, kept);
-    }
+    for (const l of j.close(streamTime)) out.forward.push({ input: { m: m.metric.name, g: l.g, t: l.t + withinMs, v: l.v }, partition });
   }
 
   private dimensions(metric: ResolvedMetric, labels: readonly string[]): Record<string, string> {
@@ -402,22 +321,30 @@ export class MetricEngine {
     return d;
   }
 
+  /** The values of one window: one, or one per quantile (dimension `quantile`), each with its alert key. */
+  private valuesOf(m: MetricState, w: WindowResult): Array<{ alertKey: string; value: Omit<MetricValue, 'final' | 'partition'> }> {
+    const dimensions = this.dimensions(m.metric, JSON.parse(w.group) as string[]);
+    const base = { metric: m.metric.name, windowStart: w.start, windowEnd: w.end };
+    const qs = m.agg.quantiles;
+    if (!qs || !w.quantiles) return [{ alertKey: w.group, value: { ...base, dimensions, value: w.value } }];
+    return qs.map((q, i) => ({ alertKey: `${w.group}\u0000q=${q}`, value: { ...base, dimensions: { ...dimensions, quantile: String(q) }, value: w.quantiles![i]! } }));
+  }
+
   private closeWindows(m: MetricState, partition: number, streamTime: number, out: EngineOutput): void {
     const store = m.stores.get(partition);
     if (!store) return;
+    const alert = m.metric.alert;
     for (const w of store.closeReady(streamTime)) {
-      const dimensions = this.dimensions(m.metric, JSON.parse(w.group) as string[]);
-      out.values.push({ metric: m.metric.name, dimensions, value: w.value, windowStart: w.start, windowEnd: w.end, final: true, partition });
-      const alert = m.metric.alert;
-      if (!alert) continue;
-      const on = (alert.atLeast !== undefined && w.value >= alert.atLeast) || (alert.atMost !== undefined && w.value <= alert.atMost);
-      const key = `${partition}|${w.group}`;
-      if (on && !m.firing.has(key)) {
-        m.firing.add(key);
-        out.alerts.push({ metric: m.metric.name, dimensions, state: 'firing', value: w.value, windowStart: w.start, windowEnd: w.end, partition });
-      } else if (!on && m.firing.has(key)) {
-        m.firing.delete(key);
-        out.alerts.push({ metric: m.metric.name, dimensions, state: 'resolved', value: w.value, windowStart: w.start, windowEnd: w.end, partition });
+      for (const { alertKey, value: v } of this.valuesOf(m, w)) {
+        out.values.push({ ...v, final: true, partition });
+        if (!alert) continue;
+        const on = (alert.atLeast !== undefined && v.value >= alert.atLeast) || (alert.atMost !== undefined && v.value <= alert.atMost);
+        const key = `${partition}|${alertKey}`;
+        if (on === m.firing.has(key)) continue;
+        if (on) m.firing.add(key);
+        else m.firing.delete(key);
+        this.markDirty(partition, `a|${m.metric.name}|${alertKey}`);
+        out.alerts.push({ metric: v.metric, dimensions: v.dimensions, state: on ? 'firing' : 'resolved', value: v.value, windowStart: w.start, windowEnd: w.end, partition });
       }
     }
   }
@@ -482,71 +409,89 @@ export class MetricEngine {
 
   // ---- state ---------------------------------------------------------------------------------------------
 
-  /**
-   * The state of one partition (stream time, open windows, pending joins, alert states), written to the
-   * changelog with the outputs and the consumed offsets; `restore` on another instance continues exactly there.
-   */
-  snapshot(partition: number): PartitionSnapshot {
-    const clocks: PartitionSnapshot['clocks'] = {};
-    for (const [k, c] of this.clocks.get(partition) ?? []) clocks[k] = toSnap(c);
-    const metrics: PartitionSnapshot['metrics'] = {};
-    const prefix = `${partition}|`;
-    for (const m of this.metrics) {
-      const store = m.stores.get(partition);
-      const j = m.joins.get(partition);
-      metrics[m.metric.name] = {
-        ...(store ? { store: store.snapshot() } : {}),
-        ...(j
-          ? {
-              join: {
-                left: [...j.left].flatMap(([k, list]) => list.map((l) => [k, l.t, l.g, l.v] as [string, number, string, unknown])),
-                right: [...j.right].flatMap(([k, ts]) => ts.map((t) => [k, t] as [string, number])),
-              },
-            }
-          : {}),
-        firing: [...m.firing].filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length)),
-        late: m.latePerPartition.get(partition) ?? 0,
-      };
+  /** The state of an engine-level key (clock, late count, alert), or null when it has none. */
+  private encode(partition: number, key: string): Uint8Array | null {
+    const { kind, metric, rest } = parseStateKey(key);
+    const w = protobuf.Writer.create();
+    if (kind === 'c') {
+      const c = this.clocks.get(partition)?.get(rest);
+      if (!c) return null;
+      const s = c.snapshot();
+      return w.double(s.maxEventTime).double(s.lastEventWall).finish();
     }
-    return { clocks, metrics };
+    const m = this.byName.get(metric);
+    if (!m) return null;
+    if (kind === 'l') {
+      const n = m.latePerPartition.get(partition) ?? 0;
+      return n === 0 ? null : w.double(n).finish();
+    }
+    if (kind === 'a') return m.firing.has(`${partition}|${rest}`) ? new Uint8Array(0) : null;
+    throw new RangeError(`unknown state key ${JSON.stringify(key)}`);
   }
 
-  restore(partition: number, s: PartitionSnapshot): void {
-    this.drop(partition);
-    for (const [k, c] of Object.entries(s.clocks ?? {})) {
-      // Idle time counts from the restore: the downtime must not move stream time past the backlog.
-      this.clock(partition, k).restore({ maxEventTime: c.maxEventTime ?? Number.NEGATIVE_INFINITY, lastEventWall: Math.max(c.lastEventWall, Date.now()) });
-    }
+  /**
+   * Every state key of `partition` written since the last call — one entry per changed key, with its encoded
+   * state, or null when it was forgotten (a final window, a resolved alert) — for the changelog. The number of
+   * entries follows what changed, never the size of the state.
+   */
+  changes(partition: number): StateEntry[] {
+    const out: StateEntry[] = [];
+    for (const key of this.dirty.get(partition) ?? []) out.push([key, this.encode(partition, key)]);
+    this.dirty.delete(partition);
     for (const m of this.metrics) {
-      const saved = s.metrics[m.metric.name];
-      if (!saved) continue;
-      if (saved.store && m.metric.window) {
-        const store = new WindowStore(m.metric.window, m.agg);
-        store.restore(saved.store);
-        m.stores.set(partition, store);
+      for (const [k, v] of m.stores.get(partition)?.changes() ?? []) out.push([`w|${m.metric.name}|${k}`, v]);
+      for (const [k, v] of m.joins.get(partition)?.changes() ?? []) out.push([`j|${m.metric.name}|${k}`, v]);
+    }
+    return out;
+  }
+
+  /** Every live state key of `partition` (a full snapshot; `restore` on another engine continues exactly there). */
+  snapshot(partition: number): Array<[string, Uint8Array]> {
+    const keys = [...(this.clocks.get(partition)?.keys() ?? [])].map((k) => `c|${k}`);
+    const prefix = `${partition}|`;
+    for (const m of this.metrics) {
+      if (m.latePerPartition.get(partition)) keys.push(`l|${m.metric.name}`);
+      for (const k of m.firing) if (k.startsWith(prefix)) keys.push(`a|${m.metric.name}|${k.slice(prefix.length)}`);
+    }
+    const out = keys.map((k) => [k, this.encode(partition, k)!] as [string, Uint8Array]);
+    for (const m of this.metrics) {
+      for (const [k, v] of m.stores.get(partition)?.entries() ?? []) out.push([`w|${m.metric.name}|${k}`, v]);
+      for (const [k, v] of m.joins.get(partition)?.entries() ?? []) out.push([`j|${m.metric.name}|${k}`, v]);
+    }
+    return out;
+  }
+
+  /**
+   * Replaces the state of `partition` with `entries` (the latest value of every key in its changelog). Keys of
+   * metrics no longer defined are ignored.
+   */
+  restore(partition: number, entries: Iterable<[string, Uint8Array]>): void {
+    this.drop(partition);
+    for (const [key, bytes] of entries) {
+      const { kind, metric, rest } = parseStateKey(key);
+      if (kind === 'c') {
+        const r = protobuf.Reader.create(bytes);
+        const maxEventTime = r.double();
+        // Idle time counts from the restore: the downtime must not move stream time past the backlog.
+        this.clock(partition, rest).restore({ maxEventTime, lastEventWall: Math.max(r.double(), Date.now()) });
+        continue;
       }
-      if (saved.join && m.metric.notFollowedBy) {
-        const j = this.joinState(m, partition);
-        for (const [k, t, g, v] of saved.join.left) {
-          let list = j.left.get(k);
-          if (!list) j.left.set(k, (list = []));
-          list.push({ t, g, v });
-        }
-        for (const [k, t] of saved.join.right) {
-          let list = j.right.get(k);
-          if (!list) j.right.set(k, (list = []));
-          list.push(t);
-        }
-      }
-      for (const k of saved.firing) m.firing.add(`${partition}|${k}`);
-      m.late += saved.late;
-      m.latePerPartition.set(partition, saved.late);
+      const m = this.byName.get(metric);
+      if (!m) continue;
+      if (kind === 'l') {
+        const n = protobuf.Reader.create(bytes).double();
+        m.late += n;
+        m.latePerPartition.set(partition, n);
+      } else if (kind === 'a') m.firing.add(`${partition}|${rest}`);
+      else if (kind === 'w' && m.metric.window) this.store(m, partition).load(rest, bytes);
+      else if (kind === 'j' && m.metric.notFollowedBy) this.joinState(m, partition).load(rest, bytes);
     }
   }
 
   /** Forgets a partition's state (it moved to another instance). */
   drop(partition: number): void {
     this.clocks.delete(partition);
+    this.dirty.delete(partition);
     const prefix = `${partition}|`;
     for (const m of this.metrics) {
       m.stores.delete(partition);
@@ -560,6 +505,20 @@ export class MetricEngine {
   /** Partitions with state. */
   get partitions(): number[] {
     return [...this.clocks.keys()];
+  }
+
+  /** Live state keys of a partition (windows, sliding groups, join keys; for sizing and tests). */
+  stateKeys(partition: number): number {
+    let n = 0;
+    for (const m of this.metrics) n += (m.stores.get(partition)?.size ?? 0) + (m.joins.get(partition)?.size ?? 0);
+    return n;
+  }
+
+  /** Open windows of a partition (sliding: open evaluation points). */
+  openWindows(partition: number): number {
+    let n = 0;
+    for (const m of this.metrics) n += m.stores.get(partition)?.openWindows ?? 0;
+    return n;
   }
 
   /** Late events dropped so far, per metric (over the partitions this engine holds). */

@@ -25,7 +25,7 @@ export class DerivePrometheus {
 
   constructor(metrics: readonly ResolvedMetric[], prefix = 'multidispatch_derive_') {
     for (const m of metrics) {
-      this.gauges.set(m.name, new Gauge({ name: m.name, help: `derived metric ${m.name} (latest closed window)`, labelNames: m.groupBy.map((g) => g.label), registers: [this.registry] }));
+      this.gauges.set(m.name, new Gauge({ name: m.name, help: `derived metric ${m.name} (latest closed window)`, labelNames: [...m.groupBy.map((g) => g.label), ...(m.aggregate.kind === 'percentile' ? ['quantile'] : [])], registers: [this.registry] }));
     }
     const r = [this.registry];
     this.consumed = new Counter({ name: `${prefix}consumed_records_total`, help: 'input records consumed', registers: r });

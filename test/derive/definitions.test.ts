@@ -39,4 +39,30 @@ describe('derive definitions are validated at load, naming the definition', () =
     rejects([{ name: 'al', from: 'orders.v1.OrderRejected', window: sliding('10m'), alert: {} }], /^metric 'al': alert needs atLeast or atMost/);
     rejects([{ name: 'r', from: 'orders.v1.PaymentFailed', window: tumbling('1m'), aggregate: { kind: 'ratio', numerator: { eventTypes: ['orders.v1.PaymentSucceeded'] }, denominator: {} } }], /^metric 'r': ratio numerator event type 'orders\.v1\.PaymentSucceeded' is not in 'from'/);
   });
+
+  it('unknown keys are errors naming the definition and the key, with the closest known key', () => {
+    const bad = (d: Record<string, unknown>) => d as unknown as MetricDefinition;
+    rejects([bad({ name: 'w', from: 'orders.v1.OrderPlaced', groupBy: ['market'], windw: tumbling('5m') })], /^metric 'w': unknown key 'windw' \(did you mean 'window'\?\)/);
+    rejects([bad({ name: 'c', from: 'orders.v1.OrderPlaced', colour: 'red' })], /^metric 'c': unknown key 'colour' \(allowed: name, from,/);
+    rejects([bad({ name: 'a', from: 'orders.v1.OrderPlaced', window: tumbling('5m'), aggregate: { kind: 'sum', feild: 'total.amount_minor' } })], /^metric 'a': unknown key 'feild' in aggregate sum \(did you mean 'field'\?\)/);
+    rejects([bad({ name: 'k', from: 'orders.v1.OrderPlaced', window: tumbling('5m'), aggregate: { kind: 'median', field: 'x' } })], /^metric 'k': unknown aggregate 'median' \(count, sum, countDistinct, ratio, percentile\)/);
+    rejects([bad({ name: 'al', from: 'orders.v1.OrderRejected', window: sliding('10m'), alert: { atleast: 3 } })], /^metric 'al': unknown key 'atleast' in alert \(did you mean 'atLeast'\?\)/);
+    rejects([bad({ name: 'wn', from: 'orders.v1.OrderPlaced', window: { kind: 'tumbling', size: '5m' } })], /^metric 'wn': unknown key 'size' in window tumbling \(make it with tumbling\(\)\)/);
+    rejects([bad({ name: 'nf', from: 'orders.v1.PaymentAttempted', window: tumbling('5m'), notFollowedBy: { event: 'orders.v1.PaymentSucceeded', whithin: '10m' } })], /^metric 'nf': unknown key 'whithin' in notFollowedBy \(did you mean 'within'\?\)/);
+    rejects([bad({ name: 'rt', from: 'orders.v1.PaymentFailed', window: tumbling('1m'), aggregate: { kind: 'ratio', numerator: { eventType: ['orders.v1.PaymentFailed'] }, denominator: {} } })], /^metric 'rt': unknown key 'eventType' in ratio numerator \(did you mean 'eventTypes'\?\)/);
+    assert.throws(
+      () => defineMetrics(schema, [], { tables: [{ name: 'restaurant', from: 'restaurants.v1.RestaurantProfile', globl: true } as unknown as { name: string; from: string }] }),
+      /^.*table restaurant': unknown key 'globl' \(did you mean 'global'\?\)/,
+    );
+  });
+
+  it('percentiles: a numeric field and quantiles from 0 to 1', () => {
+    const [m] = defineMetrics(schema, [{ name: 'delivery_p95', from: 'orders.v1.OrderDelivered', groupBy: ['market'], window: tumbling('5m'), aggregate: { kind: 'percentile', field: 'duration_minutes', quantiles: [0.5, 0.95, 0.99] } }]);
+    assert.deepEqual(m!.valuePath, ['durationMinutes']);
+    const p = (aggregate: Record<string, unknown>) => [{ name: 'p', from: 'orders.v1.OrderDelivered', window: tumbling('5m'), aggregate } as unknown as MetricDefinition];
+    rejects(p({ kind: 'percentile', field: 'market', quantiles: [0.5] }), /^metric 'p': percentile field 'market' of OrderDelivered is a string/);
+    rejects(p({ kind: 'percentile', field: 'duration_minutes', quantiles: [] }), /percentile needs quantiles/);
+    rejects(p({ kind: 'percentile', field: 'duration_minutes', quantiles: [95] }), /percentile quantile 95 must be a number from 0 to 1/);
+    rejects(p({ kind: 'percentile', field: 'duration_minutes', quantiles: [0.5], relativeAccuracy: 0 }), /relativeAccuracy must be between 0 and 1/);
+  });
 });

@@ -172,7 +172,7 @@ describe('derive engine: values equal plain arithmetic', () => {
     assert.deepEqual(alerts, ['firing talabat 3 @5m', 'resolved talabat 2 @10m']);
   });
 
-  it('state snapshot → JSON → restore on a new engine mid-stream gives exactly the uninterrupted results', () => {
+  it('state snapshot → restore on a new engine mid-stream gives exactly the uninterrupted results', () => {
     const defs = () =>
       defineMetrics(schema, [
         { name: 'failures_5m', from: 'orders.v1.PaymentFailed', groupBy: ['market'], window: tumbling('5m', { grace: '1m' }) },
@@ -197,7 +197,7 @@ describe('derive engine: values equal plain arithmetic', () => {
       before.alerts.push(...o.alerts);
     }
     const b = new MetricEngine(defs(), { idleMs: 0 });
-    for (const p of [0, 1]) b.restore(p, JSON.parse(JSON.stringify(a.snapshot(p))));
+    for (const p of [0, 1]) b.restore(p, a.snapshot(p));
     const after = runAll(b, input.slice(cut));
     // runAll numbers wall time from 1 again; idleMs is 0, so wall time does not matter here.
     assert.deepEqual([...before.values, ...after.values], whole.values);
@@ -206,5 +206,57 @@ describe('derive engine: values equal plain arithmetic', () => {
     runAll(lateWhole, input);
     assert.deepEqual(b.lateDropped(), lateWhole.lateDropped());
     assert.ok(Object.values(b.lateDropped()).some((n) => n > 0), 'the workload has late events');
+  });
+
+  it('the per-key changelog (changed keys per commit, tombstones for forgotten ones), compacted, restores exactly', () => {
+    const defs = () =>
+      defineMetrics(schema, [
+        { name: 'failures_5m', from: 'orders.v1.PaymentFailed', groupBy: ['market', 'context.user_id'], window: tumbling('5m', { grace: '1m' }) },
+        { name: 'users_hop', from: 'orders.v1.PaymentFailed', groupBy: ['market'], window: hopping('10m', '5m'), aggregate: { kind: 'countDistinct', field: 'context.user_id' } },
+        { name: 'amount_p95', from: 'orders.v1.PaymentSucceeded', groupBy: ['market'], window: tumbling('5m'), aggregate: { kind: 'percentile', field: 'amount.amount_minor', quantiles: [0.5, 0.95] } },
+        { name: 'failures_sliding', from: 'orders.v1.PaymentFailed', groupBy: ['market'], window: sliding('30s', { grace: '10s' }), alert: { atLeast: 4 } },
+      ]);
+    const input = payments(8000);
+    const whole = runAll(new MetricEngine(defs(), { idleMs: 0 }), input);
+    const a = new MetricEngine(defs(), { idleMs: 0 });
+    // The changelog as compaction leaves it: the latest value per key, tombstones removing keys.
+    const changelog = [new Map<string, Uint8Array>(), new Map<string, Uint8Array>()];
+    let records = 0;
+    let tombstones = 0;
+    let largest = 0;
+    const commit = () => {
+      for (const p of [0, 1]) {
+        for (const [k, v] of a.changes(p)) {
+          records++;
+          largest = Math.max(largest, k.length + (v?.length ?? 0));
+          if (v === null) {
+            tombstones++;
+            changelog[p]!.delete(k);
+          } else changelog[p]!.set(k, v);
+        }
+      }
+    };
+    const before = { values: [] as MetricValue[], alerts: [] as unknown[] };
+    let wall = 0;
+    const cut = 5555;
+    for (const [i, e] of input.slice(0, cut).entries()) {
+      const o = a.process(e, ++wall);
+      before.values.push(...o.values);
+      before.alerts.push(...o.alerts);
+      if (i % 100 === 99) commit();
+    }
+    commit();
+    assert.deepEqual(a.changes(0), [], 'nothing changed since the last commit: nothing to write');
+    // Compacted changelog = a full snapshot of the live state, key for key.
+    for (const p of [0, 1]) assert.deepEqual(new Map(a.snapshot(p)), changelog[p]);
+    assert.ok(tombstones > 0, 'closed windows leave tombstones');
+    assert.ok(records < cut * 3, `records follow changed keys (${records} for ${cut} events)`);
+    assert.ok(largest < 8192, `largest record ${largest} bytes: one key's state`);
+    const b = new MetricEngine(defs(), { idleMs: 0 });
+    for (const p of [0, 1]) b.restore(p, changelog[p]!);
+    const after = runAll(b, input.slice(cut));
+    assert.deepEqual([...before.values, ...after.values], whole.values);
+    assert.deepEqual([...before.alerts, ...after.alerts], whole.alerts);
+    assert.ok(whole.values.some((v) => v.metric === 'amount_p95' && v.dimensions.quantile === '0.95'));
   });
 });

@@ -162,7 +162,7 @@ describe('absence join (notFollowedBy)', () => {
     let wall = 0;
     for (const e of evs.slice(0, 200)) values.push(...a.process(e, ++wall).values);
     const b = new MetricEngine(defineMetrics(schema, defs), { idleMs: 0 });
-    b.restore(0, JSON.parse(JSON.stringify(a.snapshot(0))));
+    b.restore(0, a.snapshot(0));
     for (const e of evs.slice(200)) values.push(...b.process(e, ++wall).values);
     values.push(...b.flushAll().values);
     const key = (v: MetricValue) => `${v.metric}|${v.dimensions.market}|${v.windowStart}=${v.value}`;

@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { countAgg, sumAgg, WindowStore, type WindowResult } from '../../src/derive/store.js';
+import { countAgg, sumAgg } from '../../src/derive/aggregates.js';
+import { WindowStore, type WindowResult } from '../../src/derive/store.js';
 import { hopping, parseDuration, sliding, StreamClock, tumbling, type WindowSpec } from '../../src/derive/windows.js';
 import { rng } from '../../src/demo/simulate.js';
 

@@ -45,10 +45,13 @@ async function importDefinitions(file: string): Promise<{ metrics: MetricDefinit
   return { metrics: defs as MetricDefinition[], tables: (mod.tables ?? []) as TableDefinition[] };
 }
 
-function int(flag: string, v: string | undefined): number | undefined {
+function int(flag: string, v: string | undefined, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${flag} must be a non-negative integer, got '${v}'`);
+  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+    const range = max < Number.MAX_SAFE_INTEGER ? `an integer from ${min} to ${max}` : min > 0 ? `a positive integer` : 'a non-negative integer';
+    throw new UsageError(`${flag} must be ${range}, got '${v}'`);
+  }
   return n;
 }
 
@@ -64,13 +67,16 @@ export function registerDerive(program: Command): void {
     .option('--metrics-topic <topic>', 'where metric values go (default multidispatch.metrics)')
     .option('--alerts-topic <topic>', 'where alert transitions go (default multidispatch.alerts)')
     .option('--idle-ms <ms>', 'stream time follows the wall clock after this long without input, so windows close (default 60000; 0 = never)')
-    .option('--commit-interval-ms <ms>', 'how often outputs, state and offsets are committed (default 1000)')
+    .option('--commit-interval-ms <ms>', 'how often outputs, state and offsets are committed, > 0 (default 1000)')
     .option('--prometheus-port <port>', 'serve Prometheus /metrics on 127.0.0.1:PORT (business metrics and consumer health)')
     .option('--statsd <host:port>', 'also send committed values to StatsD (gauges for windows, counters for per-event values and alerts)')
     .option('--statsd-prefix <prefix>', 'prefix for the StatsD metric names, e.g. kitchen.')
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
     .addHelpText('after', '\nExample:\n  multidispatch derive --definitions metrics.mjs --proto proto --group kitchen-metrics')
     .action(async (flags: DeriveFlags) => {
+      const idleMs = int('--idle-ms', flags.idleMs);
+      const commitIntervalMs = int('--commit-interval-ms', flags.commitIntervalMs, 1);
+      const prometheusPort = int('--prometheus-port', flags.prometheusPort, 0, 65535);
       const schema = await loadSchema(flags.proto);
       const defs = await importDefinitions(flags.definitions);
       const metrics = defineMetrics(schema, defs.metrics, { tables: defs.tables });
@@ -81,8 +87,6 @@ export function registerDerive(program: Command): void {
         topicRenames[pair.slice(0, i)] = pair.slice(i + 1);
       }
       const logger = pino({ name: 'multidispatch-derive', level: flags.logLevel }, pino.destination(2));
-      const idleMs = int('--idle-ms', flags.idleMs);
-      const commitIntervalMs = int('--commit-interval-ms', flags.commitIntervalMs);
       let statsd: { host: string; port: number; prefix?: string } | undefined;
       if (flags.statsd !== undefined) {
         const m = /^([^\s:]+):(\d{1,5})$/.exec(flags.statsd);
@@ -98,7 +102,7 @@ export function registerDerive(program: Command): void {
         ...(idleMs !== undefined ? { idleMs } : {}),
         ...(commitIntervalMs !== undefined ? { commitIntervalMs } : {}),
         ...(statsd ? { statsd } : {}),
-        ...(flags.prometheusPort !== undefined ? { prometheusPort: int('--prometheus-port', flags.prometheusPort)! } : {}),
+        ...(prometheusPort !== undefined ? { prometheusPort } : {}),
       });
       const done = new Promise<void>((res, rej) => {
         runner.onFatal = rej;

@@ -1,0 +1,27 @@
+/**
+ * The unit of derive's state and of its changelog: one key of one task, with its encoded state, or null when
+ * the key was forgotten (a tombstone). A task's state is a set of such keys:
+ *
+ * | key                         | state                                                    |
+ * |-----------------------------|----------------------------------------------------------|
+ * | `c\|<clock>`                | a stream clock: largest event time, wall time of the last |
+ * | `l\|<metric>`               | late events dropped                                       |
+ * | `a\|<metric>\|<group>`      | an alert that is firing (empty; a tombstone when resolved) |
+ * | `w\|<metric>\|<group>\0<start>` | an open tumbling/hopping window's accumulator         |
+ * | `w\|<metric>\|<group>`      | a sliding-window group: its events and open evaluation points |
+ * | `j\|<metric>\|l<key>` / `r<key>` | an absence join's waiting events / recent followers  |
+ *
+ * Metric names are `[a-z0-9_]`, so the first two `|` always split kind and metric from the rest.
+ */
+export type StateEntry = [key: string, value: Uint8Array | null];
+
+/** Splits `kind|metric|rest` (or `kind|rest` for clocks). */
+export function parseStateKey(key: string): { kind: string; metric: string; rest: string } {
+  const a = key.indexOf('|');
+  if (a < 0) throw new RangeError(`state key ${JSON.stringify(key)} has no kind`);
+  const kind = key.slice(0, a);
+  if (kind === 'c') return { kind, metric: '', rest: key.slice(a + 1) };
+  const b = key.indexOf('|', a + 1);
+  if (b < 0) return { kind, metric: key.slice(a + 1), rest: '' };
+  return { kind, metric: key.slice(a + 1, b), rest: key.slice(b + 1) };
+}
