@@ -247,7 +247,18 @@ export class DeriveRunner {
     }
   }
 
+  /** Starts consuming; a failure to start closes whatever was opened before it rethrows. */
   async start(): Promise<void> {
+    try {
+      await this.open();
+    } catch (err) {
+      this.stopped = true;
+      await this.release();
+      throw err;
+    }
+  }
+
+  private async open(): Promise<void> {
     if (this.options.prometheusPort !== undefined) this.prometheusPort = await this.prometheus.listen(this.options.prometheusPort);
     const partitions = await this.checkPartitions();
     this.partitions = partitions;
@@ -380,13 +391,20 @@ export class DeriveRunner {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.log.error({ err: (err as Error).message }, 'derive stopped: a transaction failed; restart to resume from the last commit');
+    await this.release();
+    this.onFatal?.(err as Error);
+  }
+
+  /** Closes every client, server and timer this runner opened, committing nothing. */
+  private async release(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
     await this.consumer?.disconnect().catch(() => undefined);
     await this.tableConsumer?.disconnect().catch(() => undefined);
     for (const t of this.tasks.values()) await t.producer.disconnect().catch(() => undefined);
+    this.tasks.clear();
     await this.admin?.disconnect().catch(() => undefined);
-    await this.prometheus.close();
+    await this.prometheus.close().catch(() => undefined);
     await this.statsd?.close().catch(() => undefined);
-    this.onFatal?.(err as Error);
   }
 
   private locked<T>(fn: () => Promise<T>): Promise<T> {

@@ -30,15 +30,20 @@ async function importDefinitions(file: string): Promise<{ metrics: MetricDefinit
   const path = resolve(file);
   if (!existsSync(path)) throw new UsageError(`--definitions ${file}: no such file`);
   let mod: { default?: unknown; metrics?: unknown; tables?: unknown };
+  let tsImport: ((p: string, from: string) => Promise<unknown>) | undefined;
   if (/\.(c|m)?ts$/.test(path)) {
-    let tsImport: (p: string, from: string) => Promise<unknown>;
     try {
       ({ tsImport } = (await import('tsx/esm/api')) as { tsImport: typeof tsImport });
     } catch {
       throw new UsageError(`--definitions ${file}: a TypeScript module needs tsx (npm install --save-dev tsx), or compile it to .js`);
     }
-    mod = (await tsImport(pathToFileURL(path).href, import.meta.url)) as typeof mod;
-  } else mod = (await import(pathToFileURL(path).href)) as typeof mod;
+  }
+  try {
+    mod = (/\.(c|m)?ts$/.test(path) ? await tsImport!(pathToFileURL(path).href, import.meta.url) : await import(pathToFileURL(path).href)) as typeof mod;
+  } catch (err) {
+    const first = String((err as Error)?.message ?? err).split('\n')[0];
+    throw new UsageError(`--definitions ${file} could not be loaded: ${first}`);
+  }
   const defs = mod.default ?? mod.metrics;
   if (!Array.isArray(defs)) throw new UsageError(`--definitions ${file}: export the metric definitions as an array (export default [...] or export const metrics = [...])`);
   if (mod.tables !== undefined && !Array.isArray(mod.tables)) throw new UsageError(`--definitions ${file}: 'tables' must be an array of { name, from, global? }`);
