@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm test`: installs the dev tools if needed (Kafka jars via mvn, statsd_exporter via go), builds with
 // `npm run build`, starts ONE Kafka broker and ONE statsd_exporter for the whole suite, runs node's test runner
-// over test/**/*.test.ts (or the files/dirs given: `npm test -- test/dev/kafka.test.ts`), then stops the servers
+// over test/**/*.test.ts except test/scale/ (or the files/dirs given: `npm test -- test/dev/kafka.test.ts`; the production-size
+// runs: `npm test -- --test-timeout=900000 test/scale`), then stops the servers
 // and exits with the runner's status. Arguments starting with '-' are passed to `node --test`.
 //
 // The tests get: KAFKA_BROKERS, STATSD_EXPORTER_HOST, STATSD_EXPORTER_PORT, STATSD_EXPORTER_METRICS_URL,
@@ -32,7 +33,8 @@ function testFiles(args) {
   const walk = (dir) =>
     readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
       const p = join(dir, e.name);
-      if (e.isDirectory()) return e.name === 'node_modules' || e.name === 'fixtures' ? [] : walk(p);
+      // test/scale holds the runs at production size (minutes each): only when named, `npm test -- test/scale`.
+      if (e.isDirectory()) return e.name === 'node_modules' || e.name === 'fixtures' || (dir === 'test' && e.name === 'scale') ? [] : walk(p);
       return e.isFile() && e.name.endsWith('.test.ts') ? [p] : [];
     });
   const targets = args.length > 0 ? args : ['test'];
