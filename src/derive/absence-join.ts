@@ -1,6 +1,6 @@
 import protobuf from 'protobufjs';
 import type { Aggregation } from './aggregates.js';
-import type { StateEntry } from './state.js';
+import { drainChanges, type StateEntry } from './state.js';
 
 /** An event waiting for its follower: its time, its group and the value it contributes. */
 export interface Waiting {
@@ -102,10 +102,7 @@ export class AbsenceJoin {
   }
 
   changes(): StateEntry[] {
-    const out: StateEntry[] = [];
-    for (const key of this.dirty) out.push([key, this.encode(key)]);
-    this.dirty.clear();
-    return out;
+    return drainChanges(this.dirty, (key) => this.encode(key));
   }
 
   entries(): Array<[string, Uint8Array]> {

@@ -50,7 +50,8 @@ export function hllRegisters(relativeError: number): number {
   return Math.min(65_536, Math.max(16, 2 ** Math.ceil(Math.log2(m))));
 }
 
-function get(obj: Record<string, unknown>, path: readonly string[]): unknown {
+/** The value at a field path of a decoded event (undefined when a step is missing). */
+export function get(obj: Record<string, unknown>, path: readonly string[]): unknown {
   let v: unknown = obj;
   for (const k of path) {
     if (v === null || typeof v !== 'object') return undefined;

@@ -1,6 +1,6 @@
 import protobuf from 'protobufjs';
 import { AbsenceJoin } from './absence-join.js';
-import { aggregationFor, type Aggregation } from './aggregates.js';
+import { aggregationFor, get, type Aggregation } from './aggregates.js';
 import type { ResolvedMetric, ResolvedTable } from './definitions.js';
 import { parseStateKey, type StateEntry } from './state.js';
 import { WindowStore, type WindowResult } from './store.js';
@@ -64,15 +64,6 @@ export interface EngineOutput {
 export type TableLookup = (table: ResolvedTable, key: string, partition: number) => Record<string, unknown> | undefined;
 
 export const emptyOutput = (): EngineOutput => ({ values: [], alerts: [], forward: [] });
-
-function get(obj: Record<string, unknown>, path: readonly string[]): unknown {
-  let v: unknown = obj;
-  for (const k of path) {
-    if (v === null || typeof v !== 'object') return undefined;
-    v = (v as Record<string, unknown>)[k];
-  }
-  return v;
-}
 
 type AnyStore = WindowStore<unknown, unknown>;
 

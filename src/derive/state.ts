@@ -25,3 +25,11 @@ export function parseStateKey(key: string): { kind: string; metric: string; rest
   if (b < 0) return { kind, metric: key.slice(a + 1), rest: '' };
   return { kind, metric: key.slice(a + 1, b), rest: key.slice(b + 1) };
 }
+
+/** The entries of the keys in `dirty` (each encoded now, null when gone), clearing `dirty`. */
+export function drainChanges(dirty: Set<string>, encode: (key: string) => Uint8Array | null): StateEntry[] {
+  const out: StateEntry[] = [];
+  for (const key of dirty) out.push([key, encode(key)]);
+  dirty.clear();
+  return out;
+}

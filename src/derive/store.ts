@@ -1,6 +1,6 @@
 import protobuf from 'protobufjs';
 import type { Aggregation } from './aggregates.js';
-import type { StateEntry } from './state.js';
+import { drainChanges, type StateEntry } from './state.js';
 import { isClosed, isLate, windowsOf, type WindowSpec } from './windows.js';
 
 export interface WindowResult {
@@ -170,10 +170,7 @@ export class WindowStore<A, V = number> {
 
   /** Every key written since the last call, with its state (null: forgotten), and forgets that they were. */
   changes(): StateEntry[] {
-    const out: StateEntry[] = [];
-    for (const key of this.dirty) out.push([key, this.encode(key)]);
-    this.dirty.clear();
-    return out;
+    return drainChanges(this.dirty, (key) => this.encode(key));
   }
 
   /** Every live key with its state (a full snapshot). */
