@@ -13,6 +13,8 @@ import type { ResolvedMetric, ResolvedTable } from './definitions.js';
 import { emptyOutput, MetricEngine, routeKey, type EngineOutput, type MetricInput } from './engine.js';
 import { TableState } from './tables.js';
 import { readFromStart } from './topic-reader.js';
+import { LmdbTaskStore, type TaskStateStore } from './local-store.js';
+import type { StateEntry } from './state.js';
 import { DerivePrometheus } from './prometheus.js';
 import { StreamClock } from './windows.js';
 import { HotShotsSink } from '../sinks/statsd/sink.js';
@@ -46,6 +48,11 @@ export interface DeriveOptions {
   statsd?: { host?: string; port?: number; prefix?: string; globalTags?: Record<string, string> };
   /** Serve Prometheus /metrics on this loopback port (0: a free one); omit for none. */
   prometheusPort?: number;
+  /**
+   * Keep every task's state on local disk (LMDB) under `<stateDir>/<group>/`, with the changelog offset it
+   * reflects: a restart then reads only the changelog after it. Omit to rebuild every task from its changelog.
+   */
+  stateDir?: string;
   logger?: Logger;
 }
 
@@ -111,20 +118,28 @@ function isFenced(err: unknown): boolean {
 const MAX_SEND_BYTES = 512 * 1024;
 
 /** Sends `messages` in requests of at most MAX_SEND_BYTES, so no batch depends on how many there are. */
-async function sendChunked(tx: Transaction, topic: string, messages: Message[]): Promise<void> {
+async function sendChunked(tx: Transaction, topic: string, messages: Message[]): Promise<bigint | undefined> {
   let chunk: Message[] = [];
   let bytes = 0;
+  let next: bigint | undefined;
+  const send = async () => {
+    const meta = await tx.send({ topic, acks: -1, messages: chunk });
+    // One partition per chunk for the changelog: the offset after its last record.
+    const m = meta.length === 1 ? meta[0] : undefined;
+    next = m?.baseOffset !== undefined ? BigInt(m.baseOffset) + BigInt(chunk.length) : undefined;
+  };
   for (const m of messages) {
     const size = 64 + (m.key?.length ?? 0) + (m.value?.length ?? 0);
     if (chunk.length > 0 && bytes + size > MAX_SEND_BYTES) {
-      await tx.send({ topic, acks: -1, messages: chunk });
+      await send();
       chunk = [];
       bytes = 0;
     }
     chunk.push(m);
     bytes += size;
   }
-  if (chunk.length > 0) await tx.send({ topic, acks: -1, messages: chunk });
+  if (chunk.length > 0) await send();
+  return next;
 }
 
 const TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
@@ -141,6 +156,7 @@ const runnerOptionsSchema = z
     repartitionPurgeIntervalMs: z.number().int('must be a whole number of ms').positive('must be > 0').optional(),
     statsd: z.object({ host: z.string().min(1).optional(), port: z.number().int().min(1).max(65535).optional(), prefix: z.string().optional(), globalTags: z.record(z.string()).optional() }).strict().optional(),
     prometheusPort: z.number().int().min(0).max(65535).optional(),
+    stateDir: z.string().min(1, 'must be a directory path').optional(),
     kafka: z.unknown(),
     schema: z.unknown(),
     metrics: z.array(z.unknown()),
@@ -177,6 +193,10 @@ export class DeriveRunner {
   readonly srcChangelogTopic: string;
   readonly repartitionTopic: string;
   private admin: Admin | undefined;
+  /** Local copies of the tasks' state (with --state-dir). */
+  private store: TaskStateStore | undefined;
+  /** A local copy older than this may miss deletes that compaction has since removed (the changelog's delete.retention.ms). */
+  private maxLocalAgeMs = 86_400_000;
   private lastPurge = 0;
   private readonly topics: string[];
   private readonly idleMs: number;
@@ -204,6 +224,8 @@ export class DeriveRunner {
   readonly stats = {
     consumed: 0, produced: 0, repartitioned: 0, restoredRecords: 0, restoredKeys: 0, restoreMs: 0, rebalances: 0, skippedUnknown: 0, tableRecords: 0, lateDropped: 0,
     commits: 0, changelogRecords: 0, changelogTombstones: 0, changelogBytes: 0, changelogMaxRecordBytes: 0, purgedPartitions: 0,
+    /** Keys read from the local state store, and tasks rebuilt from the whole changelog although a local copy was configured. */
+    localKeys: 0, localMs: 0, fullRestores: 0, localWriteFailures: 0,
   };
 
   constructor(private readonly options: DeriveOptions) {
@@ -274,6 +296,7 @@ export class DeriveRunner {
     this.admin = this.kafka.admin();
     await this.admin.connect();
     await this.checkInternalTopics(internal, partitions);
+    if (this.options.stateDir !== undefined) await this.openStore(this.options.stateDir, internal);
     if (this.tableTopics.size > 0) await this.startTables();
 
     this.consumer = this.kafka.consumer({ groupId: this.group, readUncommitted: false, sessionTimeout: 10_000, heartbeatInterval: 1000, allowAutoTopicCreation: false });
@@ -323,6 +346,23 @@ export class DeriveRunner {
     }
   }
 
+  private async openStore(stateDir: string, changelogs: string[]): Promise<void> {
+    const store = LmdbTaskStore.open(stateDir, this.group);
+    this.store = store;
+    if (store.discarded) this.log.warn({ stateDir: store.dir, movedTo: store.discarded }, 'local state store could not be read; moved aside, every task is rebuilt from its changelog');
+    try {
+      const res = await this.admin!.describeConfigs({
+        includeSynonyms: false,
+        resources: changelogs.filter((t) => t !== this.repartitionTopic).map((name) => ({ type: 2 /* TOPIC */, name, configNames: ['delete.retention.ms'] })),
+      });
+      const ms = res.resources.flatMap((r) => r.configEntries.filter((e) => e.configName === 'delete.retention.ms').map((e) => Number(e.configValue)));
+      if (ms.length > 0 && ms.every(Number.isFinite)) this.maxLocalAgeMs = Math.min(...ms);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'could not read the changelog delete.retention.ms; local state older than 24 h is rebuilt');
+    }
+    this.log.info({ stateDir: store.dir }, 'local state store open');
+  }
+
   /** Internal topics made for another partition count (other inputs, or an older state layout) are refused. */
   private async checkInternalTopics(topics: string[], partitions: number): Promise<void> {
     const meta = await this.admin!.fetchTopicMetadata({ topics });
@@ -363,6 +403,7 @@ export class DeriveRunner {
     for (const t of this.tasks.values()) await t.producer.disconnect().catch(() => undefined);
     await this.admin?.disconnect().catch(() => undefined);
     this.tasks.clear();
+    await this.store?.close().catch((err) => this.log.warn({ err: (err as Error).message }, 'closing the local state store failed'));
     await this.prometheus.close();
     await this.statsd?.close();
   }
@@ -403,6 +444,7 @@ export class DeriveRunner {
     for (const t of this.tasks.values()) await t.producer.disconnect().catch(() => undefined);
     this.tasks.clear();
     await this.admin?.disconnect().catch(() => undefined);
+    await this.store?.close().catch(() => undefined);
     await this.prometheus.close().catch(() => undefined);
     await this.statsd?.close().catch(() => undefined);
   }
@@ -462,17 +504,46 @@ export class DeriveRunner {
   }
 
   /**
-   * Restores the state of new tasks from their changelog partitions: the latest record per key (read_committed),
-   * tombstones deleting. Progress is logged every 2 s; a read that makes no progress for 60 s fails.
+   * Restores the state of new tasks: from the local state store (with --state-dir) and the changelog records
+   * after its checkpoint, or, without a usable local copy, from the whole changelog partition — the latest record
+   * per key (read_committed), tombstones deleting. Progress is logged every 2 s; a read that makes no progress for
+   * 60 s fails. The local copy is brought up to the end of the changelog before the task starts.
    */
   private async restore(kind: Task['kind'], partitions: number[]): Promise<void> {
     const engine = kind === 'agg' ? this.engine : this.local!;
     const topic = kind === 'agg' ? this.changelogTopic : this.srcChangelogTopic;
     const t0 = Date.now();
-    const latest = new Map(partitions.map((p) => [p, new Map<string, Buffer | null>()]));
+    const state = new Map<number, Map<string, Uint8Array>>();
+    const changed = new Map<number, Map<string, Uint8Array | null>>(partitions.map((p) => [p, new Map()]));
+    const from = new Map<string, bigint>();
+    const local = new Set<number>();
+    if (this.store) {
+      const highs = new Map((await this.admin!.fetchTopicOffsets(topic)).map((o) => [o.partition, BigInt(o.high)]));
+      for (const p of partitions) {
+        const id = taskId(kind, p);
+        const copy = this.store.load(id);
+        if (!copy) continue;
+        const offset = BigInt(copy.checkpoint.offset);
+        const age = Date.now() - copy.checkpoint.at;
+        const why =
+          offset > (highs.get(p) ?? 0n) ? `its checkpoint (offset ${offset}) is past the end of ${topic} partition ${p} (${highs.get(p)}): the topic was recreated`
+          : age > this.maxLocalAgeMs ? `it is ${Math.round(age / 60_000)} min old, older than the changelog keeps deletes (delete.retention.ms ${this.maxLocalAgeMs})`
+          : undefined;
+        if (why) {
+          this.log.warn({ task: id, reason: why }, 'local state not used; rebuilding the task from its changelog');
+          await this.store.clear(id);
+          continue;
+        }
+        state.set(p, copy.entries);
+        from.set(`${topic}:${p}`, offset);
+        local.add(p);
+        this.stats.localKeys += copy.entries.size;
+      }
+      this.stats.localMs += Date.now() - t0;
+    }
     let read = 0;
-    const { consumer, caughtUp } = await readFromStart(this.kafka, { topics: [topic], group: `${this.group}-restore`, follow: false, partitions: new Set(partitions) }, (batch) => {
-      const keys = latest.get(batch.partition)!;
+    const { consumer, caughtUp, ends } = await readFromStart(this.kafka, { topics: [topic], group: `${this.group}-restore`, follow: false, partitions: new Set(partitions), from }, (batch) => {
+      const keys = changed.get(batch.partition)!;
       for (const m of batch.messages) {
         read++;
         const key = m.key?.toString();
@@ -486,7 +557,7 @@ export class DeriveRunner {
     const progress = setInterval(() => {
       if (read > seen) [seen, stalledSince] = [read, Date.now()];
       else if (Date.now() - stalledSince > 60_000) stall(new Error(`restoring ${topic} partition(s) ${partitions.join(',')}: no progress for 60 s`));
-      this.log.info({ topic, partitions, changelogRecordsRead: read, keys: [...latest.values()].reduce((n, m) => n + m.size, 0) }, 'restoring state from the changelog');
+      this.log.info({ topic, partitions, changelogRecordsRead: read, keys: [...changed.values()].reduce((n, m) => n + m.size, 0) }, 'restoring state from the changelog');
     }, 2000);
     try {
       await Promise.race([caughtUp, stalled]);
@@ -495,10 +566,33 @@ export class DeriveRunner {
       await consumer?.disconnect().catch(() => undefined);
     }
     let keys = 0;
-    for (const [p, entries] of latest) {
-      const live = [...entries].filter((e): e is [string, Buffer] => e[1] !== null);
-      keys += live.length;
-      engine.restore(p, live);
+    const retry: number[] = [];
+    for (const p of partitions) {
+      const entries = state.get(p) ?? new Map<string, Uint8Array>();
+      for (const [k, v] of changed.get(p)!) {
+        if (v === null) entries.delete(k);
+        else entries.set(k, v);
+      }
+      try {
+        engine.restore(p, entries);
+      } catch (err) {
+        if (!local.has(p)) throw new Error(`restoring ${topic} partition ${p}: a changelog record cannot be read: ${(err as Error).message}`, { cause: err });
+        // The local copy is damaged: forget it and read the whole changelog partition instead.
+        this.log.warn({ task: taskId(kind, p), err: (err as Error).message }, 'local state cannot be read; rebuilding the task from its changelog');
+        await this.store!.clear(taskId(kind, p));
+        retry.push(p);
+        continue;
+      }
+      keys += entries.size;
+      if (this.store) {
+        const end = String(ends.get(`${topic}:${p}`) ?? from.get(`${topic}:${p}`) ?? 0n);
+        const write: StateEntry[] = local.has(p) ? [...changed.get(p)!] : [...entries];
+        if (!local.has(p)) {
+          this.stats.fullRestores++;
+          await this.store.clear(taskId(kind, p));
+        }
+        await this.store.write(taskId(kind, p), write, end).catch((err) => this.localWriteFailed(taskId(kind, p), err));
+      }
     }
     const ms = Date.now() - t0;
     this.stats.restoredRecords += read;
@@ -506,7 +600,15 @@ export class DeriveRunner {
     this.stats.restoreMs += ms;
     this.prometheus.restoredRecords.inc(read);
     this.prometheus.restoreSeconds.inc(ms / 1000);
-    this.log.info({ kind, topic, partitions, changelogRecordsRead: read, keys, ms }, 'state restored');
+    this.log.info({ kind, topic, partitions, fromLocal: [...local].filter((p) => !retry.includes(p)), changelogRecordsRead: read, keys, ms }, 'state restored');
+    if (retry.length > 0) await this.restore(kind, retry);
+  }
+
+  /** A local write that failed leaves the copy at its previous checkpoint; it is dropped so the next start rebuilds it. */
+  private async localWriteFailed(task: string, err: unknown): Promise<void> {
+    this.stats.localWriteFailures++;
+    this.log.warn({ task, err: (err as Error).message }, 'could not write the local state store; the task will be rebuilt from its changelog at the next start');
+    await this.store?.clear(task).catch(() => undefined);
   }
 
   private async eachBatch({ batch, resolveOffset, heartbeat, isStale }: EachBatchPayload): Promise<void> {
@@ -576,7 +678,8 @@ export class DeriveRunner {
    */
   private advance(t: Task, now: number): void {
     const wms = [...t.watermarks!.values()];
-    if (wms.length < this.partitions && now - t.startedAt < this.idleMs) return;
+    // idleMs 0: stream time never follows the wall clock, so a source that has not reported is waited for.
+    if (wms.length < this.partitions && (this.idleMs === 0 || now - t.startedAt < this.idleMs)) return;
     const times = wms.filter((w) => w.t !== null).map((w) => w.t!);
     if (times.length > 0) this.collect(t, this.engine.advanceTo(t.partition, Math.min(...times), now));
   }
@@ -585,7 +688,7 @@ export class DeriveRunner {
   private watermarkOf(t: Task, now: number): Watermark | undefined {
     const c = t.clock!.snapshot();
     const seen = Number.isFinite(c.maxEventTime);
-    if (!seen && now - t.startedAt < this.idleMs) return undefined; // not yet known: the others wait for it
+    if (!seen && (this.idleMs === 0 || now - t.startedAt < this.idleMs)) return undefined; // not yet known: the others wait for it
     const wm: Watermark = { w: t.partition, t: seen ? t.clock!.now(now) : null };
     const text = JSON.stringify(wm);
     return text === t.sentWatermark ? undefined : wm;
@@ -708,6 +811,7 @@ export class DeriveRunner {
     const values = t.out.values.map((v) => ({ key: metricKey(v), value: encodeMetric(v, emittedAt), headers: { [HEADER.eventType]: DERIVED_METRIC_TYPE } }));
     const alerts = t.out.alerts.map((a) => ({ key: metricKey(a), value: encodeAlert(a, emittedAt), headers: { [HEADER.eventType]: ALERT_TYPE } }));
     const joinWms = new Map<string, number>();
+    let changelogEnd: bigint | undefined;
     const tx = await t.producer.transaction();
     try {
       const messages: Message[] = t.repartition.map((i) => ({ key: routeKey(i), value: JSON.stringify(i) }));
@@ -728,7 +832,7 @@ export class DeriveRunner {
       await sendChunked(tx, this.repartitionTopic, messages);
       await sendChunked(tx, this.metricsTopic, values);
       await sendChunked(tx, this.alertsTopic, alerts);
-      await sendChunked(tx, t.kind === 'agg' ? this.changelogTopic : this.srcChangelogTopic, t.changelog);
+      changelogEnd = await sendChunked(tx, t.kind === 'agg' ? this.changelogTopic : this.srcChangelogTopic, t.changelog);
       if (t.offsets.size > 0) {
         await tx.sendOffsets({
           consumerGroupId: this.group,
@@ -739,6 +843,12 @@ export class DeriveRunner {
     } catch (err) {
       await tx.abort().catch(() => undefined);
       throw err;
+    }
+    if (this.store && t.changelog.length > 0) {
+      const id = taskId(t.kind, t.partition);
+      const entries = t.changelog.map((m): StateEntry => [m.key!.toString(), m.value ? (m.value as Buffer) : null]);
+      if (changelogEnd === undefined) await this.localWriteFailed(id, new Error('the broker returned no offset for the changelog records'));
+      else await this.store.write(id, entries, String(changelogEnd)).catch((err) => this.localWriteFailed(id, err));
     }
     for (const a of t.out.alerts) this.log.warn({ metric: a.metric, dimensions: a.dimensions, value: a.value, state: a.state }, `alert ${a.state}: ${a.metric}`);
     this.stats.commits++;

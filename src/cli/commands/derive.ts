@@ -20,6 +20,7 @@ interface DeriveFlags {
   idleMs?: string;
   commitIntervalMs?: string;
   prometheusPort?: string;
+  stateDir?: string;
   statsd?: string;
   statsdPrefix?: string;
   logLevel: string;
@@ -73,6 +74,7 @@ export function registerDerive(program: Command): void {
     .option('--alerts-topic <topic>', 'where alert transitions go (default multidispatch.alerts)')
     .option('--idle-ms <ms>', 'stream time follows the wall clock after this long without input, so windows close (default 60000; 0 = never)')
     .option('--commit-interval-ms <ms>', 'how often outputs, state and offsets are committed, > 0 (default 1000)')
+    .option('--state-dir <dir>', 'keep task state on local disk (LMDB) under DIR/<group>, so a restart reads only the changelog written since (default: rebuild from the changelog)')
     .option('--prometheus-port <port>', 'serve Prometheus /metrics on 127.0.0.1:PORT (business metrics and consumer health)')
     .option('--statsd <host:port>', 'also send committed values to StatsD (gauges for windows, counters for per-event values and alerts)')
     .option('--statsd-prefix <prefix>', 'prefix for the StatsD metric names, e.g. kitchen.')
@@ -108,6 +110,7 @@ export function registerDerive(program: Command): void {
         ...(commitIntervalMs !== undefined ? { commitIntervalMs } : {}),
         ...(statsd ? { statsd } : {}),
         ...(prometheusPort !== undefined ? { prometheusPort } : {}),
+        ...(flags.stateDir ? { stateDir: flags.stateDir } : {}),
       });
       const done = new Promise<void>((res, rej) => {
         runner.onFatal = rej;

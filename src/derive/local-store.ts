@@ -1,0 +1,208 @@
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import { UsageError } from '../errors.js';
+import type { StateEntry } from './state.js';
+
+/** Where a task's local copy of its state stands in its changelog partition. */
+export interface Checkpoint {
+  /** The changelog offset after the last record the local copy reflects: a restore reads the changelog from here. */
+  offset: string;
+  /** Wall time of the commit that wrote it (ms). */
+  at: number;
+}
+
+/** What a task's state is kept in between runs: the port the runner talks to (an LMDB file, or nothing). */
+export interface TaskStateStore {
+  /** The task's entries and the checkpoint they reflect; undefined when there is no usable local copy. */
+  load(task: string): { checkpoint: Checkpoint; entries: Map<string, Uint8Array> } | undefined;
+  /**
+   * Applies committed changelog records (null: deleted) and moves the checkpoint to `offset`, atomically: after a
+   * crash the copy is at the old checkpoint or the new one, never between.
+   */
+  write(task: string, entries: readonly StateEntry[], offset: string): Promise<void>;
+  /** Forgets a task's local copy (it cannot be trusted: rebuild it from the changelog). */
+  clear(task: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+const FORMAT = 1;
+/** LMDB keys are at most 1978 bytes here; longer state keys are stored under their hash (the value carries the key). */
+const MAX_KEY_BYTES = 480;
+
+/**
+ * The state of the tasks of one derive group on local disk: one LMDB environment under
+ * `<stateDir>/<group>/`, in which every task (`agg-3`, `src-0`) has a checkpoint key `<task>\0` and one entry per
+ * state key `<task>\1<key>` whose value is `varint(key length) key state`. LMDB (memory-mapped B+tree, one writer,
+ * copy-on-write pages) keeps the file consistent through a SIGKILL: every write is one transaction with its
+ * checkpoint. Written without fsync per commit (the OS flushes it): a machine crash can take the last commits
+ * away, which only moves the checkpoint back — the changelog tail after it is read again.
+ *
+ * A lock file keeps two processes from sharing one directory.
+ */
+export class LmdbTaskStore implements TaskStateStore {
+  private constructor(
+    private readonly root: RootDatabase<Buffer, Buffer>,
+    private readonly db: Database<Buffer, Buffer>,
+    private readonly lockFile: string,
+    readonly dir: string,
+    /** Set when the directory could not be opened and was moved aside (corrupt, or another format). */
+    readonly discarded: string | undefined,
+  ) {}
+
+  static open(stateDir: string, group: string): LmdbTaskStore {
+    const dir = join(stateDir, group);
+    mkdirSync(dir, { recursive: true });
+    const lockFile = join(dir, 'LOCK');
+    takeLock(lockFile, dir);
+    let discarded: string | undefined;
+    const tryOpen = () => {
+      if (existsSync(join(dir, 'state', 'data.mdb'))) probe(join(dir, 'state'));
+      const root = open<Buffer, Buffer>({ path: join(dir, 'state'), keyEncoding: 'binary', encoding: 'binary', noSync: true, mapSize: 2 ** 34 });
+      const meta = root.get(Buffer.from('\u0000format'));
+      if (meta === undefined) root.putSync(Buffer.from('\u0000format'), Buffer.from(String(FORMAT)));
+      else if (meta.toString() !== String(FORMAT)) throw new Error(`state format ${meta.toString()}, expected ${FORMAT}`);
+      return root;
+    };
+    let root: RootDatabase<Buffer, Buffer>;
+    try {
+      root = tryOpen();
+    } catch (err) {
+      // Unreadable (a truncated or foreign file, another format): keep it aside for a look, and start empty —
+      // every task is then rebuilt from its changelog.
+      discarded = join(dir, `state.discarded-${Date.now()}`);
+      try {
+        renameSync(join(dir, 'state'), discarded);
+      } catch {
+        rmSync(join(dir, 'state'), { recursive: true, force: true });
+      }
+      discarded += ` (${(err as Error).message})`;
+      try {
+        root = tryOpen();
+      } catch (again) {
+        releaseLock(lockFile);
+        throw new UsageError(`--state-dir ${stateDir}: cannot open the local state store: ${(again as Error).message}`);
+      }
+    }
+    return new LmdbTaskStore(root, root, lockFile, dir, discarded);
+  }
+
+  load(task: string): { checkpoint: Checkpoint; entries: Map<string, Uint8Array> } | undefined {
+    const cp = this.db.get(Buffer.from(`${task}\u0000`));
+    if (cp === undefined) return undefined;
+    const checkpoint = JSON.parse(cp.toString()) as Checkpoint;
+    const entries = new Map<string, Uint8Array>();
+    for (const { value } of this.db.getRange({ start: Buffer.from(`${task}\u0001`), end: Buffer.from(`${task}\u0002`) })) {
+      const [len, at] = readVarint(value, 0);
+      entries.set(value.toString('utf8', at, at + len), value.subarray(at + len));
+    }
+    return { checkpoint, entries };
+  }
+
+  // Synchronous LMDB transactions: without fsync they cost what the pages cost, and they cannot interleave with
+  // another write of the same task (lmdb's batched async transactions were seen to stall when queued back to back).
+  async write(task: string, entries: readonly StateEntry[], offset: string): Promise<void> {
+    const checkpoint: Checkpoint = { offset, at: Date.now() };
+    this.db.transactionSync(() => {
+      for (const [key, value] of entries) {
+        const k = entryKey(task, key);
+        if (value === null) this.db.removeSync(k);
+        else this.db.putSync(k, entryValue(key, value));
+      }
+      this.db.putSync(Buffer.from(`${task}\u0000`), Buffer.from(JSON.stringify(checkpoint)));
+    });
+  }
+
+  async clear(task: string): Promise<void> {
+    this.db.transactionSync(() => {
+      this.db.removeSync(Buffer.from(`${task}\u0000`));
+      for (const key of this.db.getKeys({ start: Buffer.from(`${task}\u0001`), end: Buffer.from(`${task}\u0002`) })) this.db.removeSync(key);
+    });
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.root.flushed;
+      await this.root.close();
+    } finally {
+      releaseLock(this.lockFile);
+    }
+  }
+}
+
+/**
+ * LMDB trusts its file: a damaged one can crash the process that maps it (SIGSEGV) instead of failing. So a store
+ * is first read whole, every page, by a throwaway process; if that one dies, the file is not opened here.
+ */
+function probe(path: string): void {
+  const lmdb = createRequire(import.meta.url).resolve('lmdb');
+  const code = `const { open } = require(process.argv[1]);
+const db = open({ path: process.argv[2], keyEncoding: 'binary', encoding: 'binary', readOnly: true });
+let n = 0; for (const e of db.getRange({})) n += e.value.length;
+db.close(); process.stdout.write(String(n));`;
+  const r = spawnSync(process.execPath, ['-e', code, lmdb, path], { encoding: 'utf8', timeout: 120_000 });
+  if (r.status !== 0) throw new Error(`the store at ${path} cannot be read (${r.signal ? `reading it crashed with ${r.signal}` : (r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n')[0]})`);
+}
+
+function entryKey(task: string, key: string): Buffer {
+  const k = Buffer.from(`${task}\u0001${key}`);
+  if (k.length <= MAX_KEY_BYTES) return k;
+  return Buffer.from(`${task}\u0001#${createHash('sha256').update(key).digest('base64')}`);
+}
+
+function entryValue(key: string, value: Uint8Array): Buffer {
+  const k = Buffer.from(key);
+  const head: number[] = [];
+  let n = k.length;
+  while (n >= 0x80) {
+    head.push((n & 0x7f) | 0x80);
+    n >>>= 7;
+  }
+  head.push(n);
+  return Buffer.concat([Buffer.from(head), k, value]);
+}
+
+function readVarint(b: Buffer, at: number): [number, number] {
+  let n = 0;
+  let shift = 0;
+  for (;;) {
+    const byte = b[at++]!;
+    n |= (byte & 0x7f) << shift;
+    if (byte < 0x80) return [n, at];
+    shift += 7;
+  }
+}
+
+function takeLock(lockFile: string, dir: string): void {
+  try {
+    writeFileSync(lockFile, String(process.pid), { flag: 'wx' });
+    return;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new UsageError(`--state-dir: cannot write ${lockFile}: ${(err as Error).message}`);
+  }
+  const holder = Number(readFileSync(lockFile, 'utf8').trim());
+  if (Number.isInteger(holder) && holder > 0 && alive(holder)) {
+    throw new UsageError(`--state-dir: ${dir} is in use by process ${holder} (give each instance its own state directory)`);
+  }
+  writeFileSync(lockFile, String(process.pid)); // left behind by a process that died
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function releaseLock(lockFile: string): void {
+  try {
+    if (readFileSync(lockFile, 'utf8').trim() === String(process.pid)) unlinkSync(lockFile);
+  } catch {
+    // already gone
+  }
+}
