@@ -1,4 +1,4 @@
-import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Producer, Transaction } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import pino, { type Logger } from 'pino';
 import { z } from 'zod';
 import { ensureTopics } from '../kafka/admin.js';
@@ -11,6 +11,7 @@ import { EventRegistry } from '../schema/registry.js';
 import type { EventSchema } from '../schema/types.js';
 import type { ResolvedMetric, ResolvedTable } from './definitions.js';
 import { emptyOutput, MetricEngine, routeKey, type EngineOutput, type MetricInput } from './engine.js';
+import { sendChunked } from './send.js';
 import { TableState } from './tables.js';
 import { readFromStart } from './topic-reader.js';
 import { LmdbTaskStore, type TaskStateStore } from './local-store.js';
@@ -75,6 +76,11 @@ interface Task {
    * taken from the engine once and kept until the transaction commits, so a retry sends the same ones.
    */
   changelog?: Message[];
+  /**
+   * The committed offsets read after this task's producer fenced the previous owner: records below them were
+   * committed by that owner (after this consumer had fetched its start offsets) and are skipped.
+   */
+  floor: Map<string, bigint>;
   /** Aggregate tasks: repartition records below this offset are committed and may be deleted. */
   purgeBelow?: string;
   dirty: boolean;
@@ -114,33 +120,8 @@ function isFenced(err: unknown): boolean {
   return /PRODUCER_FENCED|INVALID_PRODUCER_EPOCH|fenced/i.test(`${e?.type ?? ''} ${e?.message ?? ''}`);
 }
 
-/** Largest produce request the runner builds (the broker's default message.max.bytes is 1 MiB). */
-const MAX_SEND_BYTES = 512 * 1024;
-
-/** Sends `messages` in requests of at most MAX_SEND_BYTES, so no batch depends on how many there are. */
-async function sendChunked(tx: Transaction, topic: string, messages: Message[]): Promise<bigint | undefined> {
-  let chunk: Message[] = [];
-  let bytes = 0;
-  let next: bigint | undefined;
-  const send = async () => {
-    const meta = await tx.send({ topic, acks: -1, messages: chunk });
-    // One partition per chunk for the changelog: the offset after its last record.
-    const m = meta.length === 1 ? meta[0] : undefined;
-    next = m?.baseOffset !== undefined ? BigInt(m.baseOffset) + BigInt(chunk.length) : undefined;
-  };
-  for (const m of messages) {
-    const size = 64 + (m.key?.length ?? 0) + (m.value?.length ?? 0);
-    if (chunk.length > 0 && bytes + size > MAX_SEND_BYTES) {
-      await send();
-      chunk = [];
-      bytes = 0;
-    }
-    chunk.push(m);
-    bytes += size;
-  }
-  if (chunk.length > 0) await send();
-  return next;
-}
+/** How long one step (a batch, a commit, a restore's request) may take before the runner gives up on it. */
+const STALL_MS = 120_000;
 
 const TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
 const runnerOptionsSchema = z
@@ -310,6 +291,7 @@ export class DeriveRunner {
     await this.consumer.subscribe({ topics: [...this.topics, this.repartitionTopic], fromBeginning: true });
     await this.consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (p) => this.locked(() => this.eachBatch(p)) });
     this.timer = setInterval(() => void this.locked(() => this.tickAndCommit()).catch((err) => void this.fail(err)), this.options.commitIntervalMs ?? 1000);
+    this.watch();
   }
 
   /** Inputs must be co-partitioned, and so must non-global tables; returns the partition count. */
@@ -397,6 +379,7 @@ export class DeriveRunner {
     if (this.stopped) return;
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.watchdog) clearInterval(this.watchdog);
     await this.locked(() => this.commitAll()).catch((err) => this.log.warn({ err: (err as Error).message }, 'last commit failed'));
     await this.consumer?.disconnect();
     await this.tableConsumer?.disconnect().catch(() => undefined);
@@ -439,6 +422,7 @@ export class DeriveRunner {
   /** Closes every client, server and timer this runner opened, committing nothing. */
   private async release(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    if (this.watchdog) clearInterval(this.watchdog);
     await this.consumer?.disconnect().catch(() => undefined);
     await this.tableConsumer?.disconnect().catch(() => undefined);
     for (const t of this.tasks.values()) await t.producer.disconnect().catch(() => undefined);
@@ -450,9 +434,40 @@ export class DeriveRunner {
   }
 
   private locked<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.lock.then(fn, fn);
+    const guarded = async () => {
+      this.busySince = Date.now();
+      try {
+        return await fn();
+      } finally {
+        this.busySince = undefined;
+      }
+    };
+    const run = this.lock.then(guarded, guarded);
     this.lock = run.catch(() => undefined);
     return run;
+  }
+
+  /** What the runner is waiting on (for the stall watchdog's message). */
+  private stage = 'starting';
+  /** When the last assignment came, and the input partitions it gave this instance. */
+  private assignedAt = 0;
+  private assignedInputs: number[] = [];
+  private busySince: number | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
+
+  /**
+   * A step that never finishes (a request the client never completes) would hold every task still, silently and
+   * forever; after STALL_MS the runner stops with an error naming the step instead, so its supervisor restarts it
+   * and it resumes from the last commit.
+   */
+  private watch(): void {
+    this.watchdog = setInterval(() => {
+      // A restore has its own watch (no progress for 60 s), and may take long while it progresses.
+      if (this.busySince !== undefined && !this.stage.startsWith('restoring') && Date.now() - this.busySince > STALL_MS) {
+        void this.fail(new Error(`derive made no progress for ${STALL_MS / 1000} s while ${this.stage}`));
+      }
+    }, 5000);
+    this.watchdog.unref();
   }
 
   /** After a rebalance: forget the tasks that moved away; aggregate tasks that arrived are restored on first use. */
@@ -467,6 +482,8 @@ export class DeriveRunner {
     const inputs = new Set(Object.entries(assigned).flatMap(([topic, ps]) => (topic === this.repartitionTopic ? [] : ps)));
     this.toRestore.src = [...inputs].filter((p) => !this.tasks.has(taskId('src', p)));
     this.log.info({ assigned }, 'partitions assigned');
+    this.assignedAt = Date.now();
+    this.assignedInputs = [...inputs];
   }
 
   private async dropTask(task: Task): Promise<void> {
@@ -478,9 +495,15 @@ export class DeriveRunner {
 
   private async newTask(kind: Task['kind'], partition: number): Promise<Task> {
     const producer = this.kafka.producer({ transactionalId: `${this.group}-${kind}-${partition}`, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    this.stage = `starting task ${taskId(kind, partition)} (InitProducerId: fencing its previous owner)`;
     await producer.connect(); // InitProducerId: fences any previous owner of this task and aborts its open transaction
-    const task: Task = { kind, partition, producer, offsets: new Map(), out: emptyOutput(), repartition: [], dirty: false, startedAt: Date.now() };
-    if (kind === 'src') task.clock = new StreamClock(this.idleMs);
+    const task: Task = { kind, partition, producer, offsets: new Map(), floor: await this.committedOffsets(kind, partition), out: emptyOutput(), repartition: [], dirty: false, startedAt: Date.now() };
+    if (kind === 'src') {
+      task.clock = new StreamClock(this.idleMs);
+      const maxEventTime = await this.committedEventTime(partition);
+      // Idle time counts from now: the downtime must not move stream time past what is still to be read.
+      if (maxEventTime !== undefined) task.clock.restore({ maxEventTime, lastEventWall: Date.now() });
+    }
     else {
       task.watermarks = new Map();
       task.joinWatermarks = new Map();
@@ -488,6 +511,33 @@ export class DeriveRunner {
     }
     this.tasks.set(taskId(kind, partition), task);
     return task;
+  }
+
+  /** The group's committed offsets of what task (kind, partition) consumes; read after its producer fenced the previous owner. */
+  private async committedOffsets(kind: Task['kind'], partition: number): Promise<Map<string, bigint>> {
+    const floor = new Map<string, bigint>();
+    const topics = kind === 'agg' ? [this.repartitionTopic] : this.topics;
+    for (const { topic, partitions } of await this.admin!.fetchOffsets({ groupId: this.group, topics })) {
+      const o = partitions.find((x) => x.partition === partition)?.offset;
+      if (o !== undefined && BigInt(o) >= 0n) floor.set(topic, BigInt(o));
+    }
+    return floor;
+  }
+
+  /** The largest event time a source task had seen when it last committed offsets of `partition` (from their metadata). */
+  private async committedEventTime(partition: number): Promise<number | undefined> {
+    let best: number | undefined;
+    try {
+      for (const { partitions } of await this.admin!.fetchOffsets({ groupId: this.group, topics: this.topics })) {
+        const m = partitions.find((x) => x.partition === partition)?.metadata;
+        if (!m) continue;
+        const t = (JSON.parse(m) as { t?: unknown }).t;
+        if (typeof t === 'number' && Number.isFinite(t)) best = Math.max(best ?? t, t);
+      }
+    } catch (err) {
+      this.log.warn({ partition, err: (err as Error).message }, 'could not read the committed stream time; it starts again from the next input');
+    }
+    return best;
   }
 
   private async task(kind: Task['kind'], partition: number): Promise<Task> {
@@ -513,6 +563,7 @@ export class DeriveRunner {
     const engine = kind === 'agg' ? this.engine : this.local!;
     const topic = kind === 'agg' ? this.changelogTopic : this.srcChangelogTopic;
     const t0 = Date.now();
+    this.stage = `restoring ${topic} partition(s) ${partitions.join(',')}`;
     const state = new Map<number, Map<string, Uint8Array>>();
     const changed = new Map<number, Map<string, Uint8Array | null>>(partitions.map((p) => [p, new Map()]));
     const from = new Map<string, bigint>();
@@ -615,9 +666,15 @@ export class DeriveRunner {
     if (this.stopped) return;
     const agg = batch.topic === this.repartitionTopic;
     const t = await this.task(agg ? 'agg' : 'src', batch.partition);
+    this.stage = `processing a batch of ${batch.topic} partition ${batch.partition}`;
     const now = Date.now();
+    const floor = t.floor.get(batch.topic) ?? -1n;
     for (const m of batch.messages) {
       if (isStale() || this.stopped) return;
+      if (BigInt(m.offset) < floor) {
+        resolveOffset(m.offset); // committed by the previous owner after this consumer fetched its start offset
+        continue;
+      }
       if (agg) this.aggregateRecord(t, m, now);
       else this.sourceRecord(t, batch.topic, batch.partition, m);
       t.offsets.set(batch.topic, String(BigInt(m.offset) + 1n));
@@ -626,6 +683,7 @@ export class DeriveRunner {
     }
     const last = batch.messages.at(-1);
     if (last) this.prometheus.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last.offset) - 1n)));
+    this.stage = `heartbeat after a batch of ${batch.topic} partition ${batch.partition}`;
     await heartbeat();
   }
 
@@ -704,6 +762,14 @@ export class DeriveRunner {
   private async tickAndCommit(): Promise<void> {
     if (this.stopped) return;
     const now = Date.now();
+    // A source task starts with its first input; one whose input is all consumed (a restart after the end of the
+    // input) starts after idleMs anyway, so it sends its watermark (its clock restored from the committed offset
+    // metadata) and the windows downstream close.
+    if (this.idleMs > 0 && this.assignedInputs.length > 0 && now - this.assignedAt >= this.idleMs) {
+      const waiting = this.assignedInputs.filter((p) => !this.tasks.has(taskId('src', p)));
+      this.assignedInputs = [];
+      for (const p of waiting) if ((await this.committedEventTime(p)) !== undefined) await this.task('src', p);
+    }
     for (const t of this.tasks.values()) {
       if (t.kind === 'agg') this.advance(t, now);
       else {
@@ -742,6 +808,7 @@ export class DeriveRunner {
   private async purgeRepartition(): Promise<void> {
     const partitions = [...this.tasks.values()].filter((t) => t.kind === 'agg' && t.purgeBelow !== undefined).map((t) => ({ partition: t.partition, offset: t.purgeBelow! }));
     if (partitions.length === 0 || !this.admin) return;
+    this.stage = `deleting consumed records of ${this.repartitionTopic}`;
     try {
       await this.admin.deleteTopicRecords({ topic: this.repartitionTopic, partitions });
       this.stats.purgedPartitions += partitions.length;
@@ -812,6 +879,8 @@ export class DeriveRunner {
     const alerts = t.out.alerts.map((a) => ({ key: metricKey(a), value: encodeAlert(a, emittedAt), headers: { [HEADER.eventType]: ALERT_TYPE } }));
     const joinWms = new Map<string, number>();
     let changelogEnd: bigint | undefined;
+    const id = taskId(t.kind, t.partition);
+    this.stage = `committing ${id}: beginning the transaction`;
     const tx = await t.producer.transaction();
     try {
       const messages: Message[] = t.repartition.map((i) => ({ key: routeKey(i), value: JSON.stringify(i) }));
@@ -829,23 +898,34 @@ export class DeriveRunner {
           for (let p = 0; p < this.partitions; p++) messages.push({ key: `jw-${t.partition}`, value, partition: p });
         }
       }
+      this.stage = `committing ${id}: sending ${messages.length} records to ${this.repartitionTopic}`;
       await sendChunked(tx, this.repartitionTopic, messages);
+      this.stage = `committing ${id}: sending ${values.length} values to ${this.metricsTopic}`;
       await sendChunked(tx, this.metricsTopic, values);
+      this.stage = `committing ${id}: sending ${alerts.length} alerts to ${this.alertsTopic}`;
       await sendChunked(tx, this.alertsTopic, alerts);
+      this.stage = `committing ${id}: sending ${t.changelog.length} changelog records`;
       changelogEnd = await sendChunked(tx, t.kind === 'agg' ? this.changelogTopic : this.srcChangelogTopic, t.changelog);
       if (t.offsets.size > 0) {
+        this.stage = `committing ${id}: sending the consumed offsets (TxnOffsetCommit)`;
         await tx.sendOffsets({
           consumerGroupId: this.group,
-          topics: [...t.offsets].map(([topic, offset]) => ({ topic, partitions: [{ partition: t.partition, offset }] })),
+          // A source task's stream clock goes with its offsets (as Kafka Streams keeps partition time in the
+          // offset metadata), so a restart whose input is all consumed still knows where stream time was.
+          topics: [...t.offsets].map(([topic, offset]) => ({
+            topic,
+            partitions: [{ partition: t.partition, offset, ...(t.clock ? { metadata: JSON.stringify({ t: t.clock.snapshot().maxEventTime }) } : {}) }],
+          })),
         });
       }
+      this.stage = `committing ${id}: ending the transaction (EndTxn)`;
       await tx.commit();
     } catch (err) {
       await tx.abort().catch(() => undefined);
       throw err;
     }
     if (this.store && t.changelog.length > 0) {
-      const id = taskId(t.kind, t.partition);
+      this.stage = `committing ${id}: writing the local state store`;
       const entries = t.changelog.map((m): StateEntry => [m.key!.toString(), m.value ? (m.value as Buffer) : null]);
       if (changelogEnd === undefined) await this.localWriteFailed(id, new Error('the broker returned no offset for the changelog records'));
       else await this.store.write(id, entries, String(changelogEnd)).catch((err) => this.localWriteFailed(id, err));
