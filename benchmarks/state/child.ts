@@ -1,0 +1,184 @@
+/**
+ * One size of benchmarks/state, in its own process (so its peak RSS is its own): a derive task holding `size` live
+ * keys (open 5-minute windows, one per restaurant), committed through the runner's own pieces — the engine's
+ * changed keys, a Kafka transaction to a compacted changelog partition on the real broker (sendChunked), the LMDB
+ * local store — then restored from the changelog and resumed from the local store with its checkpoint.
+ *
+ * Baseline in the same process: the whole-state commit (every live key written at every commit), as a state
+ * design without per-key change tracking does.
+ */
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Kafka, logLevel, type Message } from 'kafkajs';
+import { schema } from '../../src/generated/examples.js';
+import { defineMetrics } from '../../src/derive/definitions.js';
+import { MetricEngine } from '../../src/derive/engine.js';
+import { LmdbTaskStore } from '../../src/derive/local-store.js';
+import { sendChunked } from '../../src/derive/send.js';
+import { readFromStart } from '../../src/derive/topic-reader.js';
+import { tumbling } from '../../src/derive/windows.js';
+import { rng } from '../../src/demo/simulate.js';
+import type { StateEntry } from '../../src/derive/state.js';
+import { median, round } from '../lib/stats.js';
+
+export interface ChildConfig { brokers: string; size: number; commits: number; baselineCommits: number; changedPerCommit: number; stateDir: string }
+export interface Timing { ms: number; records: number; bytes: number }
+export interface ChildResult {
+  size: number;
+  liveKeys: number;
+  fillMs: number;
+  /** The first commit: every key is new. */
+  initial: Timing;
+  /** Steady commits (changedPerCommit events on existing keys): medians, and the parts of the time. */
+  perKey: Timing & { changesMs: number; kafkaMs: number; localMs: number; runs: number };
+  /** Baseline: every live key at every commit. */
+  wholeState: Timing & { runs: number };
+  restore: { records: number; keys: number; ms: number; keysPerSec: number; readMs: number; engineMs: number };
+  resume: { ms: number; openMs: number; loadMs: number; tailMs: number; engineMs: number; tailRecords: number; keys: number };
+  peakRssMiB: number;
+  rssAtSizeMiB: number;
+  heapAtSizeMiB: number;
+  changelogMaxRecordBytes: number;
+}
+
+const MIN = 60_000;
+const T0 = Date.UTC(2026, 10, 23, 18, 0, 0);
+
+async function main(cfg: ChildConfig): Promise<ChildResult> {
+  let peakRss = 0;
+  const sample = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 20);
+  const metrics = defineMetrics(schema, [{ name: 'orders_5m', from: 'orders.v1.OrderPlaced', groupBy: ['restaurant_id'], window: tumbling('5m', { grace: '30s' }) }]);
+  const event = (r: number, t: number) => ({ type: 'orders.v1.OrderPlaced', occurredAt: t, partition: 0, event: { orderId: 'o', restaurantId: `r-${r}`, market: 'GB', platform: 'IOS', context: { userId: 'u' }, total: { amountMinor: '100', currency: 'GBP' } } });
+  const engine = new MetricEngine(metrics, { idleMs: 0 });
+  let wall = 0;
+  const t0 = performance.now();
+  for (let r = 0; r < cfg.size; r++) engine.process(event(r, T0 + (r % 60_000)), ++wall);
+  const fillMs = performance.now() - t0;
+  const liveKeys = engine.stateKeys(0);
+  const mem = process.memoryUsage();
+
+  const kafka = new Kafka({ clientId: 'bench-state', brokers: [cfg.brokers], logLevel: logLevel.NOTHING });
+  const topic = `bench-state-${cfg.size}-${randomBytes(3).toString('hex')}`;
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }] });
+  const producer = kafka.producer({ transactionalId: `${topic}-agg-0`, idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const store = LmdbTaskStore.open(cfg.stateDir, 'bench');
+  let maxRecord = 0;
+  const toMessages = (entries: StateEntry[]): Message[] => entries.map(([key, value]) => {
+    const v = value ? Buffer.from(value.buffer, value.byteOffset, value.byteLength) : null;
+    maxRecord = Math.max(maxRecord, Buffer.byteLength(key) + (v?.length ?? 0));
+    return { key, value: v, partition: 0 };
+  });
+  const bytesOf = (ms: Message[]) => ms.reduce((n, m) => n + Buffer.byteLength(m.key as string) + (m.value?.length ?? 0), 0);
+  /** One commit as the runner makes it: the transaction, then the local store with the offset after it. */
+  const commit = async (entries: StateEntry[]) => {
+    const messages = toMessages(entries);
+    const a = performance.now();
+    const tx = await producer.transaction();
+    const end = await sendChunked(tx, topic, messages);
+    await tx.commit();
+    const b = performance.now();
+    await store.write('agg-0', entries, String(end));
+    return { kafkaMs: b - a, localMs: performance.now() - b, records: messages.length, bytes: bytesOf(messages) };
+  };
+
+  let c = performance.now();
+  const first = await commit(engine.changes(0));
+  const initial = { ms: performance.now() - c, records: first.records, bytes: first.bytes };
+
+  const steady: Array<{ ms: number; changesMs: number; kafkaMs: number; localMs: number; records: number; bytes: number }> = [];
+  const random = rng(7);
+  const next = () => Math.floor(random() * cfg.size);
+  for (let i = 0; i < cfg.commits; i++) {
+    for (let j = 0; j < cfg.changedPerCommit; j++) engine.process(event(next(), T0 + 60_000 + i), ++wall);
+    c = performance.now();
+    const entries = engine.changes(0);
+    const changesMs = performance.now() - c;
+    const r = await commit(entries);
+    steady.push({ ms: performance.now() - c, changesMs, ...r });
+  }
+  const whole: Array<{ ms: number; records: number; bytes: number }> = [];
+  for (let i = 0; i < cfg.baselineCommits; i++) {
+    for (let j = 0; j < cfg.changedPerCommit; j++) engine.process(event(next(), T0 + 60_000 + i), ++wall);
+    c = performance.now();
+    engine.changes(0); // the change tracking is not what the baseline has: drop it, write everything
+    const r = await commit(engine.snapshot(0));
+    whole.push({ ms: performance.now() - c, records: r.records, bytes: r.bytes });
+  }
+  await producer.disconnect();
+  await store.close();
+
+  // Restore from the changelog only (a lost state dir, or a task that moved): latest record per key.
+  c = performance.now();
+  const latest = new Map<string, Uint8Array | null>();
+  let records = 0;
+  const read = await readFromStart(kafka, { topics: [topic], group: `${topic}-restore`, follow: false }, (batch) => {
+    for (const m of batch.messages) {
+      records++;
+      latest.set(m.key!.toString(), m.value);
+    }
+  });
+  await read.caughtUp;
+  await read.consumer?.disconnect();
+  const readMs = performance.now() - c;
+  const restored = new MetricEngine(metrics, { idleMs: 0 });
+  const e0 = performance.now();
+  const live = [...latest].filter((e): e is [string, Uint8Array] => e[1] !== null);
+  restored.restore(0, live);
+  const engineMs = performance.now() - e0;
+  const restoreMs = performance.now() - c;
+  if (restored.stateKeys(0) !== liveKeys) throw new Error(`restored ${restored.stateKeys(0)} keys from the changelog, expected ${liveKeys}`);
+  latest.clear();
+  live.length = 0;
+
+  // Resume after a clean stop: the local store and the changelog after its checkpoint.
+  c = performance.now();
+  const reopened = LmdbTaskStore.open(cfg.stateDir, 'bench');
+  const openMs = performance.now() - c;
+  const copy = reopened.load('agg-0')!;
+  const loadMs = performance.now() - c - openMs;
+  const t1 = performance.now();
+  let tailRecords = 0;
+  const tail = await readFromStart(kafka, { topics: [topic], group: `${topic}-resume`, follow: false, from: new Map([[`${topic}:0`, BigInt(copy.checkpoint.offset)]]) }, (batch) => {
+    for (const m of batch.messages) {
+      tailRecords++;
+      if (m.value) copy.entries.set(m.key!.toString(), m.value);
+      else copy.entries.delete(m.key!.toString());
+    }
+  });
+  await tail.caughtUp;
+  await tail.consumer?.disconnect();
+  const tailMs = performance.now() - t1;
+  const t2 = performance.now();
+  const resumed = new MetricEngine(metrics, { idleMs: 0 });
+  resumed.restore(0, copy.entries);
+  const resumeEngineMs = performance.now() - t2;
+  const resumeMs = performance.now() - c;
+  if (resumed.stateKeys(0) !== liveKeys) throw new Error(`resumed ${resumed.stateKeys(0)} keys, expected ${liveKeys}`);
+  await reopened.close();
+  await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+  await admin.disconnect();
+  clearInterval(sample);
+  rmSync(join(cfg.stateDir, 'bench'), { recursive: true, force: true });
+
+  const med = (xs: number[]) => round(median(xs), 1);
+  return {
+    size: cfg.size, liveKeys, fillMs: round(fillMs), initial: { ms: round(initial.ms), records: initial.records, bytes: initial.bytes },
+    perKey: { ms: med(steady.map((s) => s.ms)), changesMs: med(steady.map((s) => s.changesMs)), kafkaMs: med(steady.map((s) => s.kafkaMs)), localMs: med(steady.map((s) => s.localMs)),
+      records: med(steady.map((s) => s.records)), bytes: med(steady.map((s) => s.bytes)), runs: steady.length },
+    wholeState: { ms: med(whole.map((s) => s.ms)), records: med(whole.map((s) => s.records)), bytes: med(whole.map((s) => s.bytes)), runs: whole.length },
+    restore: { records, keys: liveKeys, ms: round(restoreMs), keysPerSec: round(liveKeys / (restoreMs / 1000)), readMs: round(readMs), engineMs: round(engineMs) },
+    resume: { ms: round(resumeMs), openMs: round(openMs), loadMs: round(loadMs), tailMs: round(tailMs), engineMs: round(resumeEngineMs), tailRecords, keys: liveKeys },
+    peakRssMiB: round(peakRss / 2 ** 20), rssAtSizeMiB: round(mem.rss / 2 ** 20), heapAtSizeMiB: round(mem.heapUsed / 2 ** 20), changelogMaxRecordBytes: maxRecord,
+  };
+}
+
+process.once('message', (cfg: ChildConfig) => {
+  main(cfg).then(
+    (r) => process.send!({ type: 'result', result: r }, () => process.exit(0)),
+    (err: Error) => process.send!({ type: 'error', error: err.stack ?? err.message }, () => process.exit(1)),
+  );
+});
