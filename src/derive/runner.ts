@@ -497,12 +497,12 @@ export class DeriveRunner {
     const producer = this.kafka.producer({ transactionalId: `${this.group}-${kind}-${partition}`, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
     this.stage = `starting task ${taskId(kind, partition)} (InitProducerId: fencing its previous owner)`;
     await producer.connect(); // InitProducerId: fences any previous owner of this task and aborts its open transaction
-    const task: Task = { kind, partition, producer, offsets: new Map(), floor: await this.committedOffsets(kind, partition), out: emptyOutput(), repartition: [], dirty: false, startedAt: Date.now() };
+    const { floor, eventTime } = await this.committed(kind, partition);
+    const task: Task = { kind, partition, producer, offsets: new Map(), floor, out: emptyOutput(), repartition: [], dirty: false, startedAt: Date.now() };
     if (kind === 'src') {
       task.clock = new StreamClock(this.idleMs);
-      const maxEventTime = await this.committedEventTime(partition);
       // Idle time counts from now: the downtime must not move stream time past what is still to be read.
-      if (maxEventTime !== undefined) task.clock.restore({ maxEventTime, lastEventWall: Date.now() });
+      if (eventTime !== undefined) task.clock.restore({ maxEventTime: eventTime, lastEventWall: Date.now() });
     }
     else {
       task.watermarks = new Map();
@@ -513,31 +513,26 @@ export class DeriveRunner {
     return task;
   }
 
-  /** The group's committed offsets of what task (kind, partition) consumes; read after its producer fenced the previous owner. */
-  private async committedOffsets(kind: Task['kind'], partition: number): Promise<Map<string, bigint>> {
+  /**
+   * What the group committed for task (kind, partition), read after its producer fenced the previous owner: the
+   * offsets of what it consumes, and (source tasks) the largest event time it had seen, from their metadata.
+   */
+  private async committed(kind: Task['kind'], partition: number): Promise<{ floor: Map<string, bigint>; eventTime: number | undefined }> {
     const floor = new Map<string, bigint>();
+    let eventTime: number | undefined;
     const topics = kind === 'agg' ? [this.repartitionTopic] : this.topics;
     for (const { topic, partitions } of await this.admin!.fetchOffsets({ groupId: this.group, topics })) {
-      const o = partitions.find((x) => x.partition === partition)?.offset;
-      if (o !== undefined && BigInt(o) >= 0n) floor.set(topic, BigInt(o));
-    }
-    return floor;
-  }
-
-  /** The largest event time a source task had seen when it last committed offsets of `partition` (from their metadata). */
-  private async committedEventTime(partition: number): Promise<number | undefined> {
-    let best: number | undefined;
-    try {
-      for (const { partitions } of await this.admin!.fetchOffsets({ groupId: this.group, topics: this.topics })) {
-        const m = partitions.find((x) => x.partition === partition)?.metadata;
-        if (!m) continue;
-        const t = (JSON.parse(m) as { t?: unknown }).t;
-        if (typeof t === 'number' && Number.isFinite(t)) best = Math.max(best ?? t, t);
+      const c = partitions.find((x) => x.partition === partition);
+      if (c !== undefined && BigInt(c.offset) >= 0n) floor.set(topic, BigInt(c.offset));
+      if (kind !== 'src' || !c?.metadata) continue;
+      try {
+        const t = (JSON.parse(c.metadata) as { t?: unknown }).t;
+        if (typeof t === 'number' && Number.isFinite(t)) eventTime = Math.max(eventTime ?? t, t);
+      } catch {
+        this.log.warn({ topic, partition }, 'committed offset metadata is not a stream time; it starts again from the next input');
       }
-    } catch (err) {
-      this.log.warn({ partition, err: (err as Error).message }, 'could not read the committed stream time; it starts again from the next input');
     }
-    return best;
+    return { floor, eventTime };
   }
 
   private async task(kind: Task['kind'], partition: number): Promise<Task> {
@@ -768,7 +763,13 @@ export class DeriveRunner {
     if (this.idleMs > 0 && this.assignedInputs.length > 0 && now - this.assignedAt >= this.idleMs) {
       const waiting = this.assignedInputs.filter((p) => !this.tasks.has(taskId('src', p)));
       this.assignedInputs = [];
-      for (const p of waiting) if ((await this.committedEventTime(p)) !== undefined) await this.task('src', p);
+      for (const p of waiting) {
+        const { eventTime } = await this.committed('src', p).catch((err) => {
+          this.log.warn({ partition: p, err: (err as Error).message }, 'could not read the committed stream time; the source task starts with its next input');
+          return { eventTime: undefined };
+        });
+        if (eventTime !== undefined) await this.task('src', p);
+      }
     }
     for (const t of this.tasks.values()) {
       if (t.kind === 'agg') this.advance(t, now);

@@ -12,6 +12,7 @@ import { createPublisher } from '../../src/index.js';
 import { schema } from '../../src/generated/examples.js';
 import { decodeMetric } from '../../src/derive/outputs.js';
 import { brokers, freshTopic, randomSuffix, readAll } from '../support/kafka.js';
+import { until } from '../support/wait.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const MIN = 60_000;
@@ -31,13 +32,6 @@ function startDerive(args: string[]) {
   return { child, state };
 }
 
-const until = async (cond: () => boolean, ms: number, what: string) => {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
 
 describe('derive: SIGKILL and restart', () => {
   it('killed mid-stream and restarted from the changelog: every window exactly once, equal to a count by hand', async (t) => {

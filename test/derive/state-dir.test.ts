@@ -17,17 +17,11 @@ import { DeriveRunner } from '../../src/derive/runner.js';
 import { tumbling } from '../../src/derive/windows.js';
 import { brokers, freshTopic, readAll } from '../support/kafka.js';
 import { capturingLogger } from '../support/loader.js';
+import { until } from '../support/wait.js';
 
 const MIN = 60_000;
 const T0 = Date.UTC(2026, 10, 23, 8, 0, 0);
 
-const until = async (cond: () => boolean, ms: number, what: string) => {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
 
 describe('derive with a local state store (real broker)', () => {
   it('clean restart reads no changelog; a new state dir rebuilds from it; a stale one reads only the tail; values exact', async (t) => {

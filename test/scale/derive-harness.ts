@@ -13,6 +13,7 @@ import { defineMetrics } from '../../src/derive/definitions.js';
 import { MetricEngine } from '../../src/derive/engine.js';
 import { hopping, tumbling } from '../../src/derive/windows.js';
 import { brokers, freshTopic, randomSuffix, readAll, type Cleanup } from '../support/kafka.js';
+export { until } from '../support/wait.js';
 import { checkValues, DEFINITIONS_MODULE, expected, publishOrders, workload, type Got, type Placed } from './orders-workload.js';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -64,14 +65,6 @@ export function startDerive(t: Cleanup, args: string[]): Instance {
   t.after(() => child.kill('SIGKILL'));
   return inst;
 }
-
-export const until = async (cond: () => boolean, ms: number, what: () => string) => {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
 
 export async function setup(t: Cleanup & { diagnostic: (m: string) => void }) {
   const topic = await freshTopic(t, { partitions: 3 });
