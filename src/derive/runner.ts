@@ -86,6 +86,14 @@ interface Task {
   dirty: boolean;
   /** Source tasks: event time seen (with idle advance), and the watermark last sent downstream. */
   clock?: StreamClock;
+  /** Next offset to read per consumed topic (the committed one until a record is read). */
+  position: Map<string, bigint>;
+  /**
+   * Source tasks that have seen no event: whether every input partition was read to its end at the last check.
+   * Only then, after idleMs, may the task say it has no input (a null watermark, which lets the others go on
+   * without it); one with records still to fetch is waited for.
+   */
+  atEnd?: boolean;
   sentWatermark?: string;
   pendingWatermark?: Watermark;
   /** Aggregate tasks: the latest watermark per source partition. */
@@ -287,6 +295,13 @@ export class DeriveRunner {
       const assigned = e.payload.memberAssignment;
       void this.locked(() => this.onAssignment(assigned)).catch((err) => void this.fail(err));
     });
+    // Also for batches with nothing to process (transaction markers, aborted records): which inputs are read to the end.
+    this.consumer.on(this.consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      if (payload.topic === this.repartitionTopic) return;
+      const k = `${payload.topic}:${payload.partition}`;
+      if (BigInt(payload.lastOffset) + 1n >= BigInt(payload.highWatermark)) this.fetchedToEnd.add(k);
+      else this.fetchedToEnd.delete(k);
+    });
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: [...this.topics, this.repartitionTopic], fromBeginning: true });
     await this.consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (p) => this.locked(() => this.eachBatch(p)) });
@@ -449,9 +464,10 @@ export class DeriveRunner {
 
   /** What the runner is waiting on (for the stall watchdog's message). */
   private stage = 'starting';
-  /** When the last assignment came, and the input partitions it gave this instance. */
-  private assignedAt = 0;
+  /** Input partitions assigned at the last rebalance whose source task is not created yet. */
   private assignedInputs: number[] = [];
+  /** `topic:partition` of input partitions whose last fetched batch reached the high watermark. */
+  private readonly fetchedToEnd = new Set<string>();
   private busySince: number | undefined;
   private watchdog: NodeJS.Timeout | undefined;
 
@@ -482,8 +498,11 @@ export class DeriveRunner {
     const inputs = new Set(Object.entries(assigned).flatMap(([topic, ps]) => (topic === this.repartitionTopic ? [] : ps)));
     this.toRestore.src = [...inputs].filter((p) => !this.tasks.has(taskId('src', p)));
     this.log.info({ assigned }, 'partitions assigned');
-    this.assignedAt = Date.now();
     this.assignedInputs = [...inputs];
+    // Aggregate tasks keep the sources' watermarks in memory only: one that moved here (or restarted) has none.
+    // Every source task sends its watermark again after a rebalance, so no aggregate task waits for a source
+    // whose watermark has not changed since (an idle or empty input).
+    for (const t of this.tasks.values()) if (t.kind === 'src') t.sentWatermark = undefined;
   }
 
   private async dropTask(task: Task): Promise<void> {
@@ -498,7 +517,7 @@ export class DeriveRunner {
     this.stage = `starting task ${taskId(kind, partition)} (InitProducerId: fencing its previous owner)`;
     await producer.connect(); // InitProducerId: fences any previous owner of this task and aborts its open transaction
     const { floor, eventTime } = await this.committed(kind, partition);
-    const task: Task = { kind, partition, producer, offsets: new Map(), floor, out: emptyOutput(), repartition: [], dirty: false, startedAt: Date.now() };
+    const task: Task = { kind, partition, producer, offsets: new Map(), floor, position: new Map(floor), out: emptyOutput(), repartition: [], dirty: false, startedAt: Date.now() };
     if (kind === 'src') {
       task.clock = new StreamClock(this.idleMs);
       // Idle time counts from now: the downtime must not move stream time past what is still to be read.
@@ -511,6 +530,20 @@ export class DeriveRunner {
     }
     this.tasks.set(taskId(kind, partition), task);
     return task;
+  }
+
+  /**
+   * Whether source task `t` has read every input partition to its end, as of now: nothing after its position
+   * (or the partition is empty), or the consumer's last fetch of it reached the high watermark (a topic whose
+   * last records are transaction markers).
+   */
+  private async inputsAtEnd(t: Task): Promise<boolean> {
+    for (const topic of this.topics) {
+      if (this.fetchedToEnd.has(`${topic}:${t.partition}`)) continue;
+      const o = (await this.admin!.fetchTopicOffsets(topic)).find((x) => x.partition === t.partition);
+      if (!o || (t.position.get(topic) ?? BigInt(o.low)) < BigInt(o.high)) return false;
+    }
+    return true;
   }
 
   /**
@@ -666,6 +699,7 @@ export class DeriveRunner {
     const floor = t.floor.get(batch.topic) ?? -1n;
     for (const m of batch.messages) {
       if (isStale() || this.stopped) return;
+      t.position.set(batch.topic, BigInt(m.offset) + 1n);
       if (BigInt(m.offset) < floor) {
         resolveOffset(m.offset); // committed by the previous owner after this consumer fetched its start offset
         continue;
@@ -725,14 +759,13 @@ export class DeriveRunner {
 
   /**
    * Stream time of an aggregate task: the smallest watermark of the source tasks feeding it (a source that has
-   * had no input at all is left out), once every source has reported or it has waited `idleMs` for the missing
-   * ones. An idle source's watermark moves on with the wall clock, so windows close when traffic stops — and a
-   * source that is merely behind (a backlog, a slow fetch) holds the others back instead of losing its events.
+   * had no input at all is left out), once every source has reported. An idle source's watermark moves on with
+   * the wall clock, so windows close when traffic stops — and a source that is merely behind (a backlog after a
+   * restart, a slow fetch, an instance still starting) holds the others back instead of losing its events.
    */
   private advance(t: Task, now: number): void {
     const wms = [...t.watermarks!.values()];
-    // idleMs 0: stream time never follows the wall clock, so a source that has not reported is waited for.
-    if (wms.length < this.partitions && (this.idleMs === 0 || now - t.startedAt < this.idleMs)) return;
+    if (wms.length < this.partitions) return;
     const times = wms.filter((w) => w.t !== null).map((w) => w.t!);
     if (times.length > 0) this.collect(t, this.engine.advanceTo(t.partition, Math.min(...times), now));
   }
@@ -741,7 +774,9 @@ export class DeriveRunner {
   private watermarkOf(t: Task, now: number): Watermark | undefined {
     const c = t.clock!.snapshot();
     const seen = Number.isFinite(c.maxEventTime);
-    if (!seen && (this.idleMs === 0 || now - t.startedAt < this.idleMs)) return undefined; // not yet known: the others wait for it
+    // No event yet: "no input" only once every input is read to the end and idleMs has passed; until then the
+    // others wait for it (with idleMs 0, for ever).
+    if (!seen && (this.idleMs === 0 || now - t.startedAt < this.idleMs || !t.atEnd)) return undefined;
     const wm: Watermark = { w: t.partition, t: seen ? t.clock!.now(now) : null };
     const text = JSON.stringify(wm);
     return text === t.sentWatermark ? undefined : wm;
@@ -757,18 +792,17 @@ export class DeriveRunner {
   private async tickAndCommit(): Promise<void> {
     if (this.stopped) return;
     const now = Date.now();
-    // A source task starts with its first input; one whose input is all consumed (a restart after the end of the
-    // input) starts after idleMs anyway, so it sends its watermark (its clock restored from the committed offset
-    // metadata) and the windows downstream close.
-    if (this.idleMs > 0 && this.assignedInputs.length > 0 && now - this.assignedAt >= this.idleMs) {
-      const waiting = this.assignedInputs.filter((p) => !this.tasks.has(taskId('src', p)));
-      this.assignedInputs = [];
-      for (const p of waiting) {
-        const { eventTime } = await this.committed('src', p).catch((err) => {
-          this.log.warn({ partition: p, err: (err as Error).message }, 'could not read the committed stream time; the source task starts with its next input');
-          return { eventTime: undefined };
-        });
-        if (eventTime !== undefined) await this.task('src', p);
+    // Every assigned input partition gets its source task now, with or without input: aggregate tasks wait for
+    // a watermark from every source, and one whose input is empty or all consumed (a restart after the end of the
+    // input) must still report — its clock restored from the committed offset metadata, or "no input".
+    const waiting = this.assignedInputs.filter((p) => !this.tasks.has(taskId('src', p)));
+    this.assignedInputs = [];
+    for (const p of waiting) await this.task('src', p);
+    for (const t of this.tasks.values()) {
+      // About to say "no input": checked against the input's end right now, so a task whose input has arrived
+      // since (but is not fetched yet) does not let the others go on without it.
+      if (t.kind === 'src' && this.idleMs > 0 && !Number.isFinite(t.clock!.snapshot().maxEventTime) && now - t.startedAt >= this.idleMs && t.sentWatermark === undefined) {
+        t.atEnd = await this.inputsAtEnd(t);
       }
     }
     for (const t of this.tasks.values()) {
