@@ -464,8 +464,6 @@ export class DeriveRunner {
 
   /** What the runner is waiting on (for the stall watchdog's message). */
   private stage = 'starting';
-  /** Input partitions assigned at the last rebalance whose source task is not created yet. */
-  private assignedInputs: number[] = [];
   /** `topic:partition` of input partitions whose last fetched batch reached the high watermark. */
   private readonly fetchedToEnd = new Set<string>();
   private busySince: number | undefined;
@@ -498,7 +496,6 @@ export class DeriveRunner {
     const inputs = new Set(Object.entries(assigned).flatMap(([topic, ps]) => (topic === this.repartitionTopic ? [] : ps)));
     this.toRestore.src = [...inputs].filter((p) => !this.tasks.has(taskId('src', p)));
     this.log.info({ assigned }, 'partitions assigned');
-    this.assignedInputs = [...inputs];
     // Aggregate tasks keep the sources' watermarks in memory only: one that moved here (or restarted) has none.
     // Every source task sends its watermark again after a rebalance, so no aggregate task waits for a source
     // whose watermark has not changed since (an idle or empty input).
@@ -537,10 +534,11 @@ export class DeriveRunner {
    * (or the partition is empty), or the consumer's last fetch of it reached the high watermark (a topic whose
    * last records are transaction markers).
    */
-  private async inputsAtEnd(t: Task): Promise<boolean> {
+  private async inputsAtEnd(t: Task, ends: Map<string, Promise<Array<{ partition: number; high: string; low: string }>>>): Promise<boolean> {
     for (const topic of this.topics) {
       if (this.fetchedToEnd.has(`${topic}:${t.partition}`)) continue;
-      const o = (await this.admin!.fetchTopicOffsets(topic)).find((x) => x.partition === t.partition);
+      if (!ends.has(topic)) ends.set(topic, this.admin!.fetchTopicOffsets(topic));
+      const o = (await ends.get(topic)!).find((x) => x.partition === t.partition);
       if (!o || (t.position.get(topic) ?? BigInt(o.low)) < BigInt(o.high)) return false;
     }
     return true;
@@ -699,7 +697,6 @@ export class DeriveRunner {
     const floor = t.floor.get(batch.topic) ?? -1n;
     for (const m of batch.messages) {
       if (isStale() || this.stopped) return;
-      t.position.set(batch.topic, BigInt(m.offset) + 1n);
       if (BigInt(m.offset) < floor) {
         resolveOffset(m.offset); // committed by the previous owner after this consumer fetched its start offset
         continue;
@@ -711,6 +708,7 @@ export class DeriveRunner {
       resolveOffset(m.offset);
     }
     const last = batch.messages.at(-1);
+    if (last) t.position.set(batch.topic, BigInt(last.offset) + 1n);
     if (last) this.prometheus.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last.offset) - 1n)));
     this.stage = `heartbeat after a batch of ${batch.topic} partition ${batch.partition}`;
     await heartbeat();
@@ -795,14 +793,14 @@ export class DeriveRunner {
     // Every assigned input partition gets its source task now, with or without input: aggregate tasks wait for
     // a watermark from every source, and one whose input is empty or all consumed (a restart after the end of the
     // input) must still report — its clock restored from the committed offset metadata, or "no input".
-    const waiting = this.assignedInputs.filter((p) => !this.tasks.has(taskId('src', p)));
-    this.assignedInputs = [];
-    for (const p of waiting) await this.task('src', p);
+    for (const p of [...this.toRestore.src]) await this.task('src', p);
+    this.toRestore.src = [];
+    const ends = new Map<string, Promise<Array<{ partition: number; high: string; low: string }>>>(); // one end-offsets request per topic per tick
     for (const t of this.tasks.values()) {
       // About to say "no input": checked against the input's end right now, so a task whose input has arrived
       // since (but is not fetched yet) does not let the others go on without it.
       if (t.kind === 'src' && this.idleMs > 0 && !Number.isFinite(t.clock!.snapshot().maxEventTime) && now - t.startedAt >= this.idleMs && t.sentWatermark === undefined) {
-        t.atEnd = await this.inputsAtEnd(t);
+        t.atEnd = await this.inputsAtEnd(t, ends);
       }
     }
     for (const t of this.tasks.values()) {
