@@ -19,7 +19,7 @@ import { sendChunked } from '../../src/derive/send.js';
 import { readFromStart } from '../../src/derive/topic-reader.js';
 import { tumbling } from '../../src/derive/windows.js';
 import { rng } from '../../src/demo/simulate.js';
-import type { StateEntry } from '../../src/derive/state.js';
+import { overlay, type StateEntry } from '../../src/derive/state.js';
 import { median, round } from '../lib/stats.js';
 
 export interface ChildConfig { brokers: string; size: number; commits: number; baselineCommits: number; changedPerCommit: number; stateDir: string }
@@ -126,13 +126,11 @@ async function main(cfg: ChildConfig): Promise<ChildResult> {
   const readMs = performance.now() - c;
   const restored = new MetricEngine(metrics, { idleMs: 0 });
   const e0 = performance.now();
-  const live = [...latest].filter((e): e is [string, Uint8Array] => e[1] !== null);
-  restored.restore(0, live);
+  restored.restore(0, overlay([], latest)); // the runner's path: the latest record per key, streamed into the engine
   const engineMs = performance.now() - e0;
   const restoreMs = performance.now() - c;
   if (restored.stateKeys(0) !== liveKeys) throw new Error(`restored ${restored.stateKeys(0)} keys from the changelog, expected ${liveKeys}`);
   latest.clear();
-  live.length = 0;
 
   // Resume after a clean stop: the local store and the changelog after its checkpoint.
   c = performance.now();
@@ -142,11 +140,11 @@ async function main(cfg: ChildConfig): Promise<ChildResult> {
   const loadMs = performance.now() - c - openMs;
   const t1 = performance.now();
   let tailRecords = 0;
+  const changes = new Map<string, Uint8Array | null>();
   const tail = await readFromStart(kafka, { topics: [topic], group: `${topic}-resume`, follow: false, from: new Map([[`${topic}:0`, BigInt(copy.checkpoint.offset)]]) }, (batch) => {
     for (const m of batch.messages) {
       tailRecords++;
-      if (m.value) copy.entries.set(m.key!.toString(), m.value);
-      else copy.entries.delete(m.key!.toString());
+      changes.set(m.key!.toString(), m.value);
     }
   });
   await tail.caughtUp;
@@ -154,7 +152,7 @@ async function main(cfg: ChildConfig): Promise<ChildResult> {
   const tailMs = performance.now() - t1;
   const t2 = performance.now();
   const resumed = new MetricEngine(metrics, { idleMs: 0 });
-  resumed.restore(0, copy.entries);
+  resumed.restore(0, overlay(copy.entries, changes)); // the runner's path: the local copy streamed, the tail laid over it
   const resumeEngineMs = performance.now() - t2;
   const resumeMs = performance.now() - c;
   if (resumed.stateKeys(0) !== liveKeys) throw new Error(`resumed ${resumed.stateKeys(0)} keys, expected ${liveKeys}`);

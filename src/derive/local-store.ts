@@ -17,8 +17,11 @@ export interface Checkpoint {
 
 /** What a task's state is kept in between runs: the port the runner talks to (an LMDB file, or nothing). */
 export interface TaskStateStore {
-  /** The task's entries and the checkpoint they reflect; undefined when there is no usable local copy. */
-  load(task: string): { checkpoint: Checkpoint; entries: Map<string, Uint8Array> } | undefined;
+  /**
+   * The checkpoint of the task's local copy and its entries, read as they are iterated (once; a damaged entry
+   * throws then); undefined when there is no local copy.
+   */
+  load(task: string): { checkpoint: Checkpoint; entries: Iterable<[string, Uint8Array]> } | undefined;
   /**
    * Applies committed changelog records (null: deleted) and moves the checkpoint to `offset`, atomically: after a
    * crash the copy is at the old checkpoint or the new one, never between.
@@ -90,16 +93,19 @@ export class LmdbTaskStore implements TaskStateStore {
     return new LmdbTaskStore(root, root, lockFile, dir, discarded);
   }
 
-  load(task: string): { checkpoint: Checkpoint; entries: Map<string, Uint8Array> } | undefined {
+  load(task: string): { checkpoint: Checkpoint; entries: Iterable<[string, Uint8Array]> } | undefined {
     const cp = this.db.get(Buffer.from(`${task}\u0000`));
     if (cp === undefined) return undefined;
     const checkpoint = JSON.parse(cp.toString()) as Checkpoint;
-    const entries = new Map<string, Uint8Array>();
-    for (const { value } of this.db.getRange({ start: Buffer.from(`${task}\u0001`), end: Buffer.from(`${task}\u0002`) })) {
-      const [len, at] = readVarint(value, 0);
-      entries.set(value.toString('utf8', at, at + len), value.subarray(at + len));
+    const db = this.db;
+    // Streamed straight into the engine: no map of a million keys beside the engine's own state.
+    function* entries(): Generator<[string, Uint8Array]> {
+      for (const { value } of db.getRange({ start: Buffer.from(`${task}\u0001`), end: Buffer.from(`${task}\u0002`) })) {
+        const [len, at] = readVarint(value, 0);
+        yield [value.toString('utf8', at, at + len), value.subarray(at + len)];
+      }
     }
-    return { checkpoint, entries };
+    return { checkpoint, entries: { [Symbol.iterator]: entries } };
   }
 
   // Synchronous LMDB transactions: without fsync they cost what the pages cost, and they cannot interleave with

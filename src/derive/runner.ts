@@ -15,7 +15,7 @@ import { sendChunked } from './send.js';
 import { TableState } from './tables.js';
 import { readFromStart } from './topic-reader.js';
 import { LmdbTaskStore, type TaskStateStore } from './local-store.js';
-import type { StateEntry } from './state.js';
+import { overlay, type StateEntry } from './state.js';
 import { DerivePrometheus } from './prometheus.js';
 import { StreamClock } from './windows.js';
 import { HotShotsSink } from '../sinks/statsd/sink.js';
@@ -76,17 +76,16 @@ interface Task {
    * taken from the engine once and kept until the transaction commits, so a retry sends the same ones.
    */
   changelog?: Message[];
-  /**
-   * The committed offsets read after this task's producer fenced the previous owner: records below them were
-   * committed by that owner (after this consumer had fetched its start offsets) and are skipped.
-   */
-  floor: Map<string, bigint>;
   /** Aggregate tasks: repartition records below this offset are committed and may be deleted. */
   purgeBelow?: string;
   dirty: boolean;
   /** Source tasks: event time seen (with idle advance), and the watermark last sent downstream. */
   clock?: StreamClock;
-  /** Next offset to read per consumed topic (the committed one until a record is read). */
+  /**
+   * Next offset to process per consumed topic: at first the committed offset read after this task's producer
+   * fenced the previous owner, then the offset after the last record processed. Records below it are skipped —
+   * committed by the previous owner, or processed by this task and fetched again after a rebalance.
+   */
   position: Map<string, bigint>;
   /**
    * Source tasks that have seen no event: whether every input partition was read to its end at the last check.
@@ -514,7 +513,7 @@ export class DeriveRunner {
     this.stage = `starting task ${taskId(kind, partition)} (InitProducerId: fencing its previous owner)`;
     await producer.connect(); // InitProducerId: fences any previous owner of this task and aborts its open transaction
     const { floor, eventTime } = await this.committed(kind, partition);
-    const task: Task = { kind, partition, producer, offsets: new Map(), floor, position: new Map(floor), out: emptyOutput(), repartition: [], dirty: false, startedAt: Date.now() };
+    const task: Task = { kind, partition, producer, offsets: new Map(), position: floor, out: emptyOutput(), repartition: [], dirty: false, startedAt: Date.now() };
     if (kind === 'src') {
       task.clock = new StreamClock(this.idleMs);
       // Idle time counts from now: the downtime must not move stream time past what is still to be read.
@@ -590,7 +589,7 @@ export class DeriveRunner {
     const topic = kind === 'agg' ? this.changelogTopic : this.srcChangelogTopic;
     const t0 = Date.now();
     this.stage = `restoring ${topic} partition(s) ${partitions.join(',')}`;
-    const state = new Map<number, Map<string, Uint8Array>>();
+    const state = new Map<number, Iterable<[string, Uint8Array]>>();
     const changed = new Map<number, Map<string, Uint8Array | null>>(partitions.map((p) => [p, new Map()]));
     const from = new Map<string, bigint>();
     const local = new Set<number>();
@@ -614,7 +613,6 @@ export class DeriveRunner {
         state.set(p, copy.entries);
         from.set(`${topic}:${p}`, offset);
         local.add(p);
-        this.stats.localKeys += copy.entries.size;
       }
       this.stats.localMs += Date.now() - t0;
     }
@@ -645,13 +643,11 @@ export class DeriveRunner {
     let keys = 0;
     const retry: number[] = [];
     for (const p of partitions) {
-      const entries = state.get(p) ?? new Map<string, Uint8Array>();
-      for (const [k, v] of changed.get(p)!) {
-        if (v === null) entries.delete(k);
-        else entries.set(k, v);
-      }
+      // The local copy (if any) with the changelog records after its checkpoint laid over it, streamed into the
+      // engine; without a local copy `changed` is the latest record of every key of the whole partition.
+      const counted = { n: 0 };
       try {
-        engine.restore(p, entries);
+        engine.restore(p, overlay(state.get(p) ?? [], changed.get(p)!, counted));
       } catch (err) {
         if (!local.has(p)) throw new Error(`restoring ${topic} partition ${p}: a changelog record cannot be read: ${(err as Error).message}`, { cause: err });
         // The local copy is damaged: forget it and read the whole changelog partition instead.
@@ -660,10 +656,12 @@ export class DeriveRunner {
         retry.push(p);
         continue;
       }
-      keys += entries.size;
+      keys += counted.n;
+      if (local.has(p)) this.stats.localKeys += counted.n;
       if (this.store) {
         const end = String(ends.get(`${topic}:${p}`) ?? from.get(`${topic}:${p}`) ?? 0n);
-        const write: StateEntry[] = local.has(p) ? [...changed.get(p)!] : [...entries];
+        // The local copy has the rest; a full restore writes every key (after clearing the copy).
+        const write: StateEntry[] = [...changed.get(p)!];
         if (!local.has(p)) {
           this.stats.fullRestores++;
           await this.store.clear(taskId(kind, p));
@@ -694,21 +692,29 @@ export class DeriveRunner {
     const t = await this.task(agg ? 'agg' : 'src', batch.partition);
     this.stage = `processing a batch of ${batch.topic} partition ${batch.partition}`;
     const now = Date.now();
-    const floor = t.floor.get(batch.topic) ?? -1n;
-    for (const m of batch.messages) {
-      if (isStale() || this.stopped) return;
-      if (BigInt(m.offset) < floor) {
-        resolveOffset(m.offset); // committed by the previous owner after this consumer fetched its start offset
-        continue;
+    // Records below the task's position were processed by it already (a rebalance that kept the task makes the
+    // consumer fetch again from the committed offset, which is behind what the task holds in memory) or were
+    // committed by the previous owner after this consumer fetched its start offset: skipped, never counted twice.
+    let next = t.position.get(batch.topic) ?? -1n;
+    try {
+      for (const m of batch.messages) {
+        if (isStale() || this.stopped) return;
+        const offset = BigInt(m.offset);
+        if (offset < next) {
+          resolveOffset(m.offset);
+          continue;
+        }
+        if (agg) this.aggregateRecord(t, m, now);
+        else this.sourceRecord(t, batch.topic, batch.partition, m);
+        next = offset + 1n;
+        t.offsets.set(batch.topic, String(next));
+        t.dirty = true;
+        resolveOffset(m.offset);
       }
-      if (agg) this.aggregateRecord(t, m, now);
-      else this.sourceRecord(t, batch.topic, batch.partition, m);
-      t.offsets.set(batch.topic, String(BigInt(m.offset) + 1n));
-      t.dirty = true;
-      resolveOffset(m.offset);
+    } finally {
+      if (next >= 0n) t.position.set(batch.topic, next);
     }
     const last = batch.messages.at(-1);
-    if (last) t.position.set(batch.topic, BigInt(last.offset) + 1n);
     if (last) this.prometheus.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last.offset) - 1n)));
     this.stage = `heartbeat after a batch of ${batch.topic} partition ${batch.partition}`;
     await heartbeat();

@@ -33,3 +33,25 @@ export function drainChanges(dirty: Set<string>, encode: (key: string) => Uint8A
   dirty.clear();
   return out;
 }
+
+/**
+ * A task's state as of a later point: the entries of `base` (a local copy) with the records read after it
+ * (`changes`: the latest value per key, null deleting) laid over them — streamed, without a second copy of
+ * `base`. `counted.n` is the number of entries yielded so far.
+ */
+export function* overlay(
+  base: Iterable<[string, Uint8Array]>,
+  changes: ReadonlyMap<string, Uint8Array | null>,
+  counted: { n: number } = { n: 0 },
+): Generator<[string, Uint8Array]> {
+  for (const entry of base) {
+    if (changes.has(entry[0])) continue;
+    counted.n++;
+    yield entry;
+  }
+  for (const [key, value] of changes) {
+    if (value === null) continue;
+    counted.n++;
+    yield [key, value];
+  }
+}
