@@ -1,6 +1,7 @@
 /**
  * benchmarks/state: what derive's state costs as it grows — a task with 1,000, 100,000 and 1,000,000 live keys
- * (open 5-minute windows, one per restaurant), against one local broker this script starts and stops:
+ * (open 5-minute windows, one per restaurant) run as with --state-dir (windows spilled to the LMDB local store,
+ * 50,000 cached), against one local broker this script starts and stops:
  *   per-key commit (multidispatch): the keys changed since the last commit, one changelog record each, in a Kafka
  *     transaction to a compacted changelog partition, then the LMDB local store with its checkpoint;
  *   whole-state commit (baseline, same run): every live key written at every commit.
@@ -30,6 +31,9 @@ const method = {
   commits: 20,
   baselineCommits: 3,
   changedPerCommit: 1000,
+  /** The engine's window cache (--state-cache-keys, the default) and the keys between commits while filling. */
+  cacheKeys: 50_000,
+  fillCommitKeys: 50_000,
   targets: { restoreKeysPerSec: 100_000, resumeMsAt1M: 5000, peakRssMiBAt1M: 1024 },
 };
 
@@ -57,7 +61,7 @@ async function main(): Promise<void> {
     const results: ChildResult[] = [];
     for (const size of method.sizes) {
       say(`${size.toLocaleString('en')} live keys: fill, ${method.commits} per-key commits of ${method.changedPerCommit} changed events, ${method.baselineCommits} whole-state commits, restore, resume`);
-      const r = await runChild({ brokers: kafka.handle.brokers, size, commits: method.commits, baselineCommits: method.baselineCommits, changedPerCommit: method.changedPerCommit, stateDir });
+      const r = await runChild({ brokers: kafka.handle.brokers, size, commits: method.commits, baselineCommits: method.baselineCommits, changedPerCommit: method.changedPerCommit, stateDir, cacheKeys: method.cacheKeys, fillCommitKeys: method.fillCommitKeys });
       say(`  per-key commit ${r.perKey.ms} ms / ${r.perKey.records} records / ${r.perKey.bytes} B; whole-state ${r.wholeState.ms} ms / ${r.wholeState.records} records; restore ${r.restore.keysPerSec} keys/s; resume ${r.resume.ms} ms; peak RSS ${r.peakRssMiB} MiB`);
       results.push(r);
     }

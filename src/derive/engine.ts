@@ -2,7 +2,7 @@ import protobuf from 'protobufjs';
 import { AbsenceJoin } from './absence-join.js';
 import { aggregationFor, get, type Aggregation } from './aggregates.js';
 import type { ResolvedMetric, ResolvedTable } from './definitions.js';
-import { parseStateKey, type StateEntry } from './state.js';
+import { parseStateKey, type StateEntry, type StateSource } from './state.js';
 import { WindowStore, type WindowResult } from './store.js';
 import { StreamClock } from './windows.js';
 
@@ -98,6 +98,8 @@ export class MetricEngine {
   private readonly clocks = new Map<number, Map<string, StreamClock>>();
   /** Engine-level state keys (clocks, late counts, alerts) written since the last `changes()`, per partition. */
   private readonly dirty = new Map<number, Set<string>>();
+  /** Partitions whose tumbling/hopping windows live on local disk (see `attach`), and their cache size. */
+  private readonly sources = new Map<number, { source: StateSource; cacheKeys: number }>();
 
   /**
    * `externalTime`: stream time of stage 2 comes from `advanceTo` (watermarks of the upstream source tasks)
@@ -256,7 +258,12 @@ export class MetricEngine {
 
   private store(m: MetricState, partition: number): AnyStore {
     let store = m.stores.get(partition);
-    if (!store) m.stores.set(partition, (store = new WindowStore(m.metric.window!, m.agg)));
+    if (!store) {
+      const spec = m.metric.window!;
+      const spill = spec.kind === 'sliding' ? undefined : this.sources.get(partition);
+      store = new WindowStore(spec, m.agg, spill?.source(`w|${m.metric.name}|`), spill?.cacheKeys);
+      m.stores.set(partition, store);
+    }
     return store;
   }
 
@@ -458,6 +465,52 @@ export class MetricEngine {
    */
   restore(partition: number, entries: Iterable<[string, Uint8Array]>): void {
     this.drop(partition);
+    this.load(partition, entries);
+  }
+
+  /**
+   * Replaces the state of `partition` with the committed state in `source` (a task's local store, already
+   * brought up to the end of its changelog), keeping its tumbling/hopping windows there: they are read on demand,
+   * with up to `cacheKeys` windows per metric cached in memory (and every window changed since the last
+   * `saved()`). Clocks, alerts, late counts, absence joins and sliding windows are read into memory.
+   */
+  attach(partition: number, source: StateSource, cacheKeys = 50_000): void {
+    this.drop(partition);
+    this.sources.set(partition, { source, cacheKeys });
+    const metrics = this.metrics;
+    function* inMemory(): Generator<[string, Uint8Array]> {
+      for (const prefix of ['a|', 'c|', 'j|', 'l|']) for (const [k, v] of source(prefix).range()) yield [prefix + k, v];
+      for (const m of metrics) {
+        if (m.metric.window?.kind !== 'sliding') continue;
+        const prefix = `w|${m.metric.name}|`;
+        for (const [k, v] of source(prefix).range()) yield [prefix + k, v];
+      }
+    }
+    this.load(partition, inMemory());
+    for (const m of this.metrics) if (m.metric.window && m.metric.window.kind !== 'sliding') this.store(m, partition);
+  }
+
+  /**
+   * The changes last taken with `changes(partition)` are now in the source given to `attach` (the runner wrote
+   * them after the commit): windows not changed since may leave the cache.
+   */
+  saved(partition: number): void {
+    for (const m of this.metrics) m.stores.get(partition)?.saved();
+  }
+
+  /** Windows of `partition` held in memory, and windows read from local disk so far (spilled state). */
+  cacheStats(partition: number): { cached: number; misses: number } {
+    let cached = 0;
+    let misses = 0;
+    for (const m of this.metrics) {
+      const st = m.stores.get(partition);
+      cached += st?.cached ?? 0;
+      misses += st?.misses ?? 0;
+    }
+    return { cached, misses };
+  }
+
+  private load(partition: number, entries: Iterable<[string, Uint8Array]>): void {
     for (const [key, bytes] of entries) {
       const { kind, metric, rest } = parseStateKey(key);
       if (kind === 'c') {
@@ -482,6 +535,7 @@ export class MetricEngine {
   /** Forgets a partition's state (it moved to another instance). */
   drop(partition: number): void {
     this.clocks.delete(partition);
+    this.sources.delete(partition);
     this.dirty.delete(partition);
     const prefix = `${partition}|`;
     for (const m of this.metrics) {

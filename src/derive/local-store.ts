@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { UsageError } from '../errors.js';
-import type { StateEntry } from './state.js';
+import type { StateEntry, StateReader, StateSource } from './state.js';
 
 /** Where a task's local copy of its state stands in its changelog partition. */
 export interface Checkpoint {
@@ -27,14 +27,23 @@ export interface TaskStateStore {
    * crash the copy is at the old checkpoint or the new one, never between.
    */
   write(task: string, entries: readonly StateEntry[], offset: string): Promise<void>;
+  /** The same, synchronously (a restore applies each changelog batch as it arrives). */
+  writeSync(task: string, entries: readonly StateEntry[], offset: string): void;
+  /** Reads of the task's committed state by key prefix: what the engine reads its spilled windows from. */
+  source(task: string): StateSource;
   /** Forgets a task's local copy (it cannot be trusted: rebuild it from the changelog). */
   clear(task: string): Promise<void>;
   close(): Promise<void>;
 }
 
-const FORMAT = 1;
-/** LMDB keys are at most 1978 bytes here; longer state keys are stored under their hash (the value carries the key). */
+/** 2: window keys start with the window start, and long keys keep their first bytes (so prefix scans see them). */
+const FORMAT = 2;
+/**
+ * LMDB keys are at most 1978 bytes here; a longer state key is stored under its first KEPT_BYTES bytes and its
+ * hash (the value carries the whole key), so it still sorts by its beginning.
+ */
 const MAX_KEY_BYTES = 480;
+const KEPT_BYTES = 400;
 
 /**
  * The state of the tasks of one derive group on local disk: one LMDB environment under
@@ -111,6 +120,10 @@ export class LmdbTaskStore implements TaskStateStore {
   // Synchronous LMDB transactions: without fsync they cost what the pages cost, and they cannot interleave with
   // another write of the same task (lmdb's batched async transactions were seen to stall when queued back to back).
   async write(task: string, entries: readonly StateEntry[], offset: string): Promise<void> {
+    this.writeSync(task, entries, offset);
+  }
+
+  writeSync(task: string, entries: readonly StateEntry[], offset: string): void {
     const checkpoint: Checkpoint = { offset, at: Date.now() };
     this.db.transactionSync(() => {
       for (const [key, value] of entries) {
@@ -120,6 +133,35 @@ export class LmdbTaskStore implements TaskStateStore {
       }
       this.db.putSync(Buffer.from(`${task}\u0000`), Buffer.from(JSON.stringify(checkpoint)));
     });
+  }
+
+  source(task: string): StateSource {
+    const db = this.db;
+    return (prefix: string): StateReader => {
+      const start = Buffer.from(`${task}\u0001${prefix}`);
+      const end = Buffer.from(start);
+      end[end.length - 1]! += 1; // every key that starts with the prefix sorts below this one
+      const state = (value: Buffer, key?: string): [string, Uint8Array] | undefined => {
+        const [len, at] = readVarint(value, 0);
+        const full = value.toString('utf8', at, at + len);
+        if (key !== undefined && full !== prefix + key) return undefined;
+        return [full.slice(prefix.length), value.subarray(at + len)];
+      };
+      return {
+        get: (key) => {
+          const value = db.get(entryKey(task, prefix + key));
+          return value === undefined ? undefined : state(value, key)?.[1];
+        },
+        *range() {
+          for (const { value } of db.getRange({ start, end })) yield state(value)!;
+        },
+        first: () => {
+          for (const { value } of db.getRange({ start, end, limit: 1 })) return state(value)![0];
+          return undefined;
+        },
+        count: () => db.getCount({ start, end }),
+      };
+    };
   }
 
   async clear(task: string): Promise<void> {
@@ -156,7 +198,7 @@ db.close(); process.stdout.write(String(n));`;
 function entryKey(task: string, key: string): Buffer {
   const k = Buffer.from(`${task}\u0001${key}`);
   if (k.length <= MAX_KEY_BYTES) return k;
-  return Buffer.from(`${task}\u0001#${createHash('sha256').update(key).digest('base64')}`);
+  return Buffer.concat([k.subarray(0, KEPT_BYTES), Buffer.from(`#${createHash('sha256').update(key).digest('base64')}`)]);
 }
 
 function entryValue(key: string, value: Uint8Array): Buffer {

@@ -54,6 +54,11 @@ export interface DeriveOptions {
    * reflects: a restart then reads only the changelog after it. Omit to rebuild every task from its changelog.
    */
   stateDir?: string;
+  /**
+   * With `stateDir`: tumbling/hopping windows are read from the local store on demand, and at most this many
+   * windows per metric and task stay cached in memory besides those changed since the last commit (default 50,000).
+   */
+  stateCacheKeys?: number;
   logger?: Logger;
 }
 
@@ -145,6 +150,7 @@ const runnerOptionsSchema = z
     statsd: z.object({ host: z.string().min(1).optional(), port: z.number().int().min(1).max(65535).optional(), prefix: z.string().optional(), globalTags: z.record(z.string()).optional() }).strict().optional(),
     prometheusPort: z.number().int().min(0).max(65535).optional(),
     stateDir: z.string().min(1, 'must be a directory path').optional(),
+    stateCacheKeys: z.number().int('must be a whole number').positive('must be > 0').optional(),
     kafka: z.unknown(),
     schema: z.unknown(),
     metrics: z.array(z.unknown()),
@@ -395,6 +401,7 @@ export class DeriveRunner {
     if (this.timer) clearInterval(this.timer);
     if (this.watchdog) clearInterval(this.watchdog);
     await this.locked(() => this.commitAll()).catch((err) => this.log.warn({ err: (err as Error).message }, 'last commit failed'));
+    this.log.info(this.stateSummary(), 'state at stop');
     await this.consumer?.disconnect();
     await this.tableConsumer?.disconnect().catch(() => undefined);
     for (const t of this.tasks.values()) await t.producer.disconnect().catch(() => undefined);
@@ -406,15 +413,21 @@ export class DeriveRunner {
   }
 
   /** Live state keys and open windows over the tasks this instance holds (for sizing, tests and benchmarks). */
-  stateSummary(): { tasks: number; keys: number; openWindows: number } {
+  stateSummary(): { tasks: number; keys: number; openWindows: number; cachedWindows: number; windowsReadFromDisk: number } {
     let keys = 0;
     let openWindows = 0;
+    let cachedWindows = 0;
+    let windowsReadFromDisk = 0;
     for (const t of this.tasks.values()) {
       const engine = t.kind === 'agg' ? this.engine : this.local;
-      keys += engine?.stateKeys(t.partition) ?? 0;
-      openWindows += engine?.openWindows(t.partition) ?? 0;
+      if (!engine) continue;
+      keys += engine.stateKeys(t.partition);
+      openWindows += engine.openWindows(t.partition);
+      const c = engine.cacheStats(t.partition);
+      cachedWindows += c.cached;
+      windowsReadFromDisk += c.misses;
     }
-    return { tasks: this.tasks.size, keys, openWindows };
+    return { tasks: this.tasks.size, keys, openWindows, cachedWindows, windowsReadFromDisk };
   }
 
   /** Error callback for whoever runs the consumer; set by the caller. */
@@ -585,54 +598,120 @@ export class DeriveRunner {
    * 60 s fails. The local copy is brought up to the end of the changelog before the task starts.
    */
   private async restore(kind: Task['kind'], partitions: number[]): Promise<void> {
+    if (this.store) return this.restoreLocal(kind, partitions, this.store);
     const engine = kind === 'agg' ? this.engine : this.local!;
     const topic = kind === 'agg' ? this.changelogTopic : this.srcChangelogTopic;
     const t0 = Date.now();
     this.stage = `restoring ${topic} partition(s) ${partitions.join(',')}`;
-    const state = new Map<number, Iterable<[string, Uint8Array]>>();
     const changed = new Map<number, Map<string, Uint8Array | null>>(partitions.map((p) => [p, new Map()]));
+    const read = await this.readChangelog(topic, partitions, new Map(), (batch) => {
+      const keys = changed.get(batch.partition)!;
+      for (const m of batch.messages) {
+        const key = m.key?.toString();
+        if (key) keys.set(key, m.value);
+      }
+    }, () => [...changed.values()].reduce((n, m) => n + m.size, 0));
+    let keys = 0;
+    for (const p of partitions) {
+      // The latest record of every key of the whole partition, streamed into the engine.
+      const counted = { n: 0 };
+      try {
+        engine.restore(p, overlay([], changed.get(p)!, counted));
+      } catch (err) {
+        throw new Error(`restoring ${topic} partition ${p}: a changelog record cannot be read: ${(err as Error).message}`, { cause: err });
+      }
+      keys += counted.n;
+    }
+    this.restored(kind, topic, partitions, [], read.records, keys, Date.now() - t0);
+  }
+
+  /**
+   * With --state-dir: each task's local copy is brought up to the end of its changelog partition — the records
+   * after its checkpoint, or, without a usable copy, the whole partition — applied to the store batch by batch
+   * as they are read (each batch with its offset as the checkpoint, so a restore cut off half way resumes there).
+   * The engine then reads its windows from the store on demand.
+   */
+  private async restoreLocal(kind: Task['kind'], partitions: number[], store: TaskStateStore): Promise<void> {
+    const engine = kind === 'agg' ? this.engine : this.local!;
+    const topic = kind === 'agg' ? this.changelogTopic : this.srcChangelogTopic;
+    const t0 = Date.now();
+    this.stage = `restoring ${topic} partition(s) ${partitions.join(',')}`;
     const from = new Map<string, bigint>();
     const local = new Set<number>();
-    if (this.store) {
-      const highs = new Map((await this.admin!.fetchTopicOffsets(topic)).map((o) => [o.partition, BigInt(o.high)]));
-      for (const p of partitions) {
-        const id = taskId(kind, p);
-        const copy = this.store.load(id);
-        if (!copy) continue;
+    const highs = new Map((await this.admin!.fetchTopicOffsets(topic)).map((o) => [o.partition, BigInt(o.high)]));
+    for (const p of partitions) {
+      const id = taskId(kind, p);
+      const copy = store.load(id);
+      if (copy) {
         const offset = BigInt(copy.checkpoint.offset);
         const age = Date.now() - copy.checkpoint.at;
         const why =
           offset > (highs.get(p) ?? 0n) ? `its checkpoint (offset ${offset}) is past the end of ${topic} partition ${p} (${highs.get(p)}): the topic was recreated`
           : age > this.maxLocalAgeMs ? `it is ${Math.round(age / 60_000)} min old, older than the changelog keeps deletes (delete.retention.ms ${this.maxLocalAgeMs})`
           : undefined;
-        if (why) {
-          this.log.warn({ task: id, reason: why }, 'local state not used; rebuilding the task from its changelog');
-          await this.store.clear(id);
+        if (!why) {
+          from.set(`${topic}:${p}`, offset);
+          local.add(p);
           continue;
         }
-        state.set(p, copy.entries);
-        from.set(`${topic}:${p}`, offset);
-        local.add(p);
+        this.log.warn({ task: id, reason: why }, 'local state not used; rebuilding the task from its changelog');
       }
-      this.stats.localMs += Date.now() - t0;
+      await store.clear(id);
+      this.stats.fullRestores++;
     }
-    let read = 0;
-    const { consumer, caughtUp, ends } = await readFromStart(this.kafka, { topics: [topic], group: `${this.group}-restore`, follow: false, partitions: new Set(partitions), from }, (batch) => {
-      const keys = changed.get(batch.partition)!;
-      for (const m of batch.messages) {
-        read++;
-        const key = m.key?.toString();
-        if (key) keys.set(key, m.value);
+    this.stats.localMs += Date.now() - t0;
+    let applied = 0;
+    const read = await this.readChangelog(topic, partitions, from, (batch) => {
+      const entries: StateEntry[] = [];
+      for (const m of batch.messages) if (m.key && m.key.length > 0) entries.push([m.key.toString(), m.value]);
+      const last = batch.messages.at(-1);
+      if (last) store.writeSync(taskId(kind, batch.partition), entries, String(BigInt(last.offset) + 1n));
+      applied += entries.length;
+    }, () => applied);
+    let keys = 0;
+    const retry: number[] = [];
+    for (const p of partitions) {
+      const id = taskId(kind, p);
+      const end = read.ends.get(`${topic}:${p}`);
+      if (end !== undefined) store.writeSync(id, [], String(end)); // past the transaction markers at the end
+      try {
+        engine.attach(p, store.source(id), this.options.stateCacheKeys);
+      } catch (err) {
+        if (!local.has(p)) throw new Error(`restoring ${topic} partition ${p}: a changelog record cannot be read: ${(err as Error).message}`, { cause: err });
+        this.log.warn({ task: id, err: (err as Error).message }, 'local state cannot be read; rebuilding the task from its changelog');
+        await store.clear(id);
+        retry.push(p);
+        continue;
       }
+      const n = engine.stateKeys(p);
+      keys += n;
+      if (local.has(p)) this.stats.localKeys += n;
+    }
+    this.restored(kind, topic, partitions, [...local].filter((p) => !retry.includes(p)), read.records, keys, Date.now() - t0);
+    if (retry.length > 0) await this.restoreLocal(kind, retry, store);
+  }
+
+  /**
+   * Reads changelog partitions from `from` (else their beginning) to the end seen now, read_committed, handing
+   * every batch to `onBatch`; progress every 2 s, and a read that makes no progress for 60 s fails.
+   */
+  private async readChangelog(
+    topic: string, partitions: number[], from: Map<string, bigint>,
+    onBatch: (batch: EachBatchPayload['batch']) => void, keysSoFar: () => number,
+  ): Promise<{ records: number; ends: Map<string, bigint> }> {
+    let records = 0;
+    const { consumer, caughtUp, ends } = await readFromStart(this.kafka, { topics: [topic], group: `${this.group}-restore`, follow: false, partitions: new Set(partitions), from }, (batch) => {
+      records += batch.messages.length;
+      onBatch(batch);
     });
     let seen = 0;
     let stalledSince = Date.now();
     let stall: (err: Error) => void = () => undefined;
     const stalled = new Promise<never>((_, reject) => (stall = reject));
     const progress = setInterval(() => {
-      if (read > seen) [seen, stalledSince] = [read, Date.now()];
+      if (records > seen) [seen, stalledSince] = [records, Date.now()];
       else if (Date.now() - stalledSince > 60_000) stall(new Error(`restoring ${topic} partition(s) ${partitions.join(',')}: no progress for 60 s`));
-      this.log.info({ topic, partitions, changelogRecordsRead: read, keys: [...changed.values()].reduce((n, m) => n + m.size, 0) }, 'restoring state from the changelog');
+      this.log.info({ topic, partitions, changelogRecordsRead: records, keys: keysSoFar() }, 'restoring state from the changelog');
     }, 2000);
     try {
       await Promise.race([caughtUp, stalled]);
@@ -640,50 +719,28 @@ export class DeriveRunner {
       clearInterval(progress);
       await consumer?.disconnect().catch(() => undefined);
     }
-    let keys = 0;
-    const retry: number[] = [];
-    for (const p of partitions) {
-      // The local copy (if any) with the changelog records after its checkpoint laid over it, streamed into the
-      // engine; without a local copy `changed` is the latest record of every key of the whole partition.
-      const counted = { n: 0 };
-      try {
-        engine.restore(p, overlay(state.get(p) ?? [], changed.get(p)!, counted));
-      } catch (err) {
-        if (!local.has(p)) throw new Error(`restoring ${topic} partition ${p}: a changelog record cannot be read: ${(err as Error).message}`, { cause: err });
-        // The local copy is damaged: forget it and read the whole changelog partition instead.
-        this.log.warn({ task: taskId(kind, p), err: (err as Error).message }, 'local state cannot be read; rebuilding the task from its changelog');
-        await this.store!.clear(taskId(kind, p));
-        retry.push(p);
-        continue;
-      }
-      keys += counted.n;
-      if (local.has(p)) this.stats.localKeys += counted.n;
-      if (this.store) {
-        const end = String(ends.get(`${topic}:${p}`) ?? from.get(`${topic}:${p}`) ?? 0n);
-        // The local copy has the rest; a full restore writes every key (after clearing the copy).
-        const write: StateEntry[] = [...changed.get(p)!];
-        if (!local.has(p)) {
-          this.stats.fullRestores++;
-          await this.store.clear(taskId(kind, p));
-        }
-        await this.store.write(taskId(kind, p), write, end).catch((err) => this.localWriteFailed(taskId(kind, p), err));
-      }
-    }
-    const ms = Date.now() - t0;
+    return { records, ends };
+  }
+
+  private restored(kind: Task['kind'], topic: string, partitions: number[], fromLocal: number[], read: number, keys: number, ms: number): void {
     this.stats.restoredRecords += read;
     this.stats.restoredKeys += keys;
     this.stats.restoreMs += ms;
     this.prometheus.restoredRecords.inc(read);
     this.prometheus.restoreSeconds.inc(ms / 1000);
-    this.log.info({ kind, topic, partitions, fromLocal: [...local].filter((p) => !retry.includes(p)), changelogRecordsRead: read, keys, ms }, 'state restored');
-    if (retry.length > 0) await this.restore(kind, retry);
+    this.log.info({ kind, topic, partitions, fromLocal, changelogRecordsRead: read, keys, ms }, 'state restored');
   }
 
-  /** A local write that failed leaves the copy at its previous checkpoint; it is dropped so the next start rebuilds it. */
-  private async localWriteFailed(task: string, err: unknown): Promise<void> {
+  /**
+   * A local write that failed leaves the copy at its previous checkpoint, while windows evicted from memory exist
+   * only there: the task cannot go on. Its copy is dropped (the next start rebuilds it from the changelog, which
+   * has everything committed) and the runner stops.
+   */
+  private async localWriteFailed(task: string, err: unknown): Promise<never> {
     this.stats.localWriteFailures++;
-    this.log.warn({ task, err: (err as Error).message }, 'could not write the local state store; the task will be rebuilt from its changelog at the next start');
     await this.store?.clear(task).catch(() => undefined);
+    // Not retriable: the transaction committed already, sending it again would emit its outputs twice.
+    throw Object.assign(new Error(`could not write the local state store (--state-dir) for task ${task}: ${(err as Error).message}; restart to rebuild the task from its changelog`, { cause: err }), { retriable: false });
   }
 
   private async eachBatch({ batch, resolveOffset, heartbeat, isStale }: EachBatchPayload): Promise<void> {
@@ -967,7 +1024,13 @@ export class DeriveRunner {
       this.stage = `committing ${id}: writing the local state store`;
       const entries = t.changelog.map((m): StateEntry => [m.key!.toString(), m.value ? (m.value as Buffer) : null]);
       if (changelogEnd === undefined) await this.localWriteFailed(id, new Error('the broker returned no offset for the changelog records'));
-      else await this.store.write(id, entries, String(changelogEnd)).catch((err) => this.localWriteFailed(id, err));
+      try {
+        this.store.writeSync(id, entries, String(changelogEnd));
+      } catch (err) {
+        await this.localWriteFailed(id, err);
+      }
+      // What was just written is on disk: windows not changed since may leave memory.
+      (t.kind === 'agg' ? this.engine : this.local)?.saved(t.partition);
     }
     for (const a of t.out.alerts) this.log.warn({ metric: a.metric, dimensions: a.dimensions, value: a.value, state: a.state }, `alert ${a.state}: ${a.metric}`);
     this.stats.commits++;

@@ -7,13 +7,29 @@
  * | `c\|<clock>`                | a stream clock: largest event time, wall time of the last |
  * | `l\|<metric>`               | late events dropped                                       |
  * | `a\|<metric>\|<group>`      | an alert that is firing (empty; a tombstone when resolved) |
- * | `w\|<metric>\|<group>\0<start>` | an open tumbling/hopping window's accumulator         |
+ * | `w\|<metric>\|<start>\0<group>` | an open tumbling/hopping window's accumulator (start: 15 digits) |
  * | `w\|<metric>\|<group>`      | a sliding-window group: its events and open evaluation points |
  * | `j\|<metric>\|l<key>` / `r<key>` | an absence join's waiting events / recent followers  |
  *
  * Metric names are `[a-z0-9_]`, so the first two `|` always split kind and metric from the rest.
  */
 export type StateEntry = [key: string, value: Uint8Array | null];
+
+/**
+ * The committed state of a set of keys sharing a prefix (one metric's windows of one task), as the local store
+ * holds it; keys are given and returned without the prefix. Reads are synchronous (a memory-mapped file).
+ */
+export interface StateReader {
+  get(key: string): Uint8Array | undefined;
+  /** Every key with its state, in key order (UTF-8 byte order). */
+  range(): Iterable<[string, Uint8Array]>;
+  /** The first key in key order, if any. */
+  first(): string | undefined;
+  count(): number;
+}
+
+/** Where a task's committed state can be read from: a reader per key prefix. */
+export type StateSource = (prefix: string) => StateReader;
 
 /** Splits `kind|metric|rest` (or `kind|rest` for clocks). */
 export function parseStateKey(key: string): { kind: string; metric: string; rest: string } {

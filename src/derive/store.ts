@@ -1,6 +1,6 @@
 import protobuf from 'protobufjs';
 import type { Aggregation } from './aggregates.js';
-import { drainChanges, type StateEntry } from './state.js';
+import { drainChanges, type StateEntry, type StateReader } from './state.js';
 import { isClosed, isLate, windowsOf, type WindowSpec } from './windows.js';
 
 export interface WindowResult {
@@ -19,14 +19,37 @@ interface OpenWindow<A> {
   acc: A;
 }
 
+/** Starts are written fixed-width so that keys sort by start (a range scan finds the windows that can close). */
+const START_DIGITS = 15;
+export const windowKey = (group: string, start: number): string =>
+  `${start < 0 ? '-' : ''}${String(Math.abs(start)).padStart(START_DIGITS, '0')}\u0000${group}`;
+
+/** `<start>\0<group>`. */
+function parseWindowKey(key: string): { group: string; start: number } {
+  const cut = key.indexOf('\u0000');
+  const head = key.slice(0, cut);
+  if (cut > 0 && /^-?\d+$/.test(head)) return { group: key.slice(cut + 1), start: Number(head) };
+  throw new RangeError(
+    /\u0000\d+$/.test(key)
+      ? `window state key ${JSON.stringify(key)} is in the layout of an earlier version (<group>\\0<start>); start this job with a new --group (or delete its changelog topics) to rebuild its state`
+      : `window state key ${JSON.stringify(key)} has no window start`,
+  );
+}
+
 /**
  * Aggregates per (group, window) for one partition and emits each window once, when it is final.
  *
  * State is kept per key, the unit of the changelog: an open tumbling/hopping window is the key
- * `<group>\0<start>` → its accumulator; a sliding-window group is the key `<group>` → the events it keeps and
- * the evaluation points still open. Every key written since the last `changes()` is reported once, with its
- * encoded state, or with null when it was forgotten (a final window): a tombstone, so a compacted changelog keeps
- * only live state.
+ * `<start>\0<group>` (start fixed-width, so keys sort by time) → its accumulator; a sliding-window group is the
+ * key `<group>` → the events it keeps and the evaluation points still open. Every key written since the last
+ * `changes()` is reported once, with its encoded state, or with null when it was forgotten (a final window): a
+ * tombstone, so a compacted changelog keeps only live state.
+ *
+ * **Spilled** (tumbling/hopping, with a `backing`): the committed state lives on local disk and `open` is a cache —
+ * every window changed since its state was last saved, and recently used ones up to `cacheKeys`. A window not in
+ * the cache is read from the backing when an event needs it; windows that can close are found by a range scan
+ * of the backing by start. After the runner has written a commit's changes to the backing it calls `saved()`,
+ * which lets clean windows be evicted. Without a backing every window stays in memory.
  */
 export class WindowStore<A, V = number> {
   /** Open tumbling/hopping windows by key. */
@@ -38,11 +61,45 @@ export class WindowStore<A, V = number> {
   private minEnd = Number.POSITIVE_INFINITY;
   private readonly dirty = new Set<string>();
   lateDropped = 0;
+  /** Spilled: keys drained by changes() whose state the backing does not have yet (until saved()). */
+  private readonly unsaved = new Set<string>();
+  /** Spilled: windows closed here whose state the backing still has (until saved()). */
+  private readonly gone = new Set<string>();
+  /** Spilled: live windows, in the cache or only in the backing. */
+  private live = 0;
+  /** Windows read from the backing (cache misses). */
+  misses = 0;
 
   constructor(
     readonly spec: WindowSpec,
     private readonly agg: Aggregation<A, V>,
-  ) {}
+    private readonly backing?: StateReader,
+    private readonly cacheKeys = 50_000,
+  ) {
+    if (backing && spec.kind === 'sliding') throw new TypeError('sliding windows are kept in memory; they have no backing');
+    if (backing) {
+      this.live = backing.count();
+      const first = backing.first();
+      if (first) this.minEnd = parseWindowKey(first).start + spec.sizeMs;
+    }
+  }
+
+  /** The window of `key`: cached, or read from the backing (and cached). */
+  private lookup(key: string): OpenWindow<A> | undefined {
+    const cached = this.open.get(key);
+    if (cached || !this.backing || this.gone.has(key)) return cached;
+    const bytes = this.backing.get(key);
+    if (!bytes) return undefined;
+    this.misses++;
+    const w = this.decodeWindow(key, bytes);
+    this.open.set(key, w);
+    return w;
+  }
+
+  private decodeWindow(key: string, bytes: Uint8Array): OpenWindow<A> {
+    const { group, start } = parseWindowKey(key);
+    return { group, start, end: start + this.spec.sizeMs, acc: this.agg.read(protobuf.Reader.create(bytes)) };
+  }
 
   /** Adds one event unless it is late at `streamTime` (the time after observing it). */
   add(group: string, t: number, value: V, streamTime: number): 'added' | 'late' {
@@ -65,10 +122,11 @@ export class WindowStore<A, V = number> {
     }
     for (const w of windowsOf(this.spec, t)) {
       if (isClosed(this.spec, w.end, streamTime)) continue; // this one is final already; later ones are not
-      const key = `${group}\u0000${w.start}`;
-      let entry = this.open.get(key);
+      const key = windowKey(group, w.start);
+      let entry = this.lookup(key);
       if (!entry) {
         this.open.set(key, (entry = { group, start: w.start, end: w.end, acc: this.agg.init() }));
+        this.live++;
         if (w.end < this.minEnd) this.minEnd = w.end;
       }
       entry.acc = this.agg.add(entry.acc, value);
@@ -99,7 +157,7 @@ export class WindowStore<A, V = number> {
     }
     const out: WindowResult[] = [];
     for (const w of windowsOf(this.spec, t)) {
-      const entry = this.open.get(`${group}\u0000${w.start}`);
+      const entry = this.lookup(windowKey(group, w.start));
       if (entry) out.push(this.result(group, entry.start, entry.end, entry.acc));
     }
     return out;
@@ -139,12 +197,34 @@ export class WindowStore<A, V = number> {
           continue;
         }
         out.push(this.result(w.group, w.start, w.end, w.acc));
-        this.open.delete(key);
-        this.dirty.add(key);
+        this.forget(key);
+      }
+      if (this.backing) {
+        // The windows only on disk, in start order (so in end order): up to the first that is still open.
+        for (const [key, bytes] of this.backing.range()) {
+          if (this.gone.has(key) || this.open.has(key)) continue;
+          const end = parseWindowKey(key).start + this.spec.sizeMs;
+          if (!isClosed(this.spec, end, streamTime)) {
+            if (end < minEnd) minEnd = end;
+            break;
+          }
+          const w = this.decodeWindow(key, bytes);
+          this.misses++;
+          out.push(this.result(w.group, w.start, w.end, w.acc));
+          this.forget(key);
+        }
       }
     }
     this.minEnd = minEnd;
     return out.sort((a, b) => a.end - b.end || a.start - b.start || (a.group < b.group ? -1 : a.group > b.group ? 1 : 0));
+  }
+
+  /** A window became final: gone from memory, a tombstone in the next changes() (and from the backing after it). */
+  private forget(key: string): void {
+    this.open.delete(key);
+    this.dirty.add(key);
+    this.live--;
+    if (this.backing) this.gone.add(key);
   }
 
   private encode(key: string): Uint8Array | null {
@@ -170,17 +250,39 @@ export class WindowStore<A, V = number> {
 
   /** Every key written since the last call, with its state (null: forgotten), and forgets that they were. */
   changes(): StateEntry[] {
+    if (this.backing) for (const key of this.dirty) this.unsaved.add(key);
     return drainChanges(this.dirty, (key) => this.encode(key));
+  }
+
+  /**
+   * Spilled: everything the last changes() returned is now in the backing — closed windows are gone from it, and
+   * windows not changed since may leave the cache (the oldest first) down to `cacheKeys`.
+   */
+  saved(): void {
+    if (!this.backing) return;
+    for (const key of this.unsaved) if (!this.dirty.has(key)) this.gone.delete(key);
+    this.unsaved.clear();
+    let excess = this.open.size - this.cacheKeys;
+    if (excess <= 0) return;
+    for (const key of this.open.keys()) {
+      if (excess <= 0) break;
+      if (this.dirty.has(key)) continue;
+      this.open.delete(key);
+      excess--;
+    }
   }
 
   /** Every live key with its state (a full snapshot). */
   entries(): Array<[string, Uint8Array]> {
     const keys = this.spec.kind === 'sliding' ? new Set([...this.events.keys(), ...this.points.keys()]) : this.open.keys();
-    return [...keys].map((k) => [k, this.encode(k)!]);
+    const out = [...keys].map((k): [string, Uint8Array] => [k, this.encode(k)!]);
+    if (this.backing) for (const [k, v] of this.backing.range()) if (!this.open.has(k) && !this.gone.has(k)) out.push([k, v]);
+    return out;
   }
 
   /** Restores one key from its changelog state. */
   load(key: string, bytes: Uint8Array): void {
+    if (this.backing) throw new TypeError('a spilled window store reads its state from its backing');
     const r = protobuf.Reader.create(bytes);
     if (this.spec.kind === 'sliding') {
       const events: Array<{ t: number; v: V }> = [];
@@ -192,17 +294,16 @@ export class WindowStore<A, V = number> {
       for (const p of pts) if (p < this.minEnd) this.minEnd = p;
       return;
     }
-    const cut = key.lastIndexOf('\u0000');
-    const start = Number(key.slice(cut + 1));
-    if (cut < 0 || !Number.isFinite(start)) throw new RangeError(`window state key ${JSON.stringify(key)} has no window start`);
+    const { group, start } = parseWindowKey(key);
     const end = start + this.spec.sizeMs;
-    this.open.set(key, { group: key.slice(0, cut), start, end, acc: this.agg.read(r) });
+    this.open.set(key, { group, start, end, acc: this.agg.read(r) });
+    this.live++;
     if (end < this.minEnd) this.minEnd = end;
   }
 
   /** Windows still open (sliding: evaluation points still open). */
   get openWindows(): number {
-    if (this.spec.kind !== 'sliding') return this.open.size;
+    if (this.spec.kind !== 'sliding') return this.live;
     let n = 0;
     for (const pts of this.points.values()) n += pts.length;
     return n;
@@ -210,6 +311,11 @@ export class WindowStore<A, V = number> {
 
   /** Live state keys. */
   get size(): number {
-    return this.spec.kind === 'sliding' ? new Set([...this.events.keys(), ...this.points.keys()]).size : this.open.size;
+    return this.spec.kind === 'sliding' ? new Set([...this.events.keys(), ...this.points.keys()]).size : this.live;
+  }
+
+  /** Windows held in memory (spilled: the cache). */
+  get cached(): number {
+    return this.spec.kind === 'sliding' ? this.size : this.open.size;
   }
 }

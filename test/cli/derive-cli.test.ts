@@ -27,7 +27,7 @@ const oneLine = (stderr: string) => stderr.trim().split('\n');
 describe('derive CLI: configuration mistakes exit 2 with one line', () => {
   const good = `[{ name: 'orders_5m', from: 'orders.v1.OrderPlaced', groupBy: ['market'], window: tumbling('5m') }]`;
 
-  it('non-positive or malformed durations name the flag', (t) => {
+  it('non-positive or malformed numbers name the flag', (t) => {
     const d = definitions(good);
     t.after(d.cleanup);
     for (const [flags, re] of [
@@ -35,6 +35,8 @@ describe('derive CLI: configuration mistakes exit 2 with one line', () => {
       [['--commit-interval-ms', '-5'], /^multidispatch: --commit-interval-ms must be a positive integer, got '-5'$/],
       [['--idle-ms', '1.5'], /^multidispatch: --idle-ms must be a non-negative integer, got '1.5'$/],
       [['--prometheus-port', '70000'], /^multidispatch: --prometheus-port must be an integer from 0 to 65535, got '70000'$/],
+      [['--state-dir', 'st', '--state-cache-keys', '0'], /^multidispatch: --state-cache-keys must be a positive integer, got '0'$/],
+      [['--state-cache-keys', '1000'], /^multidispatch: --state-cache-keys needs --state-dir/],
     ] as const) {
       const r = cli(['--definitions', d.file, ...flags]);
       assert.equal(r.status, 2, `${flags.join(' ')}: ${r.stderr}`);

@@ -21,6 +21,7 @@ interface DeriveFlags {
   commitIntervalMs?: string;
   prometheusPort?: string;
   stateDir?: string;
+  stateCacheKeys?: string;
   statsd?: string;
   statsdPrefix?: string;
   logLevel: string;
@@ -74,7 +75,8 @@ export function registerDerive(program: Command): void {
     .option('--alerts-topic <topic>', 'where alert transitions go (default multidispatch.alerts)')
     .option('--idle-ms <ms>', 'stream time follows the wall clock after this long without input, so windows close (default 60000; 0 = never)')
     .option('--commit-interval-ms <ms>', 'how often outputs, state and offsets are committed, > 0 (default 1000)')
-    .option('--state-dir <dir>', 'keep task state on local disk (LMDB) under DIR/<group>, so a restart reads only the changelog written since (default: rebuild from the changelog)')
+    .option('--state-dir <dir>', 'keep task state on local disk (LMDB) under DIR/<group>: windows are read from it on demand (state larger than memory) and a restart reads only the changelog written since (default: state in memory, rebuilt from the changelog)')
+    .option('--state-cache-keys <n>', 'with --state-dir: windows per metric and task kept in memory besides those changed since the last commit (default 50000)')
     .option('--prometheus-port <port>', 'serve Prometheus /metrics on 127.0.0.1:PORT (business metrics and consumer health)')
     .option('--statsd <host:port>', 'also send committed values to StatsD (gauges for windows, counters for per-event values and alerts)')
     .option('--statsd-prefix <prefix>', 'prefix for the StatsD metric names, e.g. kitchen.')
@@ -84,6 +86,8 @@ export function registerDerive(program: Command): void {
       const idleMs = int('--idle-ms', flags.idleMs);
       const commitIntervalMs = int('--commit-interval-ms', flags.commitIntervalMs, 1);
       const prometheusPort = int('--prometheus-port', flags.prometheusPort, 0, 65535);
+      const stateCacheKeys = int('--state-cache-keys', flags.stateCacheKeys, 1);
+      if (stateCacheKeys !== undefined && !flags.stateDir) throw new UsageError('--state-cache-keys needs --state-dir (without it every window is in memory)');
       const schema = await loadSchema(flags.proto);
       const defs = await importDefinitions(flags.definitions);
       const metrics = defineMetrics(schema, defs.metrics, { tables: defs.tables });
@@ -111,6 +115,7 @@ export function registerDerive(program: Command): void {
         ...(statsd ? { statsd } : {}),
         ...(prometheusPort !== undefined ? { prometheusPort } : {}),
         ...(flags.stateDir ? { stateDir: flags.stateDir } : {}),
+        ...(stateCacheKeys !== undefined ? { stateCacheKeys } : {}),
       });
       const done = new Promise<void>((res, rej) => {
         runner.onFatal = rej;
