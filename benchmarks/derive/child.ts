@@ -23,7 +23,11 @@ import { publishAll } from '../lib/prefill.js';
 import { round } from '../lib/stats.js';
 import { orderPlaced, restaurantProfile, type EventPlan } from './events.js';
 
-export type GroupBy = 'key' | 'market' | 'join';
+/**
+ * key: order id (no repartition); market: 6 groups; join: region of a joined restaurant; restaurant: count per
+ * restaurant (100,000 by default); users: distinct users per restaurant (countDistinct, 20,000 by default).
+ */
+export type GroupBy = 'key' | 'market' | 'join' | 'restaurant' | 'users';
 
 export interface ChildConfig {
   mode: 'prepare' | 'prepare-table' | 'D';
@@ -117,8 +121,9 @@ async function derive(): Promise<DeriveChildResult> {
         {
           name: cfg.metricName,
           from: 'orders.v1.OrderPlaced',
-          groupBy: [cfg.groupBy === 'key' ? 'order_id' : 'market'],
+          groupBy: [cfg.groupBy === 'key' ? 'order_id' : cfg.groupBy === 'market' ? 'market' : 'restaurant_id'],
           window: tumbling('5m', { grace: '1m' }),
+          ...(cfg.groupBy === 'users' ? { aggregate: { kind: 'countDistinct' as const, field: 'context.user_id' } } : {}),
         },
       ]);
   const runner = new DeriveRunner({

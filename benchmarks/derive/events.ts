@@ -5,7 +5,8 @@
  * `keys` distinct order ids (the record key, the publisher's key_field) are drawn by a multiplicative hash of
  * the event number; the market is a function of the order id (the same order is always in the same market).
  * The restaurant id is drawn from `restaurants` ids (default 12,000); the `join` variant uses a few hundred and
- * pre-fills a table topic with one RestaurantProfile per id (`restaurantProfile`), each in one of REGIONS.
+ * pre-fills a table topic with one RestaurantProfile per id (`restaurantProfile`), each in one of REGIONS; the
+ * high-cardinality variants use 100,000 (`restaurant`) and 20,000 (`users`, with user ids from 50,000).
  */
 import type { OrderPlaced, RestaurantProfile } from '../../src/generated/examples.js';
 
@@ -19,6 +20,8 @@ export interface EventPlan {
   jitterMs: number;
   /** Distinct restaurant ids (default 12,000). */
   restaurants?: number;
+  /** Distinct user ids (default 4,000,000: nearly one per event). */
+  users?: number;
 }
 
 export const MARKETS = ['GB', 'FR', 'IT', 'IE', 'AE', 'KW'] as const;
@@ -51,6 +54,12 @@ export function planStart(hoursAgo: number, now = Date.now()): number {
 export const keyOf = (k: number) => `ord_${(1_000_000_000 + k * 7919).toString(36)}`;
 export const marketOf = (k: number) => MARKETS[k % MARKETS.length]!;
 
+/** A user of `users` for event i, by an integer hash (a multiplicative one repeats every few events of a restaurant). */
+function userOf(i: number, users: number): number {
+  const h = Math.imul(i ^ (i >>> 13), 2246822519) >>> 0;
+  return (h ^ (h >>> 16)) % users;
+}
+
 /** Event i of the plan. */
 export function orderPlaced(i: number, plan: EventPlan): OrderPlaced {
   const k = Number((BigInt(i) * 2654435761n) % BigInt(plan.keys));
@@ -61,7 +70,7 @@ export function orderPlaced(i: number, plan: EventPlan): OrderPlaced {
   return {
     orderId: keyOf(k),
     context: {
-      userId: `usr_${(i * 2654435761) % 4_000_000}`,
+      userId: `usr_${plan.users === undefined ? (i * 2654435761) % 4_000_000 : userOf(i, plan.users)}`,
       sessionId: `ses_${(i * 40503 + 17).toString(16).padStart(12, '0')}`,
       deviceId: `dev_${(i % 5000).toString(16).padStart(8, '0')}`,
       ...(i % 3 === 0 ? { appVersion: `5.${i % 20}.${i % 7}` } : {}),

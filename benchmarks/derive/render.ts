@@ -2,7 +2,7 @@
 import type { ProfileSummary } from '../lib/cpuprofile.js';
 import { machineTable, measuredLine, notesSection, type MachineSummary } from '../lib/render.js';
 
-type GroupBy = 'key' | 'market' | 'join';
+type GroupBy = 'key' | 'market' | 'join' | 'restaurant' | 'users';
 /** One implementation × group-by: medians over its runs; run.ts builds it (summarise) and this file renders it. */
 export interface SummaryRow {
   impl: 'D' | 'K';
@@ -64,6 +64,8 @@ interface Diff {
   aMinusB: number;
 }
 interface Results {
+  /** `derive` or `derive-hc`. */
+  benchmark?: string;
   generatedAt: string;
   durationS: number;
   machine: MachineSummary & { java: string; kafkaStreams: string };
@@ -71,7 +73,7 @@ interface Results {
   /** Modification time of dist/src/index.js at the start and the end of the run. */
   dist?: { builtAtStart: string; builtAtEnd: string };
   method: {
-    partitions: number; n: number; keys: number; idleMs?: number; restaurants?: number; regions?: number; cpuProfIntervalUs?: number; spanMinutes: Record<GroupBy, number>; jitterS: number; repetitions: number; commitIntervalMs: number; groupBys: GroupBy[];
+    partitions: number; n: number; keys: number; idleMs?: number; restaurants?: number; hcRestaurants?: { restaurant: number; users: number }; hcUsers?: number; regions?: number; cpuProfIntervalUs?: number; spanMinutes: Record<GroupBy, number>; jitterS: number; repetitions: number; commitIntervalMs: number; groupBys: GroupBy[];
     warmup: boolean; streamsEmit: string; streamsThreads: number; jvmArgs: string[]; pollMs: number; metrics: Record<GroupBy, string>; kafkaBroker: string; flushRecordsPerRun: number;
   };
   prefill: Record<string, { publishMs: number; records: number; topic: string }>;
@@ -95,6 +97,14 @@ const DESC: Record<GroupBy, { D: string; K: string }> = {
     D: "`groupBy: ['market']` (decoded from the protobuf value): source tasks send each input through `<group>-repartition` to the aggregate task of its group; an aggregate task's stream time is the smallest watermark of the source partitions (sent through the repartition topic after the data)",
     K: '`map` to (market read from the protobuf value with `CodedInputStream`, field 4, other fields skipped; empty value) → `groupByKey` → repartition topic `…-by-market-repartition`',
   },
+  restaurant: {
+    D: "`groupBy: ['restaurant_id']` (decoded from the value): source tasks send each input through `<group>-repartition` to the aggregate task of its restaurant; one open window per restaurant and window, each closed and emitted once",
+    K: '`map` to (restaurant_id read with `CodedInputStream`, field 3; empty value) → `groupByKey` → repartition topic `…-by-restaurant-repartition` → `count()`',
+  },
+  users: {
+    D: "`groupBy: ['restaurant_id']`, `aggregate: { kind: 'countDistinct', field: 'context.user_id' }` (HyperLogLog, sparse while small: exact up to 1,024 distinct values bar 32-bit hash collisions), through `<group>-repartition`",
+    K: "`map` to (restaurant_id, user id — field 1 of field 2 — as bytes) → `groupByKey` → repartition → `aggregate` into the window's exact set of user ids (a byte array of length-prefixed ids, RocksDB window store) → `mapValues` to the set's size",
+  },
   join: {
     D: "`join: { restaurant: 'restaurant_id' }, groupBy: ['restaurant.region']` with `tables: [{ name: 'restaurant', from: 'restaurants.v1.RestaurantProfile', global: true }]` and `tableTopics: { restaurant: <table topic> }`: the runner reads the whole table topic (decoding every row) before it processes input; source tasks look the restaurant up, and send each input through `<group>-repartition` to the aggregate task of its region",
     K: '`globalTable(<table topic>)` (values kept as bytes) → `stream.join(globalTable, restaurant_id read from the order value with `CodedInputStream` (field 3), the joiner reads the region from the row (field 3))` (inner join) → `map` to (region, empty value) → `groupByKey` → repartition topic `…-by-region-repartition`',
@@ -110,7 +120,7 @@ export function render(raw: unknown, root: string): string {
   const badChecks = r.runs.filter((x) => x.check !== 'ok');
   const mismatches = Object.entries(r.agreement).filter(([, a]) => !a.same);
   out.push(
-    measuredLine(r.generatedAt, r.durationS, 'derive'),
+    measuredLine(r.generatedAt, r.durationS, r.benchmark ?? 'derive'),
     '',
   );
   if (r.dist && r.dist.builtAtEnd !== r.dist.builtAtStart) {
@@ -128,11 +138,14 @@ export function render(raw: unknown, root: string): string {
     ]),
     '### Method',
     '',
-    `The metric: a count of \`orders.v1.OrderPlaced\` per group in 5-minute tumbling windows, grace 1 minute, event time from the \`md-occurred-at\` header, exactly-once, commit interval ${int(me.commitIntervalMs)} ms in both.`,
+    `The metric: a count of \`orders.v1.OrderPlaced\` (\`users\`: a count of distinct users) per group in 5-minute tumbling windows, grace 1 minute, event time from the \`md-occurred-at\` header, exactly-once, commit interval ${int(me.commitIntervalMs)} ms in both.`,
     '',
     `- **D** — multidispatch: \`new DeriveRunner({ kafka, schema, metrics: defineMetrics(schema, [{ name, from: 'orders.v1.OrderPlaced', groupBy, window: tumbling('5m', { grace: '1m' }) }]), group, topics, metricsTopic, alertsTopic, idleMs: ${me.idleMs ?? 0}, commitIntervalMs: ${me.commitIntervalMs} })\`, in a node child process (multidispatch as built in dist/). Emits one final value per window when it closes.`,
     `- **K** — the same metric as a Kafka Streams ${m.kafkaStreams} application (\`benchmarks/derive/streams-app\`), \`processing.guarantee=exactly_once_v2\`, \`commit.interval.ms=${me.commitIntervalMs}\`, ${me.streamsThreads} stream thread, a \`TimestampExtractor\` parsing the header, \`TimeWindows.ofSizeAndGrace(5 min, 1 min)\`, \`count()\` (RocksDB window store, record cache on, default size), emit ${me.streamsEmit === 'update' ? 'on update (the default: the cache forwards the latest count of each window touched at each commit; the last one per window is its result)' : 'on window close'}; in a java child process.`,
     ...me.groupBys.map((g) => `- Group by **${g}** (metric \`${me.metrics[g]}\`): D — ${DESC[g].D}; K — ${DESC[g].K}.`),
+    ...(me.groupBys.includes('restaurant') || me.groupBys.includes('users')
+      ? [`- **High cardinality:** the orders of \`restaurant\` draw their \`restaurant_id\` from ${int(me.hcRestaurants?.restaurant)} restaurants, those of \`users\` from ${int(me.hcRestaurants?.users)} restaurants and their \`context.user_id\` from ${int(me.hcUsers)} users (an integer hash of the event number). For \`users\` the check is the sum over (restaurant, window) of the distinct users, counted by hand from the same plan, instead of N.`]
+      : []),
     ...(me.groupBys.includes('join') ? [`- **Join table:** a compacted topic with 1 partition, pre-filled once with the publisher (\`topics: { 'restaurants.v1': <topic> }\`): ${int(me.restaurants)} \`RestaurantProfile\` rows keyed by \`restaurant_id\`, in ${int(me.regions)} regions (25 restaurants each); the join input's orders draw their \`restaurant_id\` from those ${int(me.restaurants)}, so no join misses. Both read the whole table inside the timed phase (D before it consumes input, K's global thread before it reaches RUNNING).`] : []),
     `- Input: one topic per group-by, ${me.partitions} partitions, pre-filled once before any run with the real publisher (\`createPublisher\`, \`statsd: false\`): **${int(me.n)} OrderPlaced events** keyed by \`order_id\` (${int(me.keys)} distinct ids), event times spread evenly over ${me.groupBys.map((g) => `${me.spanMinutes[g]} min (${g})`).join(' / ')}, each moved by up to ±${me.jitterS} s. Publishing took ${me.groupBys.map((g) => `${fix((r.prefill[g]?.publishMs ?? Number.NaN) / 1000, 1)} s`).join(' / ')} (not part of any figure).`,
     `- Each run: a fresh consumer group / \`application.id\`, a fresh output topic (1 partition) and a fresh, empty "flush" topic co-partitioned with the input that both read as a second input. ${me.warmup ? 'One discarded D and K run (group by key) came first (broker, page cache). ' : ''}Every run is a fresh process: **the JIT is cold in every run, for node and for the JVM alike**; the "steady" column leaves start-up out. ${me.repetitions} repetitions per implementation and group-by, D and K alternating which goes first; figures are medians over the runs whose timed phase completed.`,
@@ -236,6 +249,6 @@ export function render(raw: unknown, root: string): string {
     out.push('');
   }
 
-  out.push(...notesSection(root, 'derive', 'Notes', r.generatedAt, 'the figures they quote may differ from the tables.'));
+  out.push(...notesSection(root, r.benchmark ?? 'derive', 'Notes', r.generatedAt, 'the figures they quote may differ from the tables.'));
   return out.join('\n');
 }

@@ -60,7 +60,9 @@ const say = (msg: string) => process.stderr.write(`[bench:derive] ${msg}\n`);
 const envInt = (name: string, dflt: number) => (process.env[name] ? Number.parseInt(process.env[name]!, 10) : dflt);
 
 type Impl = 'D' | 'K';
-const ALL_GROUP_BYS: GroupBy[] = ['key', 'market', 'join'];
+/** The results' name (benchmarks/results/<name>.json, its section and NOTES.md): `derive`, or `derive-hc` (benchmarks/derive-hc/run.ts). */
+const RESULTS_NAME = process.env.BENCH_DERIVE_RESULTS ?? 'derive';
+const ALL_GROUP_BYS: GroupBy[] = ['key', 'market', 'join', 'restaurant', 'users'];
 const groupBysOf = (name: string, dflt: string): GroupBy[] => {
   const v = process.env[name] ?? dflt;
   const out = (v === '0' ? [] : v.split(',').filter(Boolean)) as GroupBy[];
@@ -80,9 +82,15 @@ const method = {
    * the span is long. `key`: 20 min — measured without drops in either; `market`: 5 min, aligned to a window, so no
    * window can close before the run's flush records (no late drop is possible whatever the reordering).
    */
-  spanMinutes: { key: envInt('BENCH_DERIVE_SPAN_MIN', 20), market: envInt('BENCH_DERIVE_MARKET_SPAN_MIN', 5), join: envInt('BENCH_DERIVE_JOIN_SPAN_MIN', 5) } as Record<GroupBy, number>,
+  spanMinutes: {
+    key: envInt('BENCH_DERIVE_SPAN_MIN', 20), market: envInt('BENCH_DERIVE_MARKET_SPAN_MIN', 5), join: envInt('BENCH_DERIVE_JOIN_SPAN_MIN', 5),
+    restaurant: envInt('BENCH_DERIVE_HC_SPAN_MIN', 20), users: envInt('BENCH_DERIVE_HC_SPAN_MIN', 20),
+  } as Record<GroupBy, number>,
   /** join: restaurant ids in the input and rows in the table topic (each in one of 20 regions). */
   restaurants: envInt('BENCH_DERIVE_RESTAURANTS', 500),
+  /** High cardinality: restaurant ids of the `restaurant` (count) and `users` (distinct users) variants, and user ids of `users`. */
+  hcRestaurants: { restaurant: envInt('BENCH_DERIVE_HC_RESTAURANTS', 100_000), users: envInt('BENCH_DERIVE_HC_USERS_RESTAURANTS', 20_000) },
+  hcUsers: envInt('BENCH_DERIVE_HC_USERS', 50_000),
   regions: REGIONS.length,
   jitterS: envInt('BENCH_DERIVE_JITTER_S', 10),
   repetitions: envInt('BENCH_DERIVE_REPS', 2),
@@ -103,8 +111,8 @@ const method = {
   runTimeoutMs: 300_000,
 };
 
-const METRIC = { key: 'orders_5m_by_order', market: 'orders_5m_by_market', join: 'orders_5m_by_region' } as const;
-const DIMENSION = { key: 'order_id', market: 'market', join: 'region' } as const;
+const METRIC = { key: 'orders_5m_by_order', market: 'orders_5m_by_market', join: 'orders_5m_by_region', restaurant: 'orders_5m_by_restaurant', users: 'users_5m_by_restaurant' } as const;
+const DIMENSION = { key: 'order_id', market: 'market', join: 'region', restaurant: 'restaurant_id', users: 'restaurant_id' } as const;
 
 export interface RunRecord {
   impl: Impl;
@@ -296,6 +304,27 @@ async function writeFlush(kafka: BenchKafka, flushTopic: string, partitions: num
   return new Map(ends.map((o) => [o.partition, BigInt(o.high)]));
 }
 
+const distinctTotals = new Map<EventPlan, number>();
+/** The `users` check: the sum over (restaurant, 5-minute window) of the distinct user ids, computed from the plan. */
+function expectedDistinct(plan: EventPlan, excludeFrom: number): number {
+  let total = distinctTotals.get(plan);
+  if (total !== undefined) return total;
+  const sets = new Map<string, Set<string>>();
+  for (let i = 0; i < plan.n; i++) {
+    const e = orderPlaced(i, plan);
+    const start = Math.floor((e.placedAt as Date).getTime() / WINDOW_MS) * WINDOW_MS;
+    if (start >= excludeFrom) continue;
+    const k = `${e.restaurantId}|${start}`;
+    let set = sets.get(k);
+    if (!set) sets.set(k, (set = new Set()));
+    set.add(e.context!.userId);
+  }
+  total = 0;
+  for (const set of sets.values()) total += set.size;
+  distinctTotals.set(plan, total);
+  return total;
+}
+
 function fill(r: RunRecord, m: Measured, totalRecords: number): void {
   const n = method.n;
   r.elapsedMs = round(m.elapsedMs, 1);
@@ -371,7 +400,10 @@ async function main(): Promise<void> {
       const topic = `bench.derive.${stamp}.in-${g}`;
       await kafka.createTopic(topic, method.partitions);
       const spanMs = method.spanMinutes[g] * 60_000;
-      const plan: EventPlan = { n: method.n, keys: method.keys, startMs: planStart(spanMs / 3_600_000 + 1), spanMs, jitterMs: method.jitterS * 1000, ...(g === 'join' ? { restaurants: method.restaurants } : {}) };
+      const plan: EventPlan = {
+        n: method.n, keys: method.keys, startMs: planStart(spanMs / 3_600_000 + 1), spanMs, jitterMs: method.jitterS * 1000,
+        ...(g === 'join' ? { restaurants: method.restaurants } : g === 'restaurant' ? { restaurants: method.hcRestaurants.restaurant } : g === 'users' ? { restaurants: method.hcRestaurants.users, users: method.hcUsers } : {}),
+      };
       const lastEventMs = plan.startMs + spanMs + plan.jitterMs;
       /** Windows at or after this start are the flush records' own: left out of the checks. */
       const flushWindowFrom = Math.floor((lastEventMs + 60_000) / WINDOW_MS) * WINDOW_MS + WINDOW_MS;
@@ -511,7 +543,10 @@ async function main(): Promise<void> {
         const problems: string[] = [];
         const dropped = (impl === 'K' ? r.k?.dropped : r.d?.lateDropped) ?? 0;
         const counter = impl === 'K' ? "Streams' dropped-records-total" : "the runner's stats.lateDropped";
-        if (o.total + dropped !== method.n) {
+        if (groupBy === 'users') {
+          // Distinct users: the sum over windows of the distinct users counted by hand from the plan.
+          if (o.total !== expectedDistinct(plan, flushWindowFrom)) problems.push(`distinct counts add up to ${o.total}, expected ${expectedDistinct(plan, flushWindowFrom)} (counted by hand)`);
+        } else if (o.total + dropped !== method.n) {
           problems.push(`counts add up to ${o.total} + ${dropped} dropped as late (${counter}) = ${o.total + dropped}, expected ${method.n}: ${method.n - o.total - dropped} events missing and not reported as late`);
         }
         if (dropped > 0) problems.push(`${impl === 'K' ? 'Streams' : 'DeriveRunner'} dropped ${dropped} events as late (${counter})`);
@@ -535,8 +570,9 @@ async function main(): Promise<void> {
 
     if (method.warmup) {
       say('warm-up: one discarded D and K run each (group by key); every run, warm-up or not, is a fresh process with a cold JIT');
-      warmups.push(await execute('D', 'key', -1));
-      warmups.push(await execute('K', 'key', -1));
+      const g = method.groupBys.includes('key') ? 'key' : method.groupBys[0]!;
+      warmups.push(await execute('D', g, -1));
+      warmups.push(await execute('K', g, -1));
     }
     for (let rep = 1; rep <= method.repetitions; rep++) {
       for (const g of method.groupBys) {
@@ -600,7 +636,7 @@ async function main(): Promise<void> {
     for (const [g, x] of Object.entries(ratios)) say(`${g}: D/K = ${x.throughputDvsK.value}× (target ≥ 1.0×: ${x.throughputDvsK.pass ? 'MET' : 'MISS'}); steady ${x.steadyDvsK}×; CPU per event D/K ${x.cpuDvsK}×`);
 
     const data = {
-      benchmark: 'derive',
+      benchmark: RESULTS_NAME,
       generatedAt: new Date().toISOString(),
       durationS: 0,
       machine: { ...machine, kafka: kafka.handle.version },
@@ -627,7 +663,7 @@ async function main(): Promise<void> {
     await admin.disconnect();
     admin = undefined;
     rmSync(scratch, { recursive: true, force: true });
-    await stopAndSave(kafka, failed, root, 'derive', data, started, say);
+    await stopAndSave(kafka, failed, root, RESULTS_NAME, data, started, say);
   } catch (err) {
     await exitOnError(err, say, cleanup, () => (failed = true));
   }

@@ -54,7 +54,7 @@ export interface StreamsArgs {
   appId: string;
   stateDir: string;
   commitMs: number;
-  groupBy: 'key' | 'market' | 'join';
+  groupBy: 'key' | 'market' | 'join' | 'restaurant' | 'users';
   /** join: the table topic (GlobalKTable). */
   table?: string;
   emit: 'final' | 'update';

@@ -45,6 +45,10 @@ export interface Instance {
   log: string;
   /** Transactions that committed metric values. */
   commits: number;
+  /** Every 'state restored' log line (the tail in `log` may have scrolled past them). */
+  restores: string[];
+  /** 'partitions assigned' log lines seen (rebalances this instance took part in). */
+  assignments: number;
   exited: Promise<number | null>;
 }
 
@@ -56,11 +60,18 @@ export function startDerive(t: Cleanup, args: string[]): Instance {
   const child = spawn(process.execPath, [join(root, 'bin/multidispatch.js'), 'derive', ...args, '--log-level', 'debug'], {
     cwd: root, env: { ...process.env, KAFKA_BROKERS: brokers().join(',') }, stdio: ['ignore', 'ignore', 'pipe'],
   });
-  const inst: Instance = { child, log: '', commits: 0, exited: new Promise((r) => child.on('exit', (code) => r(code))) };
+  const inst: Instance = { child, log: '', commits: 0, restores: [], assignments: 0, exited: new Promise((r) => child.on('exit', (code) => r(code))) };
+  let partial = '';
   child.stderr!.on('data', (d: Buffer) => {
     appendFileSync(file, d);
     inst.log = (inst.log + String(d)).slice(-20_000);
-    inst.commits += (String(d).match(/"values":[1-9][0-9]*[^\n]*"transaction committed"/g) ?? []).length;
+    const lines = (partial + String(d)).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) {
+      if (/"values":[1-9][0-9]*[^\n]*"transaction committed"/.test(line)) inst.commits++;
+      if (line.includes('"msg":"state restored"')) inst.restores.push(line);
+      if (line.includes('partitions assigned')) inst.assignments++;
+    }
   });
   t.after(() => child.kill('SIGKILL'));
   return inst;

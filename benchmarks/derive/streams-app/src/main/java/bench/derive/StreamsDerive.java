@@ -31,6 +31,7 @@ import org.apache.kafka.streams.kstream.GlobalKTable;
 import org.apache.kafka.streams.kstream.Grouped;
 import org.apache.kafka.streams.kstream.KGroupedStream;
 import org.apache.kafka.streams.kstream.KStream;
+import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.kstream.TimeWindows;
 import org.apache.kafka.streams.processor.TimestampExtractor;
@@ -41,7 +42,7 @@ import org.apache.kafka.streams.processor.TimestampExtractor;
  *
  * <pre>
  * java -jar derive-streams-app.jar --bootstrap HOST:PORT --input TOPIC[,TOPIC...] --output TOPIC --app-id ID --state-dir DIR
- *      [--commit-ms 1000] [--group-by key|market|join] [--table TOPIC] [--emit final|update] [--threads 1]
+ *      [--commit-ms 1000] [--group-by key|market|join|restaurant|users] [--table TOPIC] [--emit final|update] [--threads 1]
  * </pre>
  *
  * group-by key: the record key (groupByKey, no repartition). group-by market: field 4 of the protobuf value
@@ -50,6 +51,10 @@ import org.apache.kafka.streams.processor.TimestampExtractor;
  * --table (restaurants.v1.RestaurantProfile keyed by restaurant_id, values kept as bytes); each order is joined
  * (inner) with its restaurant by field 3 of the value (OrderPlaced.restaurant_id), the joiner reads the region
  * (field 3 of RestaurantProfile) from the row, and the record is re-keyed by region, repartitioned and counted.
+ * group-by restaurant: re-keyed by field 3 (restaurant_id), repartitioned, counted (high cardinality). group-by users:
+ * re-keyed by restaurant_id with the user id (field 1 of field 2, Context.user_id) as the value, repartitioned, and
+ * aggregated into the exact set of user ids per window (a byte array of length-prefixed ids); the output is the
+ * set's size, a count of distinct users.
  * emit final: one value per window when it closes (EmitStrategy.onWindowClose(), like multidispatch's 'final');
  * emit update: the default, a value per window change, de-duplicated by the record cache at each commit.
  * Output: key "<group>|<window start ms>" (UTF-8), value the count (8-byte big-endian long).
@@ -107,6 +112,51 @@ public final class StreamsDerive {
     return stringField(value, 3);
   }
 
+  /** orders.v1.OrderPlaced field 2 (Context context), field 1 (string user_id). */
+  static String userId(byte[] value) {
+    return stringField(messageField(value, 2), 1);
+  }
+
+  /** An embedded message field of a protobuf message (other fields skipped); null when absent or undecodable. */
+  static byte[] messageField(byte[] value, int field) {
+    if (value == null) return null;
+    try {
+      CodedInputStream in = CodedInputStream.newInstance(value);
+      while (true) {
+        int tag = in.readTag();
+        if (tag == 0) return null;
+        if (WireFormat.getTagFieldNumber(tag) == field && WireFormat.getTagWireType(tag) == WireFormat.WIRETYPE_LENGTH_DELIMITED) {
+          return in.readByteArray();
+        }
+        if (!in.skipField(tag)) return null;
+      }
+    } catch (IOException e) {
+      return null;
+    }
+  }
+
+  /** The set of user ids (length-prefixed UTF-8, 2-byte lengths) with `user` added, unless it is in it already. */
+  static byte[] addToSet(byte[] set, byte[] user) {
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(set);
+    while (b.remaining() >= 2) {
+      int len = b.getShort() & 0xffff;
+      if (len == user.length && java.util.Arrays.equals(set, b.position(), b.position() + len, user, 0, len)) return set;
+      b.position(b.position() + len);
+    }
+    byte[] out = java.util.Arrays.copyOf(set, set.length + 2 + user.length);
+    out[set.length] = (byte) (user.length >>> 8);
+    out[set.length + 1] = (byte) user.length;
+    System.arraycopy(user, 0, out, set.length + 2, user.length);
+    return out;
+  }
+
+  /** The number of ids in a set written by addToSet. */
+  static long setSize(byte[] set) {
+    long n = 0;
+    for (int at = 0; at + 2 <= set.length; n++) at += 2 + (((set[at] & 0xff) << 8) | (set[at + 1] & 0xff));
+    return n;
+  }
+
   /** restaurants.v1.RestaurantProfile field 3 (string region). */
   static String region(byte[] row) {
     return stringField(row, 3);
@@ -147,8 +197,16 @@ public final class StreamsDerive {
             .map((k, region) -> KeyValue.pair(region, new byte[0]))
             .groupByKey(Grouped.with("by-region", Serdes.String(), Serdes.ByteArray()));
         break;
+      case "restaurant":
+        grouped = in.map((k, v) -> KeyValue.pair(restaurantId(v), new byte[0]))
+            .groupByKey(Grouped.with("by-restaurant", Serdes.String(), Serdes.ByteArray()));
+        break;
+      case "users":
+        grouped = in.map((k, v) -> KeyValue.pair(restaurantId(v), userId(v).getBytes(StandardCharsets.UTF_8)))
+            .groupByKey(Grouped.with("by-restaurant", Serdes.String(), Serdes.ByteArray()));
+        break;
       default:
-        throw new IllegalArgumentException("--group-by must be key, market or join");
+        throw new IllegalArgumentException("--group-by must be key, market, join, restaurant or users");
     }
     EmitStrategy strategy;
     switch (emit) {
@@ -161,12 +219,19 @@ public final class StreamsDerive {
       default:
         throw new IllegalArgumentException("--emit must be final or update");
     }
-    grouped
-        .windowedBy(TimeWindows.ofSizeAndGrace(Duration.ofMinutes(5), Duration.ofMinutes(1)))
-        .emitStrategy(strategy)
-        .count()
-        .toStream((wk, v) -> wk.key() + "|" + wk.window().start())
-        .to(output, Produced.with(Serdes.String(), Serdes.Long()));
+    var windowed = grouped.windowedBy(TimeWindows.ofSizeAndGrace(Duration.ofMinutes(5), Duration.ofMinutes(1))).emitStrategy(strategy);
+    if (groupBy.equals("users")) {
+      windowed
+          .aggregate(() -> new byte[0], (k, user, set) -> addToSet(set, user), Materialized.with(Serdes.String(), Serdes.ByteArray()))
+          .toStream((wk, v) -> wk.key() + "|" + wk.window().start())
+          .mapValues(StreamsDerive::setSize)
+          .to(output, Produced.with(Serdes.String(), Serdes.Long()));
+    } else {
+      windowed
+          .count()
+          .toStream((wk, v) -> wk.key() + "|" + wk.window().start())
+          .to(output, Produced.with(Serdes.String(), Serdes.Long()));
+    }
     return b.build();
   }
 
