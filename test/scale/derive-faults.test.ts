@@ -17,7 +17,8 @@ describe('derive at production size, with faults (real broker)', () => {
     const [stopped, ...rest] = instances;
     stopped!.child.kill('SIGTERM');
     assert.equal(await stopped!.exited, 0, stopped!.log.slice(-3000));
-    t.diagnostic(`stopped one instance after ${instances.map((i) => i.commits).join('/')} commits`);
+    t.diagnostic(`stopped one instance after ${instances.map((i) => i.commits).join('/')} commits; its state at stop: ${JSON.stringify(stopped!.atStop)}`);
+    assert.ok(stopped!.atStop && stopped!.atStop.windowsReadFromDisk > 0, 'with --state-cache-keys 500 windows were read back from the local store');
     await checkAgainstUninterrupted(metricsTopic, events);
     assert.ok(rest.some((i) => i.assignments >= 2), 'the others took its partitions over');
     for (const i of rest) i.child.kill('SIGTERM');

@@ -49,6 +49,8 @@ export interface Instance {
   restores: string[];
   /** 'partitions assigned' log lines seen (rebalances this instance took part in). */
   assignments: number;
+  /** The 'state at stop' line of a clean stop, parsed. */
+  atStop?: { keys: number; cachedWindows: number; windowsReadFromDisk: number };
   exited: Promise<number | null>;
 }
 
@@ -71,6 +73,7 @@ export function startDerive(t: Cleanup, args: string[]): Instance {
       if (/"values":[1-9][0-9]*[^\n]*"transaction committed"/.test(line)) inst.commits++;
       if (line.includes('"msg":"state restored"')) inst.restores.push(line);
       if (line.includes('partitions assigned')) inst.assignments++;
+      if (line.includes('"msg":"state at stop"')) inst.atStop = JSON.parse(line) as Instance['atStop'];
     }
   });
   t.after(() => child.kill('SIGKILL'));
@@ -89,7 +92,9 @@ export async function setup(t: Cleanup & { diagnostic: (m: string) => void }) {
   const events = workload();
   await publishOrders(topic, events, { tick: true });
   const args = (stateDir: string) => ['--definitions', defs, '--proto', 'proto', '--group', `derive-faults-${topic}`, '--topic-rename', `orders.v1=${topic}`,
-    '--metrics-topic', metricsTopic, '--alerts-topic', alertsTopic, '--idle-ms', '3000', '--commit-interval-ms', '1000', '--state-dir', stateDir];
+    '--metrics-topic', metricsTopic, '--alerts-topic', alertsTopic, '--idle-ms', '3000', '--commit-interval-ms', '1000', '--state-dir', stateDir,
+    // A small cache, so that most windows live on disk only and are read back under the faults.
+    '--state-cache-keys', '500'];
   const stateDir = () => {
     const d = mkdtempSync(join(tmpdir(), 'md-scale-state-'));
     t.after(() => rmSync(d, { recursive: true, force: true }));

@@ -45,5 +45,7 @@ describe('derive at production size, SIGKILLed (real broker)', () => {
     assert.ok(last.restores.length > 0 && last.restores.every((l) => l.includes('"fromLocal":[]')), `the other instance rebuilt its tasks from the changelog:\n${last.restores.join('\n')}`);
     last.child.kill('SIGTERM');
     assert.equal(await last.exited, 0, last.log.slice(-3000));
+    t.diagnostic(`last instance, state at stop: ${JSON.stringify(last.atStop)}`);
+    assert.ok(last.atStop && last.atStop.windowsReadFromDisk > 0, 'with --state-cache-keys 500 windows were read back from the local store');
   });
 });
