@@ -17,7 +17,7 @@ import { Kafka, logLevel, type Message } from 'kafkajs';
 import { schema } from '../../src/generated/examples.js';
 import { defineMetrics } from '../../src/derive/definitions.js';
 import { MetricEngine } from '../../src/derive/engine.js';
-import { LmdbTaskStore } from '../../src/derive/local-store.js';
+import { LmdbTaskStore, RestoreWriter } from '../../src/derive/local-store.js';
 import { sendChunked } from '../../src/derive/send.js';
 import { readFromStart } from '../../src/derive/topic-reader.js';
 import { tumbling } from '../../src/derive/windows.js';
@@ -139,14 +139,16 @@ async function main(cfg: ChildConfig): Promise<ChildResult> {
   // written to a fresh local store as it is read (tombstones deleting), then the engine attached to it.
   c = performance.now();
   const fresh = LmdbTaskStore.open(cfg.stateDir, 'bench-restore');
+  const writer = new RestoreWriter(fresh);
   let records = 0;
   const read = await readFromStart(kafka, { topics: [topic], group: `${topic}-restore`, follow: false }, (batch) => {
     const entries: StateEntry[] = batch.messages.map((m) => [m.key!.toString(), m.value]);
     records += entries.length;
-    fresh.writeSync('agg-0', entries, String(BigInt(batch.messages.at(-1)!.offset) + 1n));
+    writer.add('agg-0', entries, String(BigInt(batch.messages.at(-1)!.offset) + 1n));
   });
   await read.caughtUp;
   await read.consumer?.disconnect();
+  writer.flush(new Map([['agg-0', String(read.ends.get(`${topic}:0`) ?? 0n)]]));
   const readMs = performance.now() - c;
   const restored = new MetricEngine(metrics, { idleMs: 0 });
   const e0 = performance.now();
@@ -165,13 +167,15 @@ async function main(cfg: ChildConfig): Promise<ChildResult> {
   const loadMs = performance.now() - c - openMs;
   const t1 = performance.now();
   let tailRecords = 0;
+  const tailWriter = new RestoreWriter(reopened);
   const tail = await readFromStart(kafka, { topics: [topic], group: `${topic}-resume`, follow: false, from: new Map([[`${topic}:0`, BigInt(copy.checkpoint.offset)]]) }, (batch) => {
     const entries: StateEntry[] = batch.messages.map((m) => [m.key!.toString(), m.value]);
     tailRecords += entries.length;
-    reopened.writeSync('agg-0', entries, String(BigInt(batch.messages.at(-1)!.offset) + 1n));
+    tailWriter.add('agg-0', entries, String(BigInt(batch.messages.at(-1)!.offset) + 1n));
   });
   await tail.caughtUp;
   await tail.consumer?.disconnect();
+  tailWriter.flush();
   const tailMs = performance.now() - t1;
   const t2 = performance.now();
   const resumed = new MetricEngine(metrics, { idleMs: 0 });

@@ -182,6 +182,50 @@ export class LmdbTaskStore implements TaskStateStore {
 }
 
 /**
+ * Applies changelog records read by a restore to the local store in large transactions: an LMDB write
+ * transaction copies every page it touches, so one transaction per fetched batch (a few thousand keys spread over
+ * the whole tree) costs nearly as much as one of a hundred thousand. Records are buffered up to `maxRecords` and
+ * written in changelog order (the later record of a key wins), each task with the offset after its last buffered
+ * record as the checkpoint — so a restore cut off half way resumes from the last flush. (Sorting a chunk by key
+ * first was tried: no measurable gain.)
+ */
+export class RestoreWriter {
+  private readonly pending = new Map<string, { entries: StateEntry[]; offset: string }>();
+  private buffered = 0;
+  /** Records written so far. */
+  written = 0;
+
+  constructor(
+    private readonly store: Pick<TaskStateStore, 'writeSync'>,
+    private readonly maxRecords = 200_000,
+  ) {}
+
+  add(task: string, entries: readonly StateEntry[], offset: string): void {
+    let p = this.pending.get(task);
+    if (!p) this.pending.set(task, (p = { entries: [], offset }));
+    for (const e of entries) p.entries.push(e);
+    p.offset = offset;
+    this.buffered += entries.length;
+    if (this.buffered >= this.maxRecords) this.flush();
+  }
+
+  /** Writes what is buffered; `ends` moves a task's checkpoint past what was read (the transaction markers at the end). */
+  flush(ends?: ReadonlyMap<string, string>): void {
+    for (const [task, end] of ends ?? []) {
+      const p = this.pending.get(task);
+      if (p) p.offset = end;
+      else this.pending.set(task, { entries: [], offset: end });
+    }
+    for (const [task, { entries, offset }] of this.pending) {
+      this.store.writeSync(task, entries, offset);
+      this.written += entries.length;
+    }
+    this.pending.clear();
+    this.buffered = 0;
+  }
+}
+
+/**
  * LMDB trusts its file: a damaged one can crash the process that maps it (SIGSEGV) instead of failing. So a store
  * is first read whole, every page, by a throwaway process; if that one dies, the file is not opened here.
  */

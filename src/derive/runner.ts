@@ -14,7 +14,7 @@ import { emptyOutput, MetricEngine, routeKey, type EngineOutput, type MetricInpu
 import { sendChunked } from './send.js';
 import { TableState } from './tables.js';
 import { readFromStart } from './topic-reader.js';
-import { LmdbTaskStore, type TaskStateStore } from './local-store.js';
+import { LmdbTaskStore, RestoreWriter, type TaskStateStore } from './local-store.js';
 import { overlay, type StateEntry } from './state.js';
 import { DerivePrometheus } from './prometheus.js';
 import { StreamClock } from './windows.js';
@@ -660,20 +660,24 @@ export class DeriveRunner {
       this.stats.fullRestores++;
     }
     this.stats.localMs += Date.now() - t0;
+    const writer = new RestoreWriter(store);
     let applied = 0;
     const read = await this.readChangelog(topic, partitions, from, (batch) => {
       const entries: StateEntry[] = [];
       for (const m of batch.messages) if (m.key && m.key.length > 0) entries.push([m.key.toString(), m.value]);
       const last = batch.messages.at(-1);
-      if (last) store.writeSync(taskId(kind, batch.partition), entries, String(BigInt(last.offset) + 1n));
+      if (last) writer.add(taskId(kind, batch.partition), entries, String(BigInt(last.offset) + 1n));
       applied += entries.length;
     }, () => applied);
+    // The rest, and every checkpoint past the transaction markers at the end of its partition.
+    writer.flush(new Map(partitions.flatMap((p) => {
+      const end = read.ends.get(`${topic}:${p}`);
+      return end === undefined ? [] : [[taskId(kind, p), String(end)] as [string, string]];
+    })));
     let keys = 0;
     const retry: number[] = [];
     for (const p of partitions) {
       const id = taskId(kind, p);
-      const end = read.ends.get(`${topic}:${p}`);
-      if (end !== undefined) store.writeSync(id, [], String(end)); // past the transaction markers at the end
       try {
         engine.attach(p, store.source(id), this.options.stateCacheKeys);
       } catch (err) {

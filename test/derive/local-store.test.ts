@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { LmdbTaskStore } from '../../src/derive/local-store.js';
+import { LmdbTaskStore, RestoreWriter } from '../../src/derive/local-store.js';
 import { UsageError } from '../../src/errors.js';
 
 const dirOf = (t: { after: (fn: () => void) => void }) => {
@@ -36,6 +36,29 @@ describe('local state store', () => {
     await store.clear('agg-0');
     assert.equal(store.load('agg-0'), undefined);
     assert.equal([...store.load('agg-1')!.entries].length, 1, 'clearing one task leaves the others');
+  });
+
+  it('a restore writer buffers changelog batches into large writes: the later record of a key wins, tombstones delete, the checkpoint follows', async (t) => {
+    const store = LmdbTaskStore.open(dirOf(t), 'g');
+    t.after(() => store.close());
+    const writer = new RestoreWriter(store, 4);
+    writer.add('agg-0', [['w|m|b', Uint8Array.of(1)], ['w|m|a', Uint8Array.of(1)]], '2');
+    assert.equal(store.load('agg-0'), undefined, 'nothing written below the threshold');
+    writer.add('agg-0', [['w|m|b', Uint8Array.of(2)], ['w|m|c', Uint8Array.of(3)]], '4'); // 4 records: flushed
+    assert.equal(store.load('agg-0')!.checkpoint.offset, '4');
+    writer.add('agg-0', [['w|m|a', null], ['w|m|c', Uint8Array.of(4)]], '6');
+    writer.add('agg-1', [['c|', Uint8Array.of(7)]], '1');
+    writer.flush(new Map([['agg-0', '7'], ['agg-2', '0']]));
+    const src = store.source('agg-0')('w|m|');
+    assert.deepEqual([...src.range()].map(([k, v]) => [k, [...v]]), [['b', [2]], ['c', [4]]]);
+    assert.equal(src.count(), 2);
+    assert.equal(src.first(), 'b');
+    assert.deepEqual([...src.get('c')!], [4]);
+    assert.equal(src.get('a'), undefined, 'deleted by its tombstone');
+    assert.equal(store.load('agg-0')!.checkpoint.offset, '7', 'past the markers at the end');
+    assert.equal(store.load('agg-1')!.checkpoint.offset, '1');
+    assert.equal(store.load('agg-2')!.checkpoint.offset, '0', 'an empty partition gets its checkpoint too');
+    assert.equal(writer.written, 7);
   });
 
   it('refuses a directory another live process holds, and takes over one whose holder died', async (t) => {
