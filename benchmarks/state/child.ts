@@ -11,7 +11,7 @@
  * design without per-key change tracking does.
  */
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Kafka, logLevel, type Message } from 'kafkajs';
 import { schema } from '../../src/generated/examples.js';
@@ -40,10 +40,12 @@ export interface ChildResult {
   perKey: Timing & { changesMs: number; kafkaMs: number; localMs: number; runs: number };
   /** Baseline: every live key at every commit. */
   wholeState: Timing & { runs: number };
-  restore: { records: number; keys: number; ms: number; keysPerSec: number; readMs: number; engineMs: number; peakRssMiB: number };
+  restore: { records: number; keys: number; ms: number; keysPerSec: number; readMs: number; engineMs: number; peakRssMiB: number; peakAnonMiB?: number };
   resume: { ms: number; openMs: number; loadMs: number; tailMs: number; engineMs: number; tailRecords: number; keys: number };
   /** Peak over the derive paths: fill and per-key commits, restore, resume (not the baseline). */
   peakRssMiB: number;
+  /** The same peak of anonymous memory only (RssAnon: no file-backed pages of the LMDB map). */
+  peakAnonMiB?: number;
   /** Peak while the whole-state baseline commits ran (a 1M-entry snapshot and its messages at once). */
   baselinePeakRssMiB: number;
   rssAtSizeMiB: number;
@@ -56,7 +58,14 @@ const T0 = Date.UTC(2026, 10, 23, 18, 0, 0);
 
 async function main(cfg: ChildConfig): Promise<ChildResult> {
   let peakRss = 0;
-  const sample = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 20);
+  // Anonymous memory (heap, malloc: LMDB's dirty pages of an open write transaction) apart from file-backed pages
+  // (the memory-mapped LMDB file, which the kernel may drop and read again), from /proc/self/status.
+  let peakAnon = 0;
+  const anonKiB = () => Number(/RssAnon:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0);
+  const sample = setInterval(() => {
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+    peakAnon = Math.max(peakAnon, anonKiB() * 1024);
+  }, 20);
   const metrics = defineMetrics(schema, [{ name: 'orders_5m', from: 'orders.v1.OrderPlaced', groupBy: ['restaurant_id'], window: tumbling('5m', { grace: '30s' }) }]);
   const event = (r: number, t: number) => ({ type: 'orders.v1.OrderPlaced', occurredAt: t, partition: 0, event: { orderId: 'o', restaurantId: `r-${r}`, market: 'GB', platform: 'IOS', context: { userId: 'u' }, total: { amountMinor: '100', currency: 'GBP' } } });
   const kafka = new Kafka({ clientId: 'bench-state', brokers: [cfg.brokers], logLevel: logLevel.NOTHING });
@@ -120,7 +129,9 @@ async function main(cfg: ChildConfig): Promise<ChildResult> {
     steady.push({ ms: performance.now() - c, changesMs, ...r });
   }
   const runningPeak = peakRss;
+  const runningAnon = peakAnon;
   peakRss = 0;
+  peakAnon = 0;
   const whole: Array<{ ms: number; records: number; bytes: number }> = [];
   for (let i = 0; i < cfg.baselineCommits; i++) {
     for (let j = 0; j < cfg.changedPerCommit; j++) engine.process(event(next(), T0 + 60_000 + i), ++wall);
@@ -134,6 +145,7 @@ async function main(cfg: ChildConfig): Promise<ChildResult> {
   await store.close();
   const baselinePeak = peakRss;
   peakRss = 0;
+  peakAnon = 0;
 
   // Restore from the changelog only (a lost state dir, or a task that moved), the runner's path: every batch
   // written to a fresh local store as it is read (tombstones deleting), then the engine attached to it.
@@ -158,6 +170,7 @@ async function main(cfg: ChildConfig): Promise<ChildResult> {
   if (restored.stateKeys(0) !== liveKeys) throw new Error(`restored ${restored.stateKeys(0)} keys from the changelog, expected ${liveKeys}`);
   await fresh.close();
   const restorePeak = peakRss;
+  const restoreAnon = peakAnon;
 
   // Resume after a clean stop: the local store and the changelog after its checkpoint.
   c = performance.now();
@@ -196,9 +209,9 @@ async function main(cfg: ChildConfig): Promise<ChildResult> {
     perKey: { ms: med(steady.map((s) => s.ms)), changesMs: med(steady.map((s) => s.changesMs)), kafkaMs: med(steady.map((s) => s.kafkaMs)), localMs: med(steady.map((s) => s.localMs)),
       records: med(steady.map((s) => s.records)), bytes: med(steady.map((s) => s.bytes)), runs: steady.length },
     wholeState: { ms: med(whole.map((s) => s.ms)), records: med(whole.map((s) => s.records)), bytes: med(whole.map((s) => s.bytes)), runs: whole.length },
-    restore: { records, keys: liveKeys, ms: round(restoreMs), keysPerSec: round(liveKeys / (restoreMs / 1000)), readMs: round(readMs), engineMs: round(engineMs), peakRssMiB: round(restorePeak / 2 ** 20) },
+    restore: { records, keys: liveKeys, ms: round(restoreMs), keysPerSec: round(liveKeys / (restoreMs / 1000)), readMs: round(readMs), engineMs: round(engineMs), peakRssMiB: round(restorePeak / 2 ** 20), peakAnonMiB: round(restoreAnon / 2 ** 20) },
     resume: { ms: round(resumeMs), openMs: round(openMs), loadMs: round(loadMs), tailMs: round(tailMs), engineMs: round(resumeEngineMs), tailRecords, keys: liveKeys },
-    peakRssMiB: round(Math.max(runningPeak, restorePeak, peakRss) / 2 ** 20), baselinePeakRssMiB: round(baselinePeak / 2 ** 20), rssAtSizeMiB: round(mem.rss / 2 ** 20), heapAtSizeMiB: round(mem.heapUsed / 2 ** 20), changelogMaxRecordBytes: maxRecord,
+    peakRssMiB: round(Math.max(runningPeak, restorePeak, peakRss) / 2 ** 20), peakAnonMiB: round(Math.max(runningAnon, restoreAnon, peakAnon) / 2 ** 20), baselinePeakRssMiB: round(baselinePeak / 2 ** 20), rssAtSizeMiB: round(mem.rss / 2 ** 20), heapAtSizeMiB: round(mem.heapUsed / 2 ** 20), changelogMaxRecordBytes: maxRecord,
   };
 }
 
