@@ -171,6 +171,19 @@ export class Loader {
       this.finish = (err) => (err ? reject(err) : resolve());
     });
     this.done.catch(() => undefined);
+    try {
+      await this.open(once);
+    } catch (err) {
+      // What opened before the failure (warehouse, admin, producer, consumer) would keep the process alive
+      // and the DuckDB file locked: close it all, then hand the error to the caller.
+      this.fatal ??= err as Error;
+      await this.shutdown(err as Error);
+      throw err;
+    }
+  }
+
+  /** Connects everything start() needs; on a failure start() closes what this opened. */
+  private async open(once: boolean): Promise<void> {
     this.warehouse = await this.openWarehouse();
     this.admin = this.kafka.admin();
     await this.admin.connect();

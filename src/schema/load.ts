@@ -1,5 +1,5 @@
 import { readdir, stat } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -100,12 +100,44 @@ async function loadRoot(dir: string, paths: string[], keepCase: boolean, label: 
     return join(dir, target);
   };
   try {
-    await root.load(paths, { keepCase, alternateCommentMode: true });
-    root.resolveAll();
+    // Synchronous: the asynchronous load resolves types inside a file-read callback, so an unknown type
+    // there is an uncaught exception that kills the process instead of an error the caller can report.
+    root.loadSync(paths, { keepCase, alternateCommentMode: true });
   } catch (err) {
-    throw new SchemaError(`cannot load protos under '${label}': ${(err as Error).message}`, { cause: err });
+    const located = locateParseError(dir, paths, keepCase, label);
+    throw new SchemaError(located ?? `cannot load protos under '${label}': ${(err as Error).message}`, { cause: err });
   }
   return root;
+}
+
+/**
+ * protobufjs names the broken file in only some of its parse errors, and tokenizer errors (an unclosed string
+ * or comment) in none; so after a failed load each file is parsed on its own and the first that fails is
+ * reported as `path:line: reason`, the path as the user gave the folder. Undefined when every file parses
+ * alone (the problem is between files: an unknown type, a name defined twice).
+ */
+function locateParseError(dir: string, paths: string[], keepCase: boolean, label: string): string | undefined {
+  for (const path of paths) {
+    const shown = join(label, relative(dir, path));
+    let source: string;
+    try {
+      source = readFileSync(path, 'utf8');
+    } catch (err) {
+      return `${shown}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
+    }
+    try {
+      protobuf.parse(source, new protobuf.Root(), { keepCase, alternateCommentMode: true });
+    } catch (err) {
+      const message = (err as Error).message;
+      // Errors at the end of the file (an unclosed comment) count the lines after the last one too.
+      const lastLine = source.trimEnd().split('\n').length;
+      // protobufjs calls string methods on the tokenizer's null when a file ends inside a declaration.
+      if (err instanceof TypeError) return `${shown}:${lastLine}: unexpected end of file`;
+      const at = /\s*\((?:[^()]*, )?line (\d+)\)$/.exec(message);
+      return at ? `${shown}:${Math.min(Number(at[1]), lastLine)}: ${message.slice(0, at.index)}` : `${shown}: ${message}`;
+    }
+  }
+  return undefined;
 }
 
 /** Path of a reflection object's declaring file, relative to the proto root. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -32,6 +32,45 @@ describe('multidispatch codegen', () => {
     const r = cli(['codegen', '--proto', 'test/fixtures/protos/tag-type', '--out', join(tmpdir(), 'never-written.ts')]);
     assert.equal(r.status, 3);
     assert.match(r.stderr, /a\.proto: lint\.v1\.BadTags: user_id: .*\[tag-type\]/);
+  });
+
+  it('a .proto that does not parse is one line naming the file and the line, exit 3', async () => {
+    const header = ['syntax = "proto3";', 'package orders.v1;', '', 'message Order {', '  string id = 1;'];
+    const cases = [
+      { body: ['  int32 total = ;', '}'], at: ':6: ', reason: /illegal id ';'/ },
+      { body: ['  string note = 2 [json_name = "x];', '}'], at: ':6: ', reason: /illegal string/ },
+      { body: ['  /* never closed', '}'], at: ':7: ', reason: /illegal comment/ },
+      { body: ['  string note = 2;'], at: ':6: ', reason: /unexpected end of file/ },
+      { body: ['  string id = 2;', '}'], at: ': ', reason: /duplicate name 'id'/ },
+    ];
+    const dir = await mkdtemp(join(tmpdir(), 'md-cli-cg-bad-'));
+    try {
+      await mkdir(join(dir, 'orders'));
+      const file = join(dir, 'orders', 'orders.proto');
+      for (const c of cases) {
+        await writeFile(file, [...header, ...c.body, ''].join('\n'));
+        const r = cli(['codegen', '--proto', dir, '--out', join(dir, 'never-written.ts')]);
+        assert.equal(r.status, 3, r.stderr);
+        assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+        assert.ok(r.stderr.startsWith(`multidispatch: ${file}${c.at}`), r.stderr);
+        assert.match(r.stderr, c.reason);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a field of a type that does not exist is a one-line schema error, exit 3', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'md-cli-cg-bad-'));
+    try {
+      await writeFile(join(dir, 'a.proto'), ['syntax = "proto3";', 'package orders.v1;', 'message Order {', '  Money total = 1;', '}', ''].join('\n'));
+      const r = cli(['codegen', '--proto', dir, '--out', join(dir, 'never-written.ts')]);
+      assert.equal(r.status, 3, r.stderr);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.match(r.stderr, /^multidispatch: .*'Money'/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('a missing proto folder is a one-line error', () => {

@@ -36,12 +36,12 @@ describe('multidispatch dev', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('up --print-env prints only KAFKA_BROKERS=host:port, and the broker answers', async () => {
+  it('up --print-env prints only export KAFKA_BROKERS=host:port, and the broker answers', async () => {
     const up = await cli(['dev', 'up', '--print-env', '--data-dir', dataDir]);
     assert.equal(up.code, 0, up.stderr);
-    assert.match(up.stdout, /^KAFKA_BROKERS=127\.0\.0\.1:\d+\n$/);
+    assert.match(up.stdout, /^export KAFKA_BROKERS=127\.0\.0\.1:\d+\n$/);
     assert.match(up.stderr, /Kafka .* is up on/);
-    const address = up.stdout.trim().slice('KAFKA_BROKERS='.length);
+    const address = up.stdout.trim().slice('export KAFKA_BROKERS='.length);
 
     const admin = new Kafka({ clientId: 'cli-test', brokers: [address], logLevel: logLevel.NOTHING }).admin();
     await admin.connect();
@@ -65,8 +65,17 @@ describe('multidispatch dev', () => {
 
     const again = await cli(['dev', 'up', '--print-env', '--data-dir', dataDir]);
     assert.equal(again.code, 0, again.stderr);
-    assert.equal(again.stdout, `KAFKA_BROKERS=${address}\n`);
+    assert.equal(again.stdout, `export KAFKA_BROKERS=${address}\n`);
     assert.match(again.stderr, /already running/);
+
+    // What the export is for: after eval in a shell, the programs that shell starts see the variable.
+    const env: NodeJS.ProcessEnv = { ...process.env, MULTIDISPATCH_DEV_DIR: '' };
+    delete env.KAFKA_BROKERS;
+    const child = await new Promise<string>((res, rej) => {
+      const script = `eval "$("$0" "$1" dev up --print-env --data-dir "$2")" && "$0" -p process.env.KAFKA_BROKERS`;
+      execFile('/bin/sh', ['-c', script, process.execPath, bin, dataDir], { env, timeout: 60_000 }, (e, stdout) => (e ? rej(e) : res(stdout)));
+    });
+    assert.equal(child, `${address}\n`);
   });
 
   it('down stops it, status then exits 3, and a second down is a no-op', async () => {

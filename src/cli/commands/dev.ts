@@ -18,6 +18,12 @@ const err = (line: string) => void process.stderr.write(`${line}\n`);
 const out = (line: string) => void process.stdout.write(`${line}\n`);
 const dataDirHelp = 'data dir of the dev environment (default: $MULTIDISPATCH_DEV_DIR or ./.multidispatch/dev)';
 
+/**
+ * The brokers line `dev up` ends with. For --print-env it is an export: a plain assignment inside
+ * eval "$(...)" sets a shell variable that child processes (node, npm test) never see.
+ */
+const envLine = (brokers: string, printEnv: boolean | undefined) => `${printEnv ? 'export ' : ''}KAFKA_BROKERS=${brokers}`;
+
 interface UpOptions { port?: number; controllerPort?: number; dataDir?: string; printEnv?: boolean; kafkaVersion?: string; timeout: number }
 
 export function registerDev(program: Command): void {
@@ -42,9 +48,11 @@ Example:
     .option('--data-dir <dir>', dataDirHelp)
     .option('--kafka-version <version>', `Kafka release to run (default: $MULTIDISPATCH_KAFKA_VERSION or ${KAFKA_VERSION})`)
     .option('--timeout <seconds>', 'how long to wait for the broker to answer once started', parseSeconds, 90)
-    .option('--print-env', 'print only KAFKA_BROKERS=host:port on stdout (progress stays on stderr), for eval "$(...)"')
+    .option('--print-env', 'print only export KAFKA_BROKERS=host:port on stdout (progress stays on stderr), for eval "$(...)"')
     .addHelpText('after', `
-Progress goes to stderr; the last line on stdout is KAFKA_BROKERS=host:port.
+Progress goes to stderr; the last line on stdout is KAFKA_BROKERS=host:port, or with --print-env
+export KAFKA_BROKERS=host:port, so that eval "$(multidispatch dev up --print-env)" passes it to the
+programs the shell starts next.
 Exit status: 0 when the broker is up (also when it already was), 4 when it could not start
 (the reason and the last lines of the broker log are printed).`)
     .action(async (opts: UpOptions) => {
@@ -54,7 +62,7 @@ Exit status: 0 when the broker is up (also when it already was), 4 when it could
         const s = st.state;
         err(`Kafka ${s.version} is already running on ${s.brokers} (pid ${s.pid}, data dir ${s.dataDir})`);
         if (opts.port !== undefined && opts.port !== s.port) err(`note: --port ${opts.port} ignored; run 'multidispatch dev down' first to change it`);
-        out(`KAFKA_BROKERS=${s.brokers}`);
+        out(envLine(s.brokers, opts.printEnv));
         return;
       }
       const kafka = await startKafka({
@@ -69,7 +77,7 @@ Exit status: 0 when the broker is up (also when it already was), 4 when it could
         out(`Kafka ${kafka.version} running on ${kafka.brokers} (pid ${kafka.pid}, data dir ${kafka.dataDir}, log ${kafka.logFile})`);
         out(`stop it with: multidispatch dev down${opts.dataDir ? ` --data-dir ${opts.dataDir}` : ''}`);
       }
-      out(`KAFKA_BROKERS=${kafka.brokers}`);
+      out(envLine(kafka.brokers, opts.printEnv));
     });
 
   dev
