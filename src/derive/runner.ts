@@ -1,14 +1,12 @@
 import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import pino, { type Logger } from 'pino';
-import { z } from 'zod';
 import { ensureTopics } from '../kafka/admin.js';
-import { createKafka, type KafkaConnectionOptions } from '../kafka/client.js';
+import { createKafka } from '../kafka/client.js';
 import { kafkaConnectionSchema } from '../kafka/client.js';
 import { parseOptions } from '../config/parse.js';
 import { TopologyError } from '../errors.js';
 import { HEADER } from '../schema/envelope.js';
 import { EventRegistry } from '../schema/registry.js';
-import type { EventSchema } from '../schema/types.js';
 import type { ResolvedMetric, ResolvedTable } from './definitions.js';
 import { emptyOutput, MetricEngine, routeKey, type EngineOutput, type MetricInput } from './engine.js';
 import { sendChunked } from './send.js';
@@ -19,75 +17,15 @@ import { overlay, type StateEntry } from './state.js';
 import { DerivePrometheus } from './prometheus.js';
 import { StreamClock } from './windows.js';
 import { isFenced, taskId, type JoinWatermark, type Task, type Watermark } from './task.js';
+import { runnerOptionsSchema, type DeriveOptions } from './options.js';
 import { HotShotsSink } from '../sinks/statsd/sink.js';
 import { sanitizeMetricName, sanitizeTagName, sanitizeTagValue } from '../sinks/statsd/sanitize.js';
 import { ALERT_TYPE, DERIVED_METRIC_TYPE, encodeAlert, encodeMetric, metricKey } from './outputs.js';
 
-export interface DeriveOptions {
-  kafka: KafkaConnectionOptions;
-  schema: EventSchema;
-  metrics: readonly ResolvedMetric[];
-  /** Consumer group; also names the internal topics (`<group>-repartition`, `<group>-changelog`) and transactional ids. */
-  group?: string;
-  /** Input topics (default: the topics of the metrics' event types, after `topicRenames`). */
-  topics?: string[];
-  /** Topic of each table (default: the topic of the table's event type, after `topicRenames`). */
-  tableTopics?: Record<string, string>;
-  topicRenames?: Record<string, string>;
-  metricsTopic?: string;
-  alertsTopic?: string;
-  /** Stream time advances with the wall clock after this long without input (0: never). */
-  idleMs?: number;
-  /** How often outputs, state and offsets are committed (one Kafka transaction per task); > 0. */
-  commitIntervalMs?: number;
-  /** How often consumed records of the repartition topic are deleted (below the committed offsets); > 0. */
-  repartitionPurgeIntervalMs?: number;
-  /**
-   * Also send the committed values to StatsD (hot-shots, DogStatsD tags, the publisher's sanitising): windowed
-   * values as gauges `<prefix><metric>`, per-event values as counters, alert transitions as counters
-   * `<prefix><metric>.alert` tagged with the state. Sent after the transaction commits (at most once).
-   */
-  statsd?: { host?: string; port?: number; prefix?: string; globalTags?: Record<string, string> };
-  /** Serve Prometheus /metrics on this loopback port (0: a free one); omit for none. */
-  prometheusPort?: number;
-  /**
-   * Keep every task's state on local disk (LMDB) under `<stateDir>/<group>/`, with the changelog offset it
-   * reflects: a restart then reads only the changelog after it. Omit to rebuild every task from its changelog.
-   */
-  stateDir?: string;
-  /**
-   * With `stateDir`: tumbling/hopping windows are read from the local store on demand, and at most this many
-   * windows per metric and task stay cached in memory besides those changed since the last commit (default 50,000).
-   */
-  stateCacheKeys?: number;
-  logger?: Logger;
-}
+export type { DeriveOptions } from './options.js';
 
 /** How long one step (a batch, a commit, a restore's request) may take before the runner gives up on it. */
 const STALL_MS = 120_000;
-
-const TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
-const runnerOptionsSchema = z
-  .object({
-    group: z.string().regex(TOPIC, 'must be letters, digits, . _ - (it names topics)').max(200).optional(),
-    topics: z.array(z.string().regex(TOPIC, 'must be a topic name')).min(1).optional(),
-    tableTopics: z.record(z.string().regex(TOPIC, 'must be a topic name')).optional(),
-    topicRenames: z.record(z.string().regex(TOPIC, 'must be a topic name')).optional(),
-    metricsTopic: z.string().regex(TOPIC, 'must be a topic name').optional(),
-    alertsTopic: z.string().regex(TOPIC, 'must be a topic name').optional(),
-    idleMs: z.number().int('must be a whole number of ms').nonnegative('must be >= 0 (0: never)').optional(),
-    commitIntervalMs: z.number().int('must be a whole number of ms').positive('must be > 0').optional(),
-    repartitionPurgeIntervalMs: z.number().int('must be a whole number of ms').positive('must be > 0').optional(),
-    statsd: z.object({ host: z.string().min(1).optional(), port: z.number().int().min(1).max(65535).optional(), prefix: z.string().optional(), globalTags: z.record(z.string()).optional() }).strict().optional(),
-    prometheusPort: z.number().int().min(0).max(65535).optional(),
-    stateDir: z.string().min(1, 'must be a directory path').optional(),
-    stateCacheKeys: z.number().int('must be a whole number').positive('must be > 0').optional(),
-    kafka: z.unknown(),
-    schema: z.unknown(),
-    metrics: z.array(z.unknown()),
-    logger: z.unknown().optional(),
-  })
-  .strict();
 
 /**
  * The derived-metric consumer. Two stages, like a Kafka Streams topology with a `groupBy`:
