@@ -13,11 +13,12 @@ import { sendChunked } from './send.js';
 import { TableState } from './tables.js';
 import { readFromStart } from './topic-reader.js';
 import { LmdbTaskStore, type TaskStateStore } from './local-store.js';
-import { overlay, type StateEntry } from './state.js';
+import type { StateEntry } from './state.js';
 import { DerivePrometheus } from './prometheus.js';
 import { StreamClock } from './windows.js';
 import { isFenced, taskId, type JoinWatermark, type Task, type Watermark } from './task.js';
 import { runnerOptionsSchema, type DeriveOptions } from './options.js';
+import { TaskRestorer } from './restore.js';
 import { HotShotsSink } from '../sinks/statsd/sink.js';
 import { sanitizeMetricName, sanitizeTagName, sanitizeTagValue } from '../sinks/statsd/sanitize.js';
 import { ALERT_TYPE, DERIVED_METRIC_TYPE, encodeAlert, encodeMetric, metricKey } from './outputs.js';
@@ -60,6 +61,8 @@ export class DeriveRunner {
   private store: TaskStateStore | undefined;
   /** A local copy older than this may miss deletes that compaction has since removed (the changelog's delete.retention.ms). */
   private maxLocalAgeMs = 86_400_000;
+  /** Restores the state of new tasks; made in open(), once the admin client and the local store are. */
+  private restorer: TaskRestorer | undefined;
   private lastPurge = 0;
   private readonly topics: string[];
   private readonly idleMs: number;
@@ -160,6 +163,12 @@ export class DeriveRunner {
     await this.admin.connect();
     await this.checkInternalTopics(internal, partitions);
     if (this.options.stateDir !== undefined) await this.openStore(this.options.stateDir, internal);
+    this.restorer = new TaskRestorer({
+      kafka: this.kafka, admin: this.admin, log: this.log, group: this.group,
+      changelogTopics: { agg: this.changelogTopic, src: this.srcChangelogTopic }, engines: { agg: this.engine, src: this.local },
+      store: this.store, maxLocalAgeMs: this.maxLocalAgeMs, stateCacheKeys: this.options.stateCacheKeys,
+      stats: this.stats, prometheus: this.prometheus, setStage: (stage) => { this.stage = stage; },
+    });
     if (this.tableTopics.size > 0) await this.startTables();
 
     this.consumer = this.kafka.consumer({ groupId: this.group, readUncommitted: false, sessionTimeout: 10_000, heartbeatInterval: 1000, allowAutoTopicCreation: false });
@@ -456,148 +465,8 @@ export class DeriveRunner {
     this.toRestore[kind] = [];
     const created = [];
     for (const p of batch) created.push(await this.newTask(kind, p));
-    await this.restore(kind, created.map((t) => t.partition));
+    await this.restorer!.restore(kind, created.map((t) => t.partition));
     return this.tasks.get(taskId(kind, partition))!;
-  }
-
-  /**
-   * Restores the state of new tasks: from the local state store (with --state-dir) and the changelog records
-   * after its checkpoint, or, without a usable local copy, from the whole changelog partition — the latest record
-   * per key (read_committed), tombstones deleting. Progress is logged every 2 s; a read that makes no progress for
-   * 60 s fails. The local copy is brought up to the end of the changelog before the task starts.
-   */
-  private async restore(kind: Task['kind'], partitions: number[]): Promise<void> {
-    if (this.store) return this.restoreLocal(kind, partitions, this.store);
-    const engine = kind === 'agg' ? this.engine : this.local!;
-    const topic = kind === 'agg' ? this.changelogTopic : this.srcChangelogTopic;
-    const t0 = Date.now();
-    this.stage = `restoring ${topic} partition(s) ${partitions.join(',')}`;
-    const changed = new Map<number, Map<string, Uint8Array | null>>(partitions.map((p) => [p, new Map()]));
-    const read = await this.readChangelog(topic, partitions, new Map(), (batch) => {
-      const keys = changed.get(batch.partition)!;
-      for (const m of batch.messages) {
-        const key = m.key?.toString();
-        if (key) keys.set(key, m.value);
-      }
-    }, () => [...changed.values()].reduce((n, m) => n + m.size, 0));
-    let keys = 0;
-    for (const p of partitions) {
-      // The latest record of every key of the whole partition, streamed into the engine.
-      const counted = { n: 0 };
-      try {
-        engine.restore(p, overlay([], changed.get(p)!, counted));
-      } catch (err) {
-        throw new Error(`restoring ${topic} partition ${p}: a changelog record cannot be read: ${(err as Error).message}`, { cause: err });
-      }
-      keys += counted.n;
-    }
-    this.restored(kind, topic, partitions, [], read.records, keys, Date.now() - t0);
-  }
-
-  /**
-   * With --state-dir: each task's local copy is brought up to the end of its changelog partition — the records
-   * after its checkpoint, or, without a usable copy, the whole partition — applied to the store batch by batch
-   * as they are read (each batch with its offset as the checkpoint, so a restore cut off half way resumes there).
-   * The engine then reads its windows from the store on demand.
-   */
-  private async restoreLocal(kind: Task['kind'], partitions: number[], store: TaskStateStore): Promise<void> {
-    const engine = kind === 'agg' ? this.engine : this.local!;
-    const topic = kind === 'agg' ? this.changelogTopic : this.srcChangelogTopic;
-    const t0 = Date.now();
-    this.stage = `restoring ${topic} partition(s) ${partitions.join(',')}`;
-    const from = new Map<string, bigint>();
-    const local = new Set<number>();
-    const highs = new Map((await this.admin!.fetchTopicOffsets(topic)).map((o) => [o.partition, BigInt(o.high)]));
-    for (const p of partitions) {
-      const id = taskId(kind, p);
-      const copy = store.load(id);
-      if (copy) {
-        const offset = BigInt(copy.checkpoint.offset);
-        const age = Date.now() - copy.checkpoint.at;
-        const why =
-          offset > (highs.get(p) ?? 0n) ? `its checkpoint (offset ${offset}) is past the end of ${topic} partition ${p} (${highs.get(p)}): the topic was recreated`
-          : age > this.maxLocalAgeMs ? `it is ${Math.round(age / 60_000)} min old, older than the changelog keeps deletes (delete.retention.ms ${this.maxLocalAgeMs})`
-          : undefined;
-        if (!why) {
-          from.set(`${topic}:${p}`, offset);
-          local.add(p);
-          continue;
-        }
-        this.log.warn({ task: id, reason: why }, 'local state not used; rebuilding the task from its changelog');
-      }
-      await store.clear(id);
-      this.stats.fullRestores++;
-    }
-    this.stats.localMs += Date.now() - t0;
-    let applied = 0;
-    const read = await this.readChangelog(topic, partitions, from, (batch) => {
-      const entries: StateEntry[] = [];
-      for (const m of batch.messages) if (m.key && m.key.length > 0) entries.push([m.key.toString(), m.value]);
-      const last = batch.messages.at(-1);
-      if (last) store.writeSync(taskId(kind, batch.partition), entries, String(BigInt(last.offset) + 1n));
-      applied += entries.length;
-    }, () => applied);
-    let keys = 0;
-    const retry: number[] = [];
-    for (const p of partitions) {
-      const id = taskId(kind, p);
-      const end = read.ends.get(`${topic}:${p}`);
-      if (end !== undefined) store.writeSync(id, [], String(end)); // past the transaction markers at the end
-      try {
-        engine.attach(p, store.source(id), this.options.stateCacheKeys);
-      } catch (err) {
-        if (!local.has(p)) throw new Error(`restoring ${topic} partition ${p}: a changelog record cannot be read: ${(err as Error).message}`, { cause: err });
-        this.log.warn({ task: id, err: (err as Error).message }, 'local state cannot be read; rebuilding the task from its changelog');
-        await store.clear(id);
-        retry.push(p);
-        continue;
-      }
-      const n = engine.stateKeys(p);
-      keys += n;
-      if (local.has(p)) this.stats.localKeys += n;
-    }
-    this.restored(kind, topic, partitions, [...local].filter((p) => !retry.includes(p)), read.records, keys, Date.now() - t0);
-    if (retry.length > 0) await this.restoreLocal(kind, retry, store);
-  }
-
-  /**
-   * Reads changelog partitions from `from` (else their beginning) to the end seen now, read_committed, handing
-   * every batch to `onBatch`; progress every 2 s, and a read that makes no progress for 60 s fails.
-   */
-  private async readChangelog(
-    topic: string, partitions: number[], from: Map<string, bigint>,
-    onBatch: (batch: EachBatchPayload['batch']) => void, keysSoFar: () => number,
-  ): Promise<{ records: number; ends: Map<string, bigint> }> {
-    let records = 0;
-    const { consumer, caughtUp, ends } = await readFromStart(this.kafka, { topics: [topic], group: `${this.group}-restore`, follow: false, partitions: new Set(partitions), from }, (batch) => {
-      records += batch.messages.length;
-      onBatch(batch);
-    });
-    let seen = 0;
-    let stalledSince = Date.now();
-    let stall: (err: Error) => void = () => undefined;
-    const stalled = new Promise<never>((_, reject) => (stall = reject));
-    const progress = setInterval(() => {
-      if (records > seen) [seen, stalledSince] = [records, Date.now()];
-      else if (Date.now() - stalledSince > 60_000) stall(new Error(`restoring ${topic} partition(s) ${partitions.join(',')}: no progress for 60 s`));
-      this.log.info({ topic, partitions, changelogRecordsRead: records, keys: keysSoFar() }, 'restoring state from the changelog');
-    }, 2000);
-    try {
-      await Promise.race([caughtUp, stalled]);
-    } finally {
-      clearInterval(progress);
-      await consumer?.disconnect().catch(() => undefined);
-    }
-    return { records, ends };
-  }
-
-  private restored(kind: Task['kind'], topic: string, partitions: number[], fromLocal: number[], read: number, keys: number, ms: number): void {
-    this.stats.restoredRecords += read;
-    this.stats.restoredKeys += keys;
-    this.stats.restoreMs += ms;
-    this.prometheus.restoredRecords.inc(read);
-    this.prometheus.restoreSeconds.inc(ms / 1000);
-    this.log.info({ kind, topic, partitions, fromLocal, changelogRecordsRead: read, keys, ms }, 'state restored');
   }
 
   /**

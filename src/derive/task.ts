@@ -4,7 +4,7 @@
  * transactions), so they live here rather than in any one of those.
  */
 import type { Message, Producer } from 'kafkajs';
-import type { EngineOutput, MetricInput } from './engine.js';
+import type { EngineOutput, MetricEngine, MetricInput } from './engine.js';
 import type { StreamClock } from './windows.js';
 
 /**
@@ -68,6 +68,15 @@ export interface JoinWatermark {
   jw: number;
   m: string;
   t: number;
+}
+
+/**
+ * The engine that keeps each kind of task's state: aggregate tasks always have one; source tasks only when some
+ * metric is grouped by the input's key (and so aggregated in the source task, with no repartition round trip).
+ */
+export interface TaskEngines {
+  agg: MetricEngine;
+  src: MetricEngine | undefined;
 }
 
 export const taskId = (kind: Task['kind'], partition: number) => `${kind}-${partition}`;
