@@ -1,4 +1,4 @@
-import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import pino, { type Logger } from 'pino';
 import { ensureTopics } from '../kafka/admin.js';
 import { createKafka } from '../kafka/client.js';
@@ -8,20 +8,17 @@ import { TopologyError } from '../errors.js';
 import { HEADER } from '../schema/envelope.js';
 import { EventRegistry } from '../schema/registry.js';
 import type { ResolvedMetric, ResolvedTable } from './definitions.js';
-import { emptyOutput, MetricEngine, routeKey, type EngineOutput, type MetricInput } from './engine.js';
-import { sendChunked } from './send.js';
+import { emptyOutput, MetricEngine, type EngineOutput, type MetricInput } from './engine.js';
 import { TableState } from './tables.js';
 import { readFromStart } from './topic-reader.js';
 import { LmdbTaskStore, type TaskStateStore } from './local-store.js';
-import type { StateEntry } from './state.js';
 import { DerivePrometheus } from './prometheus.js';
 import { StreamClock } from './windows.js';
 import { isFenced, taskId, type JoinWatermark, type Task, type Watermark } from './task.js';
 import { runnerOptionsSchema, type DeriveOptions } from './options.js';
 import { TaskRestorer } from './restore.js';
+import { TaskCommitter } from './commit.js';
 import { HotShotsSink } from '../sinks/statsd/sink.js';
-import { sanitizeMetricName, sanitizeTagName, sanitizeTagValue } from '../sinks/statsd/sanitize.js';
-import { ALERT_TYPE, DERIVED_METRIC_TYPE, encodeAlert, encodeMetric, metricKey } from './outputs.js';
 
 export type { DeriveOptions } from './options.js';
 
@@ -61,8 +58,9 @@ export class DeriveRunner {
   private store: TaskStateStore | undefined;
   /** A local copy older than this may miss deletes that compaction has since removed (the changelog's delete.retention.ms). */
   private maxLocalAgeMs = 86_400_000;
-  /** Restores the state of new tasks; made in open(), once the admin client and the local store are. */
+  /** What restores the state of new tasks, and what commits a task's transaction: made by wire(), in open(). */
   private restorer: TaskRestorer | undefined;
+  private committer: TaskCommitter | undefined;
   private lastPurge = 0;
   private readonly topics: string[];
   private readonly idleMs: number;
@@ -163,12 +161,7 @@ export class DeriveRunner {
     await this.admin.connect();
     await this.checkInternalTopics(internal, partitions);
     if (this.options.stateDir !== undefined) await this.openStore(this.options.stateDir, internal);
-    this.restorer = new TaskRestorer({
-      kafka: this.kafka, admin: this.admin, log: this.log, group: this.group,
-      changelogTopics: { agg: this.changelogTopic, src: this.srcChangelogTopic }, engines: { agg: this.engine, src: this.local },
-      store: this.store, maxLocalAgeMs: this.maxLocalAgeMs, stateCacheKeys: this.options.stateCacheKeys,
-      stats: this.stats, prometheus: this.prometheus, setStage: (stage) => { this.stage = stage; },
-    });
+    this.wire(this.admin);
     if (this.tableTopics.size > 0) await this.startTables();
 
     this.consumer = this.kafka.consumer({ groupId: this.group, readUncommitted: false, sessionTimeout: 10_000, heartbeatInterval: 1000, allowAutoTopicCreation: false });
@@ -190,6 +183,28 @@ export class DeriveRunner {
     await this.consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (p) => this.locked(() => this.eachBatch(p)) });
     this.timer = setInterval(() => void this.locked(() => this.tickAndCommit()).catch((err) => void this.fail(err)), this.options.commitIntervalMs ?? 1000);
     this.watch();
+  }
+
+  /**
+   * Makes the restorer and the committer, handing them what they use: called in open() once the partition count,
+   * the admin client and the local store (with --state-dir) are known.
+   */
+  private wire(admin: Admin): void {
+    const engines = { agg: this.engine, src: this.local };
+    const changelogTopics = { agg: this.changelogTopic, src: this.srcChangelogTopic };
+    const setStage = (stage: string) => {
+      this.stage = stage;
+    };
+    this.restorer = new TaskRestorer({
+      kafka: this.kafka, admin, log: this.log, group: this.group, changelogTopics, engines,
+      store: this.store, maxLocalAgeMs: this.maxLocalAgeMs, stateCacheKeys: this.options.stateCacheKeys,
+      stats: this.stats, prometheus: this.prometheus, setStage,
+    });
+    this.committer = new TaskCommitter({
+      log: this.log, group: this.group, partitions: this.partitions,
+      repartitionTopic: this.repartitionTopic, metricsTopic: this.metricsTopic, alertsTopic: this.alertsTopic, changelogTopics, engines,
+      store: this.store, stats: this.stats, prometheus: this.prometheus, statsd: this.statsd, statsdOptions: this.options.statsd, setStage,
+    });
   }
 
   /** Inputs must be co-partitioned, and so must non-global tables; returns the partition count. */
@@ -469,18 +484,6 @@ export class DeriveRunner {
     return this.tasks.get(taskId(kind, partition))!;
   }
 
-  /**
-   * A local write that failed leaves the copy at its previous checkpoint, while windows evicted from memory exist
-   * only there: the task cannot go on. Its copy is dropped (the next start rebuilds it from the changelog, which
-   * has everything committed) and the runner stops.
-   */
-  private async localWriteFailed(task: string, err: unknown): Promise<never> {
-    this.stats.localWriteFailures++;
-    await this.store?.clear(task).catch(() => undefined);
-    // Not retriable: the transaction committed already, sending it again would emit its outputs twice.
-    throw Object.assign(new Error(`could not write the local state store (--state-dir) for task ${task}: ${(err as Error).message}; restart to rebuild the task from its changelog`, { cause: err }), { retriable: false });
-  }
-
   private async eachBatch({ batch, resolveOffset, heartbeat, isStale }: EachBatchPayload): Promise<void> {
     if (this.stopped) return;
     const agg = batch.topic === this.repartitionTopic;
@@ -652,31 +655,13 @@ export class DeriveRunner {
     }
   }
 
-  private toStatsd(out: Pick<EngineOutput, 'values' | 'alerts'>): void {
-    if (!this.statsd) return;
-    const prefix = this.options.statsd?.prefix ?? '';
-    const global = this.options.statsd?.globalTags ?? {};
-    const tagsOf = (dims: Record<string, string>, extra: Record<string, string> = {}) => {
-      const tags: Record<string, string> = {};
-      for (const [k, v] of Object.entries({ ...global, ...dims, ...extra })) tags[sanitizeTagName(k)] = sanitizeTagValue(v);
-      return tags;
-    };
-    for (const v of out.values) {
-      const name = sanitizeMetricName(`${prefix}${v.metric}`);
-      const tags = tagsOf(v.dimensions);
-      if (v.windowStart === undefined) this.statsd.increment({ name, tags, value: v.value, key: '' });
-      else if (Number.isFinite(v.value)) this.statsd.gauge(name, v.value, tags);
-    }
-    for (const a of out.alerts) this.statsd.increment({ name: sanitizeMetricName(`${prefix}${a.metric}.alert`), tags: tagsOf(a.dimensions, { state: a.state }), value: 1, key: '' });
-  }
-
   /** One transaction per dirty task: what it produced + (aggregate tasks) its state + the offsets it consumed. */
   private async commitAll(): Promise<void> {
     for (const t of [...this.tasks.values()]) {
       if (!t.dirty) continue;
       for (let attempt = 1; ; attempt++) {
         try {
-          await this.commitTask(t);
+          await this.committer!.commitTask(t);
           break;
         } catch (err) {
           if (isFenced(err)) {
@@ -699,101 +684,4 @@ export class DeriveRunner {
     for (const [metric, n] of Object.entries({ ...this.engine.missingJoins(), ...(this.local?.missingJoins() ?? {}) })) this.prometheus.missingJoins.set({ metric }, n);
   }
 
-  /** The changelog records of a task's next commit: one per state key changed since the last one. */
-  private changelogOf(t: Task): Message[] {
-    const engine = t.kind === 'agg' ? this.engine : this.local;
-    if (!engine) return [];
-    return engine.changes(t.partition).map(([key, value]) => ({ key, value: value ? Buffer.from(value.buffer, value.byteOffset, value.byteLength) : null, partition: t.partition }));
-  }
-
-  private async commitTask(t: Task): Promise<void> {
-    const emittedAt = Date.now();
-    t.changelog ??= this.changelogOf(t);
-    const values = t.out.values.map((v) => ({ key: metricKey(v), value: encodeMetric(v, emittedAt), headers: { [HEADER.eventType]: DERIVED_METRIC_TYPE } }));
-    const alerts = t.out.alerts.map((a) => ({ key: metricKey(a), value: encodeAlert(a, emittedAt), headers: { [HEADER.eventType]: ALERT_TYPE } }));
-    const joinWms = new Map<string, number>();
-    let changelogEnd: bigint | undefined;
-    const id = taskId(t.kind, t.partition);
-    this.stage = `committing ${id}: beginning the transaction`;
-    const tx = await t.producer.transaction();
-    try {
-      const messages: Message[] = t.repartition.map((i) => ({ key: routeKey(i), value: JSON.stringify(i) }));
-      // After the data it covers, in the same transaction: a watermark to every partition downstream.
-      if (t.pendingWatermark !== undefined) {
-        const value = JSON.stringify(t.pendingWatermark);
-        for (let p = 0; p < this.partitions; p++) messages.push({ key: `wm-${t.partition}`, value, partition: p });
-      }
-      if (t.kind === 'agg') {
-        for (const metric of this.engine.joinedMetrics) {
-          const jw = this.engine.joinWatermark(t.partition, metric);
-          if (jw === undefined || jw === t.sentJoinWatermarks!.get(metric)) continue;
-          joinWms.set(metric, jw);
-          const value = JSON.stringify({ jw: t.partition, m: metric, t: jw } satisfies JoinWatermark);
-          for (let p = 0; p < this.partitions; p++) messages.push({ key: `jw-${t.partition}`, value, partition: p });
-        }
-      }
-      this.stage = `committing ${id}: sending ${messages.length} records to ${this.repartitionTopic}`;
-      await sendChunked(tx, this.repartitionTopic, messages);
-      this.stage = `committing ${id}: sending ${values.length} values to ${this.metricsTopic}`;
-      await sendChunked(tx, this.metricsTopic, values);
-      this.stage = `committing ${id}: sending ${alerts.length} alerts to ${this.alertsTopic}`;
-      await sendChunked(tx, this.alertsTopic, alerts);
-      this.stage = `committing ${id}: sending ${t.changelog.length} changelog records`;
-      changelogEnd = await sendChunked(tx, t.kind === 'agg' ? this.changelogTopic : this.srcChangelogTopic, t.changelog);
-      if (t.offsets.size > 0) {
-        this.stage = `committing ${id}: sending the consumed offsets (TxnOffsetCommit)`;
-        await tx.sendOffsets({
-          consumerGroupId: this.group,
-          // A source task's stream clock goes with its offsets (as Kafka Streams keeps partition time in the
-          // offset metadata), so a restart whose input is all consumed still knows where stream time was.
-          topics: [...t.offsets].map(([topic, offset]) => ({
-            topic,
-            partitions: [{ partition: t.partition, offset, ...(t.clock ? { metadata: JSON.stringify({ t: t.clock.snapshot().maxEventTime }) } : {}) }],
-          })),
-        });
-      }
-      this.stage = `committing ${id}: ending the transaction (EndTxn)`;
-      await tx.commit();
-    } catch (err) {
-      await tx.abort().catch(() => undefined);
-      throw err;
-    }
-    if (this.store && t.changelog.length > 0) {
-      this.stage = `committing ${id}: writing the local state store`;
-      const entries = t.changelog.map((m): StateEntry => [m.key!.toString(), m.value ? (m.value as Buffer) : null]);
-      if (changelogEnd === undefined) await this.localWriteFailed(id, new Error('the broker returned no offset for the changelog records'));
-      try {
-        this.store.writeSync(id, entries, String(changelogEnd));
-      } catch (err) {
-        await this.localWriteFailed(id, err);
-      }
-      // What was just written is on disk: windows not changed since may leave memory.
-      (t.kind === 'agg' ? this.engine : this.local)?.saved(t.partition);
-    }
-    for (const a of t.out.alerts) this.log.warn({ metric: a.metric, dimensions: a.dimensions, value: a.value, state: a.state }, `alert ${a.state}: ${a.metric}`);
-    this.stats.commits++;
-    for (const m of t.changelog) {
-      const bytes = (m.key?.length ?? 0) + (m.value?.length ?? 0);
-      this.stats.changelogRecords++;
-      if (m.value === null) this.stats.changelogTombstones++;
-      this.stats.changelogBytes += bytes;
-      if (bytes > this.stats.changelogMaxRecordBytes) this.stats.changelogMaxRecordBytes = bytes;
-    }
-    const repartitionOffset = t.offsets.get(this.repartitionTopic);
-    if (t.kind === 'agg' && repartitionOffset !== undefined) t.purgeBelow = repartitionOffset;
-    this.stats.produced += values.length + alerts.length;
-    this.stats.repartitioned += t.repartition.length;
-    this.prometheus.produced.inc(values.length + alerts.length);
-    this.prometheus.observe(t.out, { ...this.engine.lateDropped(), ...(this.local?.lateDropped() ?? {}) });
-    this.toStatsd(t.out);
-    this.log.debug({ task: taskId(t.kind, t.partition), values: t.out.values.length, alerts: t.out.alerts.length, repartitioned: t.repartition.length, changelog: t.changelog.length }, 'transaction committed');
-    t.changelog = undefined;
-    if (t.pendingWatermark !== undefined) t.sentWatermark = JSON.stringify(t.pendingWatermark);
-    for (const [metric, jw] of joinWms) t.sentJoinWatermarks!.set(metric, jw);
-    t.pendingWatermark = undefined;
-    t.out = emptyOutput();
-    t.repartition = [];
-    t.offsets.clear();
-    t.dirty = false;
-  }
 }
