@@ -6,18 +6,15 @@
  * do when a commit fails.
  */
 import type { Message } from 'kafkajs';
-import type { Logger } from 'pino';
 import { HEADER } from '../schema/envelope.js';
 import type { HotShotsSink } from '../sinks/statsd/sink.js';
 import { sanitizeMetricName, sanitizeTagName, sanitizeTagValue } from '../sinks/statsd/sanitize.js';
 import { emptyOutput, routeKey, type EngineOutput } from './engine.js';
-import type { TaskStateStore } from './local-store.js';
 import type { DeriveOptions } from './options.js';
 import { ALERT_TYPE, DERIVED_METRIC_TYPE, encodeAlert, encodeMetric, metricKey } from './outputs.js';
-import type { DerivePrometheus } from './prometheus.js';
 import { sendChunked } from './send.js';
 import type { StateEntry } from './state.js';
-import { taskId, type JoinWatermark, type Task, type TaskEngines } from './task.js';
+import { taskId, type JoinWatermark, type Task, type TaskDeps } from './task.js';
 
 /** The counters of the runner's stats a commit adds to. */
 export interface CommitStats {
@@ -31,27 +28,16 @@ export interface CommitStats {
   localWriteFailures: number;
 }
 
-export interface CommitDeps {
-  log: Logger;
-  /** The runner's consumer group, which the consumed offsets are committed for. */
-  group: string;
+export interface CommitDeps extends TaskDeps {
   /** Partitions of the repartition topic: every one gets each watermark. */
   partitions: number;
   repartitionTopic: string;
   metricsTopic: string;
   alertsTopic: string;
-  /** The changelog topic of each kind of task (partition p holds the state of task p). */
-  changelogTopics: Record<Task['kind'], string>;
-  engines: TaskEngines;
-  /** Local copies of the tasks' state (with --state-dir). */
-  store: TaskStateStore | undefined;
   stats: CommitStats;
-  prometheus: DerivePrometheus;
   /** Where committed values go besides Kafka (with DeriveOptions.statsd), and its prefix and tags. */
   statsd: HotShotsSink | undefined;
   statsdOptions: DeriveOptions['statsd'];
-  /** Tells the runner what it is waiting on (for the stall watchdog's message). */
-  setStage: (stage: string) => void;
 }
 
 export class TaskCommitter {

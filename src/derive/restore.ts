@@ -5,11 +5,9 @@
  * runner, which hands it everything it uses.
  */
 import type { Admin, EachBatchPayload, Kafka } from 'kafkajs';
-import type { Logger } from 'pino';
 import type { TaskStateStore } from './local-store.js';
-import type { DerivePrometheus } from './prometheus.js';
 import { overlay, type StateEntry } from './state.js';
-import { taskId, type Task, type TaskEngines } from './task.js';
+import { taskId, type Task, type TaskDeps } from './task.js';
 import { readFromStart } from './topic-reader.js';
 
 /** The counters of the runner's stats a restore adds to. */
@@ -23,25 +21,14 @@ export interface RestoreStats {
   fullRestores: number;
 }
 
-export interface RestoreDeps {
+export interface RestoreDeps extends TaskDeps {
   kafka: Kafka;
   admin: Admin;
-  log: Logger;
-  /** The runner's consumer group: restores read with `<group>-restore`. */
-  group: string;
-  /** The changelog topic of each kind of task (partition p holds the state of task p). */
-  changelogTopics: Record<Task['kind'], string>;
-  engines: TaskEngines;
-  /** Local copies of the tasks' state (with --state-dir). */
-  store: TaskStateStore | undefined;
   /** A local copy older than this may miss deletes that compaction has since removed (the changelog's delete.retention.ms). */
   maxLocalAgeMs: number;
   /** DeriveOptions.stateCacheKeys, for the engine that reads its windows from the store. */
   stateCacheKeys: number | undefined;
   stats: RestoreStats;
-  prometheus: DerivePrometheus;
-  /** Tells the runner what it is waiting on (for the stall watchdog's message, which leaves restores alone). */
-  setStage: (stage: string) => void;
 }
 
 export class TaskRestorer {

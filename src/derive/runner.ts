@@ -14,7 +14,7 @@ import { readFromStart } from './topic-reader.js';
 import { LmdbTaskStore, type TaskStateStore } from './local-store.js';
 import { DerivePrometheus } from './prometheus.js';
 import { StreamClock } from './windows.js';
-import { isFenced, taskId, type JoinWatermark, type Task, type Watermark } from './task.js';
+import { isFenced, taskId, type JoinWatermark, type Task, type TaskDeps, type Watermark } from './task.js';
 import { runnerOptionsSchema, type DeriveOptions } from './options.js';
 import { TaskRestorer } from './restore.js';
 import { TaskCommitter } from './commit.js';
@@ -190,20 +190,20 @@ export class DeriveRunner {
    * the admin client and the local store (with --state-dir) are known.
    */
   private wire(admin: Admin): void {
-    const engines = { agg: this.engine, src: this.local };
-    const changelogTopics = { agg: this.changelogTopic, src: this.srcChangelogTopic };
-    const setStage = (stage: string) => {
-      this.stage = stage;
+    const both: TaskDeps = {
+      log: this.log, group: this.group,
+      changelogTopics: { agg: this.changelogTopic, src: this.srcChangelogTopic }, engines: { agg: this.engine, src: this.local },
+      store: this.store, prometheus: this.prometheus,
+      setStage: (stage) => {
+        this.stage = stage;
+      },
     };
     this.restorer = new TaskRestorer({
-      kafka: this.kafka, admin, log: this.log, group: this.group, changelogTopics, engines,
-      store: this.store, maxLocalAgeMs: this.maxLocalAgeMs, stateCacheKeys: this.options.stateCacheKeys,
-      stats: this.stats, prometheus: this.prometheus, setStage,
+      ...both, kafka: this.kafka, admin, maxLocalAgeMs: this.maxLocalAgeMs, stateCacheKeys: this.options.stateCacheKeys, stats: this.stats,
     });
     this.committer = new TaskCommitter({
-      log: this.log, group: this.group, partitions: this.partitions,
-      repartitionTopic: this.repartitionTopic, metricsTopic: this.metricsTopic, alertsTopic: this.alertsTopic, changelogTopics, engines,
-      store: this.store, stats: this.stats, prometheus: this.prometheus, statsd: this.statsd, statsdOptions: this.options.statsd, setStage,
+      ...both, partitions: this.partitions, repartitionTopic: this.repartitionTopic, metricsTopic: this.metricsTopic, alertsTopic: this.alertsTopic,
+      stats: this.stats, statsd: this.statsd, statsdOptions: this.options.statsd,
     });
   }
 

@@ -1,10 +1,14 @@
 /**
  * What the derive runner's unit of work is: a task, its id, and the watermark records tasks send each other
- * through the repartition topic. More than the runner works on tasks (restoring their state, committing their
- * transactions), so they live here rather than in any one of those.
+ * through the repartition topic; also what the restore and the commit, which work on tasks apart from the
+ * runner, get from it. They live here so that the runner and those modules share them without importing each
+ * other.
  */
 import type { Message, Producer } from 'kafkajs';
+import type { Logger } from 'pino';
 import type { EngineOutput, MetricEngine, MetricInput } from './engine.js';
+import type { TaskStateStore } from './local-store.js';
+import type { DerivePrometheus } from './prometheus.js';
 import type { StreamClock } from './windows.js';
 
 /**
@@ -77,6 +81,21 @@ export interface JoinWatermark {
 export interface TaskEngines {
   agg: MetricEngine;
   src: MetricEngine | undefined;
+}
+
+/** What the restore and the commit both get from the runner (each gets more besides: see RestoreDeps, CommitDeps). */
+export interface TaskDeps {
+  log: Logger;
+  /** The runner's consumer group: restores read with `<group>-restore`, commits commit the consumed offsets for it. */
+  group: string;
+  /** The changelog topic of each kind of task (partition p holds the state of task p). */
+  changelogTopics: Record<Task['kind'], string>;
+  engines: TaskEngines;
+  /** Local copies of the tasks' state (with --state-dir). */
+  store: TaskStateStore | undefined;
+  prometheus: DerivePrometheus;
+  /** Tells the runner what it is waiting on (for the stall watchdog's message; it leaves restores alone). */
+  setStage: (stage: string) => void;
 }
 
 export const taskId = (kind: Task['kind'], partition: number) => `${kind}-${partition}`;
