@@ -16,7 +16,7 @@ import { sendChunked } from './send.js';
 import type { StateEntry } from './state.js';
 import { taskId, type JoinWatermark, type Task, type TaskDeps } from './task.js';
 
-/** The counters of the runner's stats a commit adds to. */
+/** The counters of the runner's stats a commit adds to (DeriveRunner.stats says what they count). */
 export interface CommitStats {
   produced: number;
   repartitioned: number;

@@ -10,12 +10,11 @@ import { overlay, type StateEntry } from './state.js';
 import { taskId, type Task, type TaskDeps } from './task.js';
 import { readFromStart } from './topic-reader.js';
 
-/** The counters of the runner's stats a restore adds to. */
+/** The counters of the runner's stats a restore adds to (DeriveRunner.stats says what they count). */
 export interface RestoreStats {
   restoredRecords: number;
   restoredKeys: number;
   restoreMs: number;
-  /** Keys read from the local state store, and tasks rebuilt from the whole changelog although a local copy was configured. */
   localKeys: number;
   localMs: number;
   fullRestores: number;
