@@ -732,7 +732,7 @@ const INCLUSIVE: Array<{ label: string; match: (f: Frame) => boolean }> = [
   { label: '    EventRegistry.decode (protobuf decode + toObject)', match: (f) => f.functionName === 'decode' && mdFile(f, 'schema/registry') },
   { label: '    MetricEngine.extract (join lookup, group key, and for key: the window update)', match: (f) => f.functionName === 'extract' && mdFile(f, 'derive/engine') },
   { label: '  aggregateRecord (JSON.parse of a repartition record, window update)', match: (f) => f.functionName === 'aggregateRecord' && mdFile(f, 'derive/runner') },
-  { label: 'DeriveRunner.commitTask (transactions: JSON.stringify, encode, send, sendOffsets, commit)', match: (f) => f.functionName === 'commitTask' && mdFile(f, 'derive/runner') },
+  { label: 'DeriveRunner.commitTask (transactions: JSON.stringify, encode, send, sendOffsets, commit)', match: (f) => f.functionName === 'commitTask' && mdFile(f, 'derive/commit') },
   { label: 'kafkajs (any frame)', match: (f) => f.url.includes('node_modules/kafkajs/') },
   { label: '  kafkajs fetch response + record batch decode', match: (f) => f.url.includes('kafkajs/src/protocol/requests/fetch/') || /kafkajs\/src\/protocol\/recordBatch\/.*decoder/.test(f.url) },
   { label: '  kafkajs produce request + record encoding', match: (f) => f.url.includes('kafkajs/src/protocol/requests/produce/') || (f.url.includes('kafkajs/src/protocol/recordBatch/') && !f.url.includes('decoder')) },
@@ -744,7 +744,7 @@ const INCLUSIVE: Array<{ label: string; match: (f: Frame) => boolean }> = [
 /** Names the runner's frames (benchmarks/lib/cpuprofile.ts knows only the publisher's). */
 function relabel(s: ProfileSummary): ProfileSummary {
   const name = (c: string) =>
-    /^other \(derive\/runner\./.test(c)
+    /^other \(derive\/(runner|restore|commit|task)\./.test(c)
       ? 'multidispatch: runner (derive/runner)'
       : /^other \(derive\//.test(c)
         ? 'multidispatch: engine, windows, outputs (derive/)'

@@ -1,162 +1,29 @@
-import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import pino, { type Logger } from 'pino';
-import { z } from 'zod';
 import { ensureTopics } from '../kafka/admin.js';
-import { createKafka, type KafkaConnectionOptions } from '../kafka/client.js';
+import { createKafka } from '../kafka/client.js';
 import { kafkaConnectionSchema } from '../kafka/client.js';
 import { parseOptions } from '../config/parse.js';
 import { TopologyError } from '../errors.js';
 import { HEADER } from '../schema/envelope.js';
 import { EventRegistry } from '../schema/registry.js';
-import type { EventSchema } from '../schema/types.js';
 import type { ResolvedMetric, ResolvedTable } from './definitions.js';
-import { emptyOutput, MetricEngine, routeKey, type EngineOutput, type MetricInput } from './engine.js';
-import { sendChunked } from './send.js';
+import { emptyOutput, MetricEngine, type EngineOutput, type MetricInput } from './engine.js';
 import { TableState } from './tables.js';
 import { readFromStart } from './topic-reader.js';
-import { LmdbTaskStore, RestoreWriter, type TaskStateStore } from './local-store.js';
-import { overlay, type StateEntry } from './state.js';
+import { LmdbTaskStore, type TaskStateStore } from './local-store.js';
 import { DerivePrometheus } from './prometheus.js';
 import { StreamClock } from './windows.js';
+import { isFenced, taskId, type JoinWatermark, type Task, type TaskDeps, type Watermark } from './task.js';
+import { runnerOptionsSchema, type DeriveOptions } from './options.js';
+import { TaskRestorer } from './restore.js';
+import { TaskCommitter } from './commit.js';
 import { HotShotsSink } from '../sinks/statsd/sink.js';
-import { sanitizeMetricName, sanitizeTagName, sanitizeTagValue } from '../sinks/statsd/sanitize.js';
-import { ALERT_TYPE, DERIVED_METRIC_TYPE, encodeAlert, encodeMetric, metricKey } from './outputs.js';
 
-export interface DeriveOptions {
-  kafka: KafkaConnectionOptions;
-  schema: EventSchema;
-  metrics: readonly ResolvedMetric[];
-  /** Consumer group; also names the internal topics (`<group>-repartition`, `<group>-changelog`) and transactional ids. */
-  group?: string;
-  /** Input topics (default: the topics of the metrics' event types, after `topicRenames`). */
-  topics?: string[];
-  /** Topic of each table (default: the topic of the table's event type, after `topicRenames`). */
-  tableTopics?: Record<string, string>;
-  topicRenames?: Record<string, string>;
-  metricsTopic?: string;
-  alertsTopic?: string;
-  /** Stream time advances with the wall clock after this long without input (0: never). */
-  idleMs?: number;
-  /** How often outputs, state and offsets are committed (one Kafka transaction per task); > 0. */
-  commitIntervalMs?: number;
-  /** How often consumed records of the repartition topic are deleted (below the committed offsets); > 0. */
-  repartitionPurgeIntervalMs?: number;
-  /**
-   * Also send the committed values to StatsD (hot-shots, DogStatsD tags, the publisher's sanitising): windowed
-   * values as gauges `<prefix><metric>`, per-event values as counters, alert transitions as counters
-   * `<prefix><metric>.alert` tagged with the state. Sent after the transaction commits (at most once).
-   */
-  statsd?: { host?: string; port?: number; prefix?: string; globalTags?: Record<string, string> };
-  /** Serve Prometheus /metrics on this loopback port (0: a free one); omit for none. */
-  prometheusPort?: number;
-  /**
-   * Keep every task's state on local disk (LMDB) under `<stateDir>/<group>/`, with the changelog offset it
-   * reflects: a restart then reads only the changelog after it. Omit to rebuild every task from its changelog.
-   */
-  stateDir?: string;
-  /**
-   * With `stateDir`: tumbling/hopping windows are read from the local store on demand, and at most this many
-   * windows per metric and task stay cached in memory besides those changed since the last commit (default 50,000).
-   */
-  stateCacheKeys?: number;
-  logger?: Logger;
-}
-
-/**
- * A unit of work with its own transactional producer, as in Kafka Streams: a source task per input partition
- * number (reads that partition of every input topic; filters, joins, groups; writes to the repartition topic)
- * and an aggregate task per repartition partition (windows and joins; writes metric values, alerts, state).
- */
-interface Task {
-  kind: 'src' | 'agg';
-  partition: number;
-  producer: Producer;
-  /** Next offset per consumed topic, not yet committed. */
-  offsets: Map<string, string>;
-  out: EngineOutput;
-  /** Metric inputs to send to the repartition topic in this task's next transaction. */
-  repartition: MetricInput[];
-  /**
-   * The changelog records of the transaction being committed (one per state key changed since the last commit),
-   * taken from the engine once and kept until the transaction commits, so a retry sends the same ones.
-   */
-  changelog?: Message[];
-  /** Aggregate tasks: repartition records below this offset are committed and may be deleted. */
-  purgeBelow?: string;
-  dirty: boolean;
-  /** Source tasks: event time seen (with idle advance), and the watermark last sent downstream. */
-  clock?: StreamClock;
-  /**
-   * Next offset to process per consumed topic: at first the committed offset read after this task's producer
-   * fenced the previous owner, then the offset after the last record processed. Records below it are skipped —
-   * committed by the previous owner, or processed by this task and fetched again after a rebalance.
-   */
-  position: Map<string, bigint>;
-  /**
-   * Source tasks that have seen no event: whether every input partition was read to its end at the last check.
-   * Only then, after idleMs, may the task say it has no input (a null watermark, which lets the others go on
-   * without it); one with records still to fetch is waited for.
-   */
-  atEnd?: boolean;
-  sentWatermark?: string;
-  pendingWatermark?: Watermark;
-  /** Aggregate tasks: the latest watermark per source partition. */
-  watermarks?: Map<number, Watermark>;
-  /** Aggregate tasks: per absence-join metric, the join watermark of every partition, and the one last sent. */
-  joinWatermarks?: Map<string, Map<number, number>>;
-  sentJoinWatermarks?: Map<string, number>;
-  startedAt: number;
-}
-
-/**
- * A source task's progress, sent to every repartition partition after the data it covers: `t` the largest event
- * time it has seen, advanced with the wall clock once it has had no input for `idleMs`; null = it has had no
- * input at all for `idleMs` (then it does not hold the others back).
- */
-interface Watermark {
-  w: number;
-  t: number | null;
-}
-
-/** An aggregate task's absence-join progress for metric `m`: every event it will still forward is at ≥ `t`. */
-interface JoinWatermark {
-  jw: number;
-  m: string;
-  t: number;
-}
-
-const taskId = (kind: Task['kind'], partition: number) => `${kind}-${partition}`;
-
-function isFenced(err: unknown): boolean {
-  const e = err as { type?: string; name?: string; message?: string };
-  return /PRODUCER_FENCED|INVALID_PRODUCER_EPOCH|fenced/i.test(`${e?.type ?? ''} ${e?.message ?? ''}`);
-}
+export type { DeriveOptions } from './options.js';
 
 /** How long one step (a batch, a commit, a restore's request) may take before the runner gives up on it. */
 const STALL_MS = 120_000;
-
-const TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
-const runnerOptionsSchema = z
-  .object({
-    group: z.string().regex(TOPIC, 'must be letters, digits, . _ - (it names topics)').max(200).optional(),
-    topics: z.array(z.string().regex(TOPIC, 'must be a topic name')).min(1).optional(),
-    tableTopics: z.record(z.string().regex(TOPIC, 'must be a topic name')).optional(),
-    topicRenames: z.record(z.string().regex(TOPIC, 'must be a topic name')).optional(),
-    metricsTopic: z.string().regex(TOPIC, 'must be a topic name').optional(),
-    alertsTopic: z.string().regex(TOPIC, 'must be a topic name').optional(),
-    idleMs: z.number().int('must be a whole number of ms').nonnegative('must be >= 0 (0: never)').optional(),
-    commitIntervalMs: z.number().int('must be a whole number of ms').positive('must be > 0').optional(),
-    repartitionPurgeIntervalMs: z.number().int('must be a whole number of ms').positive('must be > 0').optional(),
-    statsd: z.object({ host: z.string().min(1).optional(), port: z.number().int().min(1).max(65535).optional(), prefix: z.string().optional(), globalTags: z.record(z.string()).optional() }).strict().optional(),
-    prometheusPort: z.number().int().min(0).max(65535).optional(),
-    stateDir: z.string().min(1, 'must be a directory path').optional(),
-    stateCacheKeys: z.number().int('must be a whole number').positive('must be > 0').optional(),
-    kafka: z.unknown(),
-    schema: z.unknown(),
-    metrics: z.array(z.unknown()),
-    logger: z.unknown().optional(),
-  })
-  .strict();
 
 /**
  * The derived-metric consumer. Two stages, like a Kafka Streams topology with a `groupBy`:
@@ -191,6 +58,9 @@ export class DeriveRunner {
   private store: TaskStateStore | undefined;
   /** A local copy older than this may miss deletes that compaction has since removed (the changelog's delete.retention.ms). */
   private maxLocalAgeMs = 86_400_000;
+  /** What restores the state of new tasks, and what commits a task's transaction: made by wire(), in open(). */
+  private restorer: TaskRestorer | undefined;
+  private committer: TaskCommitter | undefined;
   private lastPurge = 0;
   private readonly topics: string[];
   private readonly idleMs: number;
@@ -291,6 +161,7 @@ export class DeriveRunner {
     await this.admin.connect();
     await this.checkInternalTopics(internal, partitions);
     if (this.options.stateDir !== undefined) await this.openStore(this.options.stateDir, internal);
+    this.wire(this.admin);
     if (this.tableTopics.size > 0) await this.startTables();
 
     this.consumer = this.kafka.consumer({ groupId: this.group, readUncommitted: false, sessionTimeout: 10_000, heartbeatInterval: 1000, allowAutoTopicCreation: false });
@@ -312,6 +183,28 @@ export class DeriveRunner {
     await this.consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (p) => this.locked(() => this.eachBatch(p)) });
     this.timer = setInterval(() => void this.locked(() => this.tickAndCommit()).catch((err) => void this.fail(err)), this.options.commitIntervalMs ?? 1000);
     this.watch();
+  }
+
+  /**
+   * Makes the restorer and the committer, handing them what they use: called in open() once the partition count,
+   * the admin client and the local store (with --state-dir) are known.
+   */
+  private wire(admin: Admin): void {
+    const both: TaskDeps = {
+      log: this.log, group: this.group,
+      changelogTopics: { agg: this.changelogTopic, src: this.srcChangelogTopic }, engines: { agg: this.engine, src: this.local },
+      store: this.store, prometheus: this.prometheus,
+      setStage: (stage) => {
+        this.stage = stage;
+      },
+    };
+    this.restorer = new TaskRestorer({
+      ...both, kafka: this.kafka, admin, maxLocalAgeMs: this.maxLocalAgeMs, stateCacheKeys: this.options.stateCacheKeys, stats: this.stats,
+    });
+    this.committer = new TaskCommitter({
+      ...both, partitions: this.partitions, repartitionTopic: this.repartitionTopic, metricsTopic: this.metricsTopic, alertsTopic: this.alertsTopic,
+      stats: this.stats, statsd: this.statsd, statsdOptions: this.options.statsd,
+    });
   }
 
   /** Inputs must be co-partitioned, and so must non-global tables; returns the partition count. */
@@ -587,164 +480,8 @@ export class DeriveRunner {
     this.toRestore[kind] = [];
     const created = [];
     for (const p of batch) created.push(await this.newTask(kind, p));
-    await this.restore(kind, created.map((t) => t.partition));
+    await this.restorer!.restore(kind, created.map((t) => t.partition));
     return this.tasks.get(taskId(kind, partition))!;
-  }
-
-  /**
-   * Restores the state of new tasks: from the local state store (with --state-dir) and the changelog records
-   * after its checkpoint, or, without a usable local copy, from the whole changelog partition — the latest record
-   * per key (read_committed), tombstones deleting. Progress is logged every 2 s; a read that makes no progress for
-   * 60 s fails. The local copy is brought up to the end of the changelog before the task starts.
-   */
-  private async restore(kind: Task['kind'], partitions: number[]): Promise<void> {
-    if (this.store) return this.restoreLocal(kind, partitions, this.store);
-    const engine = kind === 'agg' ? this.engine : this.local!;
-    const topic = kind === 'agg' ? this.changelogTopic : this.srcChangelogTopic;
-    const t0 = Date.now();
-    this.stage = `restoring ${topic} partition(s) ${partitions.join(',')}`;
-    const changed = new Map<number, Map<string, Uint8Array | null>>(partitions.map((p) => [p, new Map()]));
-    const read = await this.readChangelog(topic, partitions, new Map(), (batch) => {
-      const keys = changed.get(batch.partition)!;
-      for (const m of batch.messages) {
-        const key = m.key?.toString();
-        if (key) keys.set(key, m.value);
-      }
-    }, () => [...changed.values()].reduce((n, m) => n + m.size, 0));
-    let keys = 0;
-    for (const p of partitions) {
-      // The latest record of every key of the whole partition, streamed into the engine.
-      const counted = { n: 0 };
-      try {
-        engine.restore(p, overlay([], changed.get(p)!, counted));
-      } catch (err) {
-        throw new Error(`restoring ${topic} partition ${p}: a changelog record cannot be read: ${(err as Error).message}`, { cause: err });
-      }
-      keys += counted.n;
-    }
-    this.restored(kind, topic, partitions, [], read.records, keys, Date.now() - t0);
-  }
-
-  /**
-   * With --state-dir: each task's local copy is brought up to the end of its changelog partition — the records
-   * after its checkpoint, or, without a usable copy, the whole partition — applied to the store batch by batch
-   * as they are read (each batch with its offset as the checkpoint, so a restore cut off half way resumes there).
-   * The engine then reads its windows from the store on demand.
-   */
-  private async restoreLocal(kind: Task['kind'], partitions: number[], store: TaskStateStore): Promise<void> {
-    const engine = kind === 'agg' ? this.engine : this.local!;
-    const topic = kind === 'agg' ? this.changelogTopic : this.srcChangelogTopic;
-    const t0 = Date.now();
-    this.stage = `restoring ${topic} partition(s) ${partitions.join(',')}`;
-    const from = new Map<string, bigint>();
-    const local = new Set<number>();
-    const highs = new Map((await this.admin!.fetchTopicOffsets(topic)).map((o) => [o.partition, BigInt(o.high)]));
-    for (const p of partitions) {
-      const id = taskId(kind, p);
-      const copy = store.load(id);
-      if (copy) {
-        const offset = BigInt(copy.checkpoint.offset);
-        const age = Date.now() - copy.checkpoint.at;
-        const why =
-          offset > (highs.get(p) ?? 0n) ? `its checkpoint (offset ${offset}) is past the end of ${topic} partition ${p} (${highs.get(p)}): the topic was recreated`
-          : age > this.maxLocalAgeMs ? `it is ${Math.round(age / 60_000)} min old, older than the changelog keeps deletes (delete.retention.ms ${this.maxLocalAgeMs})`
-          : undefined;
-        if (!why) {
-          from.set(`${topic}:${p}`, offset);
-          local.add(p);
-          continue;
-        }
-        this.log.warn({ task: id, reason: why }, 'local state not used; rebuilding the task from its changelog');
-      }
-      await store.clear(id);
-      this.stats.fullRestores++;
-    }
-    this.stats.localMs += Date.now() - t0;
-    const writer = new RestoreWriter(store);
-    let applied = 0;
-    const read = await this.readChangelog(topic, partitions, from, (batch) => {
-      const entries: StateEntry[] = [];
-      for (const m of batch.messages) if (m.key && m.key.length > 0) entries.push([m.key.toString(), m.value]);
-      const last = batch.messages.at(-1);
-      if (last) writer.add(taskId(kind, batch.partition), entries, String(BigInt(last.offset) + 1n));
-      applied += entries.length;
-    }, () => applied);
-    // The rest, and every checkpoint past the transaction markers at the end of its partition.
-    writer.flush(new Map(partitions.flatMap((p) => {
-      const end = read.ends.get(`${topic}:${p}`);
-      return end === undefined ? [] : [[taskId(kind, p), String(end)] as [string, string]];
-    })));
-    let keys = 0;
-    const retry: number[] = [];
-    for (const p of partitions) {
-      const id = taskId(kind, p);
-      try {
-        engine.attach(p, store.source(id), this.options.stateCacheKeys);
-      } catch (err) {
-        if (!local.has(p)) throw new Error(`restoring ${topic} partition ${p}: a changelog record cannot be read: ${(err as Error).message}`, { cause: err });
-        this.log.warn({ task: id, err: (err as Error).message }, 'local state cannot be read; rebuilding the task from its changelog');
-        await store.clear(id);
-        retry.push(p);
-        continue;
-      }
-      const n = engine.stateKeys(p);
-      keys += n;
-      if (local.has(p)) this.stats.localKeys += n;
-    }
-    this.restored(kind, topic, partitions, [...local].filter((p) => !retry.includes(p)), read.records, keys, Date.now() - t0);
-    if (retry.length > 0) await this.restoreLocal(kind, retry, store);
-  }
-
-  /**
-   * Reads changelog partitions from `from` (else their beginning) to the end seen now, read_committed, handing
-   * every batch to `onBatch`; progress every 2 s, and a read that makes no progress for 60 s fails.
-   */
-  private async readChangelog(
-    topic: string, partitions: number[], from: Map<string, bigint>,
-    onBatch: (batch: EachBatchPayload['batch']) => void, keysSoFar: () => number,
-  ): Promise<{ records: number; ends: Map<string, bigint> }> {
-    let records = 0;
-    const { consumer, caughtUp, ends } = await readFromStart(this.kafka, { topics: [topic], group: `${this.group}-restore`, follow: false, partitions: new Set(partitions), from }, (batch) => {
-      records += batch.messages.length;
-      onBatch(batch);
-    });
-    let seen = 0;
-    let stalledSince = Date.now();
-    let stall: (err: Error) => void = () => undefined;
-    const stalled = new Promise<never>((_, reject) => (stall = reject));
-    const progress = setInterval(() => {
-      if (records > seen) [seen, stalledSince] = [records, Date.now()];
-      else if (Date.now() - stalledSince > 60_000) stall(new Error(`restoring ${topic} partition(s) ${partitions.join(',')}: no progress for 60 s`));
-      this.log.info({ topic, partitions, changelogRecordsRead: records, keys: keysSoFar() }, 'restoring state from the changelog');
-    }, 2000);
-    try {
-      await Promise.race([caughtUp, stalled]);
-    } finally {
-      clearInterval(progress);
-      await consumer?.disconnect().catch(() => undefined);
-    }
-    return { records, ends };
-  }
-
-  private restored(kind: Task['kind'], topic: string, partitions: number[], fromLocal: number[], read: number, keys: number, ms: number): void {
-    this.stats.restoredRecords += read;
-    this.stats.restoredKeys += keys;
-    this.stats.restoreMs += ms;
-    this.prometheus.restoredRecords.inc(read);
-    this.prometheus.restoreSeconds.inc(ms / 1000);
-    this.log.info({ kind, topic, partitions, fromLocal, changelogRecordsRead: read, keys, ms }, 'state restored');
-  }
-
-  /**
-   * A local write that failed leaves the copy at its previous checkpoint, while windows evicted from memory exist
-   * only there: the task cannot go on. Its copy is dropped (the next start rebuilds it from the changelog, which
-   * has everything committed) and the runner stops.
-   */
-  private async localWriteFailed(task: string, err: unknown): Promise<never> {
-    this.stats.localWriteFailures++;
-    await this.store?.clear(task).catch(() => undefined);
-    // Not retriable: the transaction committed already, sending it again would emit its outputs twice.
-    throw Object.assign(new Error(`could not write the local state store (--state-dir) for task ${task}: ${(err as Error).message}; restart to rebuild the task from its changelog`, { cause: err }), { retriable: false });
   }
 
   private async eachBatch({ batch, resolveOffset, heartbeat, isStale }: EachBatchPayload): Promise<void> {
@@ -918,31 +655,13 @@ export class DeriveRunner {
     }
   }
 
-  private toStatsd(out: Pick<EngineOutput, 'values' | 'alerts'>): void {
-    if (!this.statsd) return;
-    const prefix = this.options.statsd?.prefix ?? '';
-    const global = this.options.statsd?.globalTags ?? {};
-    const tagsOf = (dims: Record<string, string>, extra: Record<string, string> = {}) => {
-      const tags: Record<string, string> = {};
-      for (const [k, v] of Object.entries({ ...global, ...dims, ...extra })) tags[sanitizeTagName(k)] = sanitizeTagValue(v);
-      return tags;
-    };
-    for (const v of out.values) {
-      const name = sanitizeMetricName(`${prefix}${v.metric}`);
-      const tags = tagsOf(v.dimensions);
-      if (v.windowStart === undefined) this.statsd.increment({ name, tags, value: v.value, key: '' });
-      else if (Number.isFinite(v.value)) this.statsd.gauge(name, v.value, tags);
-    }
-    for (const a of out.alerts) this.statsd.increment({ name: sanitizeMetricName(`${prefix}${a.metric}.alert`), tags: tagsOf(a.dimensions, { state: a.state }), value: 1, key: '' });
-  }
-
   /** One transaction per dirty task: what it produced + (aggregate tasks) its state + the offsets it consumed. */
   private async commitAll(): Promise<void> {
     for (const t of [...this.tasks.values()]) {
       if (!t.dirty) continue;
       for (let attempt = 1; ; attempt++) {
         try {
-          await this.commitTask(t);
+          await this.committer!.commitTask(t);
           break;
         } catch (err) {
           if (isFenced(err)) {
@@ -965,101 +684,4 @@ export class DeriveRunner {
     for (const [metric, n] of Object.entries({ ...this.engine.missingJoins(), ...(this.local?.missingJoins() ?? {}) })) this.prometheus.missingJoins.set({ metric }, n);
   }
 
-  /** The changelog records of a task's next commit: one per state key changed since the last one. */
-  private changelogOf(t: Task): Message[] {
-    const engine = t.kind === 'agg' ? this.engine : this.local;
-    if (!engine) return [];
-    return engine.changes(t.partition).map(([key, value]) => ({ key, value: value ? Buffer.from(value.buffer, value.byteOffset, value.byteLength) : null, partition: t.partition }));
-  }
-
-  private async commitTask(t: Task): Promise<void> {
-    const emittedAt = Date.now();
-    t.changelog ??= this.changelogOf(t);
-    const values = t.out.values.map((v) => ({ key: metricKey(v), value: encodeMetric(v, emittedAt), headers: { [HEADER.eventType]: DERIVED_METRIC_TYPE } }));
-    const alerts = t.out.alerts.map((a) => ({ key: metricKey(a), value: encodeAlert(a, emittedAt), headers: { [HEADER.eventType]: ALERT_TYPE } }));
-    const joinWms = new Map<string, number>();
-    let changelogEnd: bigint | undefined;
-    const id = taskId(t.kind, t.partition);
-    this.stage = `committing ${id}: beginning the transaction`;
-    const tx = await t.producer.transaction();
-    try {
-      const messages: Message[] = t.repartition.map((i) => ({ key: routeKey(i), value: JSON.stringify(i) }));
-      // After the data it covers, in the same transaction: a watermark to every partition downstream.
-      if (t.pendingWatermark !== undefined) {
-        const value = JSON.stringify(t.pendingWatermark);
-        for (let p = 0; p < this.partitions; p++) messages.push({ key: `wm-${t.partition}`, value, partition: p });
-      }
-      if (t.kind === 'agg') {
-        for (const metric of this.engine.joinedMetrics) {
-          const jw = this.engine.joinWatermark(t.partition, metric);
-          if (jw === undefined || jw === t.sentJoinWatermarks!.get(metric)) continue;
-          joinWms.set(metric, jw);
-          const value = JSON.stringify({ jw: t.partition, m: metric, t: jw } satisfies JoinWatermark);
-          for (let p = 0; p < this.partitions; p++) messages.push({ key: `jw-${t.partition}`, value, partition: p });
-        }
-      }
-      this.stage = `committing ${id}: sending ${messages.length} records to ${this.repartitionTopic}`;
-      await sendChunked(tx, this.repartitionTopic, messages);
-      this.stage = `committing ${id}: sending ${values.length} values to ${this.metricsTopic}`;
-      await sendChunked(tx, this.metricsTopic, values);
-      this.stage = `committing ${id}: sending ${alerts.length} alerts to ${this.alertsTopic}`;
-      await sendChunked(tx, this.alertsTopic, alerts);
-      this.stage = `committing ${id}: sending ${t.changelog.length} changelog records`;
-      changelogEnd = await sendChunked(tx, t.kind === 'agg' ? this.changelogTopic : this.srcChangelogTopic, t.changelog);
-      if (t.offsets.size > 0) {
-        this.stage = `committing ${id}: sending the consumed offsets (TxnOffsetCommit)`;
-        await tx.sendOffsets({
-          consumerGroupId: this.group,
-          // A source task's stream clock goes with its offsets (as Kafka Streams keeps partition time in the
-          // offset metadata), so a restart whose input is all consumed still knows where stream time was.
-          topics: [...t.offsets].map(([topic, offset]) => ({
-            topic,
-            partitions: [{ partition: t.partition, offset, ...(t.clock ? { metadata: JSON.stringify({ t: t.clock.snapshot().maxEventTime }) } : {}) }],
-          })),
-        });
-      }
-      this.stage = `committing ${id}: ending the transaction (EndTxn)`;
-      await tx.commit();
-    } catch (err) {
-      await tx.abort().catch(() => undefined);
-      throw err;
-    }
-    if (this.store && t.changelog.length > 0) {
-      this.stage = `committing ${id}: writing the local state store`;
-      const entries = t.changelog.map((m): StateEntry => [m.key!.toString(), m.value ? (m.value as Buffer) : null]);
-      if (changelogEnd === undefined) await this.localWriteFailed(id, new Error('the broker returned no offset for the changelog records'));
-      try {
-        this.store.writeSync(id, entries, String(changelogEnd));
-      } catch (err) {
-        await this.localWriteFailed(id, err);
-      }
-      // What was just written is on disk: windows not changed since may leave memory.
-      (t.kind === 'agg' ? this.engine : this.local)?.saved(t.partition);
-    }
-    for (const a of t.out.alerts) this.log.warn({ metric: a.metric, dimensions: a.dimensions, value: a.value, state: a.state }, `alert ${a.state}: ${a.metric}`);
-    this.stats.commits++;
-    for (const m of t.changelog) {
-      const bytes = (m.key?.length ?? 0) + (m.value?.length ?? 0);
-      this.stats.changelogRecords++;
-      if (m.value === null) this.stats.changelogTombstones++;
-      this.stats.changelogBytes += bytes;
-      if (bytes > this.stats.changelogMaxRecordBytes) this.stats.changelogMaxRecordBytes = bytes;
-    }
-    const repartitionOffset = t.offsets.get(this.repartitionTopic);
-    if (t.kind === 'agg' && repartitionOffset !== undefined) t.purgeBelow = repartitionOffset;
-    this.stats.produced += values.length + alerts.length;
-    this.stats.repartitioned += t.repartition.length;
-    this.prometheus.produced.inc(values.length + alerts.length);
-    this.prometheus.observe(t.out, { ...this.engine.lateDropped(), ...(this.local?.lateDropped() ?? {}) });
-    this.toStatsd(t.out);
-    this.log.debug({ task: taskId(t.kind, t.partition), values: t.out.values.length, alerts: t.out.alerts.length, repartitioned: t.repartition.length, changelog: t.changelog.length }, 'transaction committed');
-    t.changelog = undefined;
-    if (t.pendingWatermark !== undefined) t.sentWatermark = JSON.stringify(t.pendingWatermark);
-    for (const [metric, jw] of joinWms) t.sentJoinWatermarks!.set(metric, jw);
-    t.pendingWatermark = undefined;
-    t.out = emptyOutput();
-    t.repartition = [];
-    t.offsets.clear();
-    t.dirty = false;
-  }
 }
