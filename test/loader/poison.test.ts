@@ -159,7 +159,8 @@ describe('loader: poison records, dead-letter topic, hostile names', () => {
     assert.match(r.stderr, /loader\.warehouse/);
     const db = join(tempDir(t), 'x.duckdb');
     r = run('--topic', 'no-such-topic-4f1c', '--warehouse', `duckdb:${db}`, '--once');
-    assert.notEqual(r.status, 0);
+    // 2, not merely non-zero: a run killed by the timeout (status null) must not pass (it hung here once).
+    assert.equal(r.status, 2, `exit ${r.status} (signal ${r.signal}): ${r.stderr}`);
     assert.match(r.stderr, /topic no-such-topic-4f1c not found on the cluster/);
     r = run('--help');
     assert.equal(r.status, 0);
