@@ -27,7 +27,7 @@ export interface TaskStateStore {
    * crash the copy is at the old checkpoint or the new one, never between.
    */
   write(task: string, entries: readonly StateEntry[], offset: string): Promise<void>;
-  /** The same, synchronously (a restore applies each changelog batch as it arrives). */
+  /** The same, synchronously: commits and the restore's RestoreWriter call it from synchronous code. */
   writeSync(task: string, entries: readonly StateEntry[], offset: string): void;
   /** Reads of the task's committed state by key prefix: what the engine reads its spilled windows from. */
   source(task: string): StateSource;

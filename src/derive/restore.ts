@@ -6,7 +6,7 @@
  */
 import type { Admin, EachBatchPayload, Kafka } from 'kafkajs';
 import { RestoreWriter, type TaskStateStore } from './local-store.js';
-import { overlay, type StateEntry } from './state.js';
+import { liveEntries, type StateEntry } from './state.js';
 import { taskId, type Task, type TaskDeps } from './task.js';
 import { readFromStart } from './topic-reader.js';
 
@@ -58,7 +58,7 @@ export class TaskRestorer {
       // The latest record of every key of the whole partition, streamed into the engine.
       const counted = { n: 0 };
       try {
-        engine.restore(p, overlay([], changed.get(p)!, counted));
+        engine.restore(p, liveEntries(changed.get(p)!, counted));
       } catch (err) {
         throw new Error(`restoring ${topic} partition ${p}: a changelog record cannot be read: ${(err as Error).message}`, { cause: err });
       }

@@ -51,21 +51,11 @@ export function drainChanges(dirty: Set<string>, encode: (key: string) => Uint8A
 }
 
 /**
- * A task's state as of a later point: the entries of `base` (a local copy) with the records read after it
- * (`changes`: the latest value per key, null deleting) laid over them — streamed, without a second copy of
- * `base`. `counted.n` is the number of entries yielded so far.
+ * The live entries of a restored changelog partition (`latest`: the latest value per key, null deleted), streamed
+ * into the engine without a second copy; `counted.n` is the number of entries yielded so far.
  */
-export function* overlay(
-  base: Iterable<[string, Uint8Array]>,
-  changes: ReadonlyMap<string, Uint8Array | null>,
-  counted: { n: number } = { n: 0 },
-): Generator<[string, Uint8Array]> {
-  for (const entry of base) {
-    if (changes.has(entry[0])) continue;
-    counted.n++;
-    yield entry;
-  }
-  for (const [key, value] of changes) {
+export function* liveEntries(latest: ReadonlyMap<string, Uint8Array | null>, counted: { n: number } = { n: 0 }): Generator<[string, Uint8Array]> {
+  for (const [key, value] of latest) {
     if (value === null) continue;
     counted.n++;
     yield [key, value];
