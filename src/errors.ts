@@ -15,6 +15,9 @@ export type ErrorCode =
   | 'MD_CLOSED'
   | 'MD_BUFFER_FULL'
   | 'MD_KAFKA_UNAVAILABLE'
+  | 'MD_KAFKA_AUTHENTICATION'
+  | 'MD_KAFKA_AUTHORIZATION'
+  | 'MD_DEAD_LETTERED'
   | 'MD_KAFKA_DELIVERY'
   | 'MD_DELIVERY_TIMEOUT'
   | 'MD_STATSD'
@@ -217,28 +220,111 @@ export class TopologyError extends MdError {
   }
 }
 
-/** Exit statuses of the CLI, one per error family. */
+/** The Kafka cluster cannot be reached (connection refused, unknown host, timeout); retrying later may succeed. */
+export class KafkaUnavailableError extends MdError {
+  readonly brokers: readonly string[];
+  constructor(brokers: readonly string[], reason: string, options: MdErrorOptions = {}) {
+    super('MD_KAFKA_UNAVAILABLE', `cannot reach Kafka at ${brokers.join(',') || '(no brokers)'}: ${reason}`, { ...options, retriable: true });
+    this.brokers = brokers;
+  }
+}
+
+/**
+ * The cluster refused who we are: SASL authentication failed (wrong user or password, mechanism not enabled) or
+ * the TLS handshake failed (the broker's certificate is not trusted, or the broker wants a client certificate).
+ * The message never carries a password.
+ */
+export class KafkaAuthenticationError extends MdError {
+  readonly mechanism: string;
+  constructor(mechanism: string, reason: string, options: MdErrorOptions = {}) {
+    super('MD_KAFKA_AUTHENTICATION', `Kafka authentication failed (${mechanism}): ${reason}`, options);
+    this.mechanism = mechanism;
+  }
+}
+
+export type KafkaResourceType = 'topic' | 'group' | 'transactional id' | 'cluster';
+
+/**
+ * The principal is authenticated but an ACL denies an operation: `resourceType` and `resource` name what it needs
+ * (the topic, the consumer group or the transactional id), `operation` what it tried.
+ */
+export class KafkaAuthorizationError extends MdError {
+  readonly resourceType: KafkaResourceType;
+  readonly resource: string;
+  readonly operation: string;
+  constructor(resourceType: KafkaResourceType, resource: string, operation: string, options: MdErrorOptions = {}) {
+    super('MD_KAFKA_AUTHORIZATION', `not authorized: ${operation} on ${resourceType} '${resource}' is denied to this principal (grant it with an ACL; see docs/operations.md)`, options);
+    this.resourceType = resourceType;
+    this.resource = resource;
+    this.operation = operation;
+  }
+}
+
+/** `load --once` finished but sent records to the dead-letter topic: nothing was lost, but not everything loaded. */
+export class DeadLetteredError extends MdError {
+  readonly count: number;
+  readonly dlqTopic: string;
+  constructor(count: number, dlqTopic: string) {
+    super('MD_DEAD_LETTERED', `${count} record(s) could not be loaded and went to the dead-letter topic '${dlqTopic}'`);
+    this.count = count;
+    this.dlqTopic = dlqTopic;
+  }
+}
+
+/** One exit status per kind of failure, the same for every command. */
+export const EXIT = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  schema: 3,
+  auth: 4,
+  poison: 5,
+  warehouse: 6,
+  kafkaUnreachable: 7,
+  devEnvironment: 8,
+  interrupted: 130,
+} as const;
+
+/** The exit-code table as printed at the end of every command's --help and in docs/operations.md. */
+export const EXIT_CODES_HELP = `Exit status (the same for every command):
+  0  done
+  1  failed for another reason (demo: the views disagree)
+  2  usage: a bad flag, option or config file; a topic that does not exist or does not fit
+  3  schema: a .proto file does not parse or breaks a rule; an event does not match its schema
+  4  auth: Kafka authentication (SASL, TLS trust) or authorization (a missing ACL) failed
+  5  records could not be loaded (--errors-tolerance none), or load --once dead-lettered some
+  6  warehouse error (DuckDB, Snowflake)
+  7  Kafka unreachable (no broker answered; dev status: not running)
+  8  the local dev environment could not start (dev up)`;
+
+/** Exit statuses of the CLI, one per error family (see EXIT_CODES_HELP). */
 export function exitCodeFor(err: unknown): number {
-  if (!(err instanceof MdError)) return 1;
+  if (!(err instanceof MdError)) return EXIT.failure;
   switch (err.code) {
     case 'MD_USAGE':
     case 'MD_OPTIONS':
     case 'MD_TOPOLOGY':
-      return 2;
+      return EXIT.usage;
     case 'MD_SCHEMA':
     case 'MD_SCHEMA_LINT':
     case 'MD_VALIDATION':
     case 'MD_UNKNOWN_EVENT_TYPE':
-      return 3;
-    case 'MD_DEV_ENV':
-      return 4;
+      return EXIT.schema;
+    case 'MD_KAFKA_AUTHENTICATION':
+    case 'MD_KAFKA_AUTHORIZATION':
+      return EXIT.auth;
     case 'MD_POISON_RECORD':
-      return 5;
+    case 'MD_DEAD_LETTERED':
+      return EXIT.poison;
     case 'MD_WAREHOUSE':
     case 'MD_WAREHOUSE_UNAVAILABLE':
     case 'MD_IDENTIFIER':
-      return 6;
+      return EXIT.warehouse;
+    case 'MD_KAFKA_UNAVAILABLE':
+      return EXIT.kafkaUnreachable;
+    case 'MD_DEV_ENV':
+      return EXIT.devEnvironment;
     default:
-      return 1;
+      return EXIT.failure;
   }
 }

@@ -78,13 +78,13 @@ describe('multidispatch dev', () => {
     assert.equal(child, `${address}\n`);
   });
 
-  it('down stops it, status then exits 3, and a second down is a no-op', async () => {
+  it('down stops it, status then exits 7 (Kafka unreachable), and a second down is a no-op', async () => {
     const down = await cli(['dev', 'down', '--data-dir', dataDir]);
     assert.equal(down.code, 0, down.stderr);
     assert.match(down.stderr, /stopped Kafka/);
 
     const status = await cli(['dev', 'status', '--data-dir', dataDir]);
-    assert.equal(status.code, 3);
+    assert.equal(status.code, 7);
     assert.match(status.stdout, /^not running$/m);
 
     const downAgain = await cli(['dev', 'down', '--data-dir', dataDir]);
@@ -100,7 +100,7 @@ describe('multidispatch dev', () => {
     try {
       const up = await cli(['dev', 'up', '--port', String(port), '--data-dir', otherDir]);
       assert.notEqual(up.code, 0);
-      assert.equal(up.code, 4, 'dev environment errors exit 4');
+      assert.equal(up.code, 8, 'dev environment errors exit 8');
       assert.match(up.stderr, new RegExp(`port ${port}\\b.*already in use`));
       assert.equal(up.stdout, '');
     } finally {

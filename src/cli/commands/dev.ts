@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { kafkaStatus, KAFKA_VERSION, startKafka, stopKafka } from '../../dev/kafka.js';
 import { defaultDevDir } from '../../dev/paths.js';
+import { EXIT, EXIT_CODES_HELP } from '../../errors.js';
 
 function parsePort(value: string): number {
   const n = Number(value);
@@ -53,8 +54,9 @@ Example:
 Progress goes to stderr; the last line on stdout is KAFKA_BROKERS=host:port, or with --print-env
 export KAFKA_BROKERS=host:port, so that eval "$(multidispatch dev up --print-env)" passes it to the
 programs the shell starts next.
-Exit status: 0 when the broker is up (also when it already was), 4 when it could not start
-(the reason and the last lines of the broker log are printed).`)
+When the broker could not start, the reason and the last lines of its log are printed (exit 8).
+
+${EXIT_CODES_HELP}`)
     .action(async (opts: UpOptions) => {
       const dataDir = opts.dataDir ?? defaultDevDir();
       const st = kafkaStatus(dataDir);
@@ -100,7 +102,7 @@ Exit status: 0 when the broker is up (also when it already was), 4 when it could
     .description('Show whether the local Kafka broker is running, with its brokers address, pid, version and data dir.')
     .option('--data-dir <dir>', dataDirHelp)
     .option('--json', 'print the status as one JSON object')
-    .addHelpText('after', '\nExit status: 0 when running, 3 when not.')
+    .addHelpText('after', `\nExits 0 when the broker runs, 7 (Kafka unreachable) when it does not.\n\n${EXIT_CODES_HELP}`)
     .action((opts: { dataDir?: string; json?: boolean }) => {
       const st = kafkaStatus(opts.dataDir ?? defaultDevDir());
       const s = st.state;
@@ -120,6 +122,6 @@ Exit status: 0 when the broker is up (also when it already was), 4 when it could
         out(`data dir:  ${st.dataDir}`);
         if (st.crashed && s) out(`the broker started at ${s.startedAt} (pid ${s.pid}) is gone; see ${s.logFile}`);
       }
-      if (!st.running) process.exitCode = 3;
+      if (!st.running) process.exitCode = EXIT.kafkaUnreachable;
     });
 }
