@@ -145,6 +145,8 @@ const env = {
   MULTIDISPATCH_TEST_KAFKA_DATA_DIR: kafka.dataDir,
   MULTIDISPATCH_TEST_KAFKA_STATE: join(kafka.dataDir, 'state.json'),
   KAFKAJS_NO_PARTITIONER_WARNING: '1',
+  // bin/multidispatch.js would force an exit 1 s after a command ends; off here, so a handle a command leaves open fails its test.
+  MULTIDISPATCH_NO_EXIT_GUARD: '1',
 };
 const hasTimeout = nodeFlags.some((f) => f.startsWith('--test-timeout'));
 const runnerArgs = ['--import', 'tsx', '--test', '--test-concurrency=1', ...(hasTimeout ? [] : ['--test-timeout=300000']), ...nodeFlags, ...files];

@@ -1,5 +1,8 @@
 import { Command, CommanderError } from 'commander';
-import { exitCodeFor, MdError } from '../errors.js';
+import { redact } from '../config/secrets.js';
+import { EXIT_CODES_HELP, exitCodeFor, MdError } from '../errors.js';
+import { classifyKafkaError } from '../kafka/errors.js';
+import { applyConfigFile } from './connection.js';
 import { registerCodegen } from './commands/codegen.js';
 import { registerDemo } from './commands/demo.js';
 import { registerDerive } from './commands/derive.js';
@@ -13,7 +16,9 @@ export function buildProgram(): Command {
     .description('One typed event to Kafka and StatsD, loaded into the warehouse, turned into derived metrics.')
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
+    .exitOverride()
+    .addHelpText('after', `\n${EXIT_CODES_HELP}`)
+    .hook('preAction', (_program, action) => applyConfigFile(action));
   registerCodegen(program);
   registerDemo(program);
   registerDerive(program);
@@ -34,11 +39,12 @@ export async function main(argv: readonly string[]): Promise<number> {
       // --help and --version exit through here with code 0; usage errors were already printed.
       return err.exitCode === 0 ? 0 : 2;
     }
-    const message = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`multidispatch: ${message}\n`);
-    if (err instanceof MdError && 'logTail' in err && typeof err.logTail === 'string' && err.logTail) {
-      process.stderr.write(`--- last lines of the log ---\n${err.logTail}\n`);
+    const typed = classifyKafkaError(err);
+    const message = typed instanceof Error ? typed.message : String(typed);
+    process.stderr.write(redact(`multidispatch: ${message}\n`));
+    if (typed instanceof MdError && 'logTail' in typed && typeof typed.logTail === 'string' && typed.logTail) {
+      process.stderr.write(redact(`--- last lines of the log ---\n${typed.logTail}\n`));
     }
-    return exitCodeFor(err);
+    return exitCodeFor(typed);
   }
 }

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pino from 'pino';
-import { createKafka, kafkaConnectionSchema } from '../kafka/client.js';
+import { createKafka, kafkaConnectionSchema, type KafkaConnectionOptions } from '../kafka/client.js';
 import { deleteTopics, ensureTopics } from '../kafka/admin.js';
 import { tailTopic } from '../kafka/tail.js';
 import { parseOptions } from '../config/parse.js';
@@ -22,6 +22,8 @@ import { renderHtml, renderTerminal, type DemoReport } from './report.js';
 export interface DemoOptions {
   /** Use these brokers instead of starting a local one. */
   brokers?: string[];
+  /** Or this whole connection (TLS, SASL) to an existing cluster; wins over `brokers`. */
+  kafka?: KafkaConnectionOptions;
   /** Orders simulated (default 3000) by `users` users (default two thirds of the orders). */
   orders: number;
   users?: number;
@@ -73,7 +75,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport & { reportPath
   const step = (msg: string) => o.log(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(5)} s] ${msg}`);
   try {
     // --- servers -----------------------------------------------------------------------------------------
-    let brokers = o.brokers;
+    let brokers = o.kafka?.brokers ?? o.brokers;
     if (!brokers) {
       const dir = await mkdtemp(join(tmpdir(), 'multidispatch-demo-'));
       cleanups.push(() => rm(dir, { recursive: true, force: true }));
@@ -84,7 +86,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport & { reportPath
     const exporter = await startStatsdExporter({ onProgress: (m) => step(`statsd: ${m}`) });
     cleanups.push(() => exporter.stop());
 
-    const kafka = createKafka(parseOptions(kafkaConnectionSchema, { brokers, clientId: 'multidispatch-demo' }, 'brokers'));
+    // The same connection (TLS, SASL) for every client of the demo; each names itself with its client id.
+    const conn = (clientId: string): KafkaConnectionOptions => ({ ...o.kafka, brokers: brokers!, clientId });
+    const kafka = createKafka(parseOptions(kafkaConnectionSchema, conn('multidispatch-demo'), 'kafka'));
     const stamp = `demo-${Date.now().toString(36)}`;
     const topics = { orders: `${stamp}.orders.v1`, heartbeat: `${stamp}.heartbeat`, metrics: `${stamp}.metrics`, alerts: `${stamp}.alerts`, dlq: `${stamp}.dlq` };
     const deriveGroup = `${stamp}-derive`;
@@ -106,7 +110,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport & { reportPath
     // --- derive, started first so alerts fire as the events arrive ------------------------------------------
     const logger = pino({ level: 'error', name: 'demo-derive' }, pino.destination(2)); // alerts go into the report
     const runner = new DeriveRunner({
-      kafka: { brokers, clientId: 'multidispatch-demo-derive' }, schema, metrics: defineMetrics(schema, demoMetrics), group: deriveGroup,
+      kafka: conn('multidispatch-demo-derive'), schema, metrics: defineMetrics(schema, demoMetrics), group: deriveGroup,
       topics: [topics.orders, topics.heartbeat], topicRenames: { 'orders.v1': topics.orders }, metricsTopic: topics.metrics, alertsTopic: topics.alerts,
       idleMs: 5000, commitIntervalMs: 500, prometheusPort: 0, statsd: { host: exporter.host, port: exporter.port, prefix: 'derived.' }, logger,
     });
@@ -116,7 +120,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport & { reportPath
 
     // --- publish minute by minute, reading the StatsD receiver after each ------------------------------------
     const publisher = createPublisher({
-      schema, producer: 'demo-ordering-service', kafka: { brokers, clientId: 'multidispatch-demo' }, topics: { 'orders.v1': topics.orders },
+      schema, producer: 'demo-ordering-service', kafka: conn('multidispatch-demo'), topics: { 'orders.v1': topics.orders },
       statsd: { host: exporter.host, port: exporter.port, aggregateMs: 100, globalTags: { service: 'ordering' } },
     });
     cleanups.push(() => publisher.close());
@@ -152,7 +156,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport & { reportPath
     await publisher.close();
 
     // Stream time past the last windows: one heartbeat per partition, 30 minutes after the last event.
-    const hb = createPublisher({ schema, producer: 'demo-heartbeat', kafka: { brokers }, statsd: false, topics: { 'orders.v1': topics.heartbeat } });
+    const hb = createPublisher({ schema, producer: 'demo-heartbeat', kafka: conn('multidispatch-demo-heartbeat'), statsd: false, topics: { 'orders.v1': topics.heartbeat } });
     const lastT = events.at(-1)!.t;
     for (let i = 0; i < 30; i++) {
       await hb.publish('orders.v1.OrderDelivered', { orderId: `heartbeat-${i}`, context: { userId: '-', sessionId: '-', deviceId: '-' }, riderId: '-', market: 'GB', platform: 'WEB', durationMinutes: 0, deliveredAt: new Date(lastT + 30 * MIN) });
@@ -166,7 +170,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport & { reportPath
     await rm(warehousePath, { force: true });
     await rm(`${warehousePath}.wal`, { force: true });
     const loadStats = await createLoader(
-      { kafka: { brokers, clientId: 'multidispatch-demo-loader' }, schema, topics: [topics.orders], group: `${stamp}-load`, warehouse: `duckdb:${warehousePath}`, topicRenames: { 'orders.v1': topics.orders }, dlqTopic: topics.dlq },
+      { kafka: conn('multidispatch-demo-loader'), schema, topics: [topics.orders], group: `${stamp}-load`, warehouse: `duckdb:${warehousePath}`, topicRenames: { 'orders.v1': topics.orders }, dlqTopic: topics.dlq },
       { logger: pino({ level: 'warn' }, pino.destination(2)) },
     ).runOnce();
     step(`loader: ${loadStats.rowsLoaded} rows into ${warehousePath} (${loadStats.deadLettered} dead-lettered)`);

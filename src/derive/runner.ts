@@ -133,6 +133,11 @@ export class DeriveRunner {
     }
   }
 
+  /** The input topics it consumes (tables not included). */
+  get inputTopics(): readonly string[] {
+    return this.topics;
+  }
+
   /** Starts consuming; a failure to start closes whatever was opened before it rethrows. */
   async start(): Promise<void> {
     try {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
-import { KafkaDeliveryError } from '../errors.js';
+import { TopologyError } from '../errors.js';
 
 export interface RawRecord {
   topic: string;
@@ -31,7 +31,7 @@ export async function tailTopic(kafka: Kafka, options: TailOptions, onRecord: (r
   const admin = kafka.admin();
   await admin.connect();
   try {
-    if (!(await admin.listTopics()).includes(options.topic)) throw new KafkaDeliveryError(options.topic, 'the topic does not exist');
+    if (!(await admin.listTopics()).includes(options.topic)) throw new TopologyError(options.topic, `topic ${options.topic} not found on the cluster`);
   } catch (err) {
     await admin.disconnect();
     throw err;
@@ -41,7 +41,11 @@ export async function tailTopic(kafka: Kafka, options: TailOptions, onRecord: (r
   let count = 0;
   let lastAt = Date.now();
   let finish!: () => void;
-  const done = new Promise<void>((r) => (finish = r));
+  let fail!: (err: unknown) => void;
+  const done = new Promise<void>((res, rej) => ((finish = res), (fail = rej)));
+  // A crash (an ACL denies the group, the broker went away for good) ends the run instead of leaving it waiting.
+  consumer.on(consumer.events.CRASH, (e) => fail(e.payload.error));
+  let idle: NodeJS.Timeout | undefined;
   try {
     await consumer.connect();
     await consumer.subscribe({ topic: options.topic, fromBeginning: options.fromBeginning });
@@ -58,14 +62,14 @@ export async function tailTopic(kafka: Kafka, options: TailOptions, onRecord: (r
       },
     });
     options.signal?.addEventListener('abort', () => finish(), { once: true });
-    const idle = options.idleMs
+    idle = options.idleMs
       ? setInterval(() => {
           if (Date.now() - lastAt >= options.idleMs!) finish();
         }, Math.min(options.idleMs, 250))
       : undefined;
     await done;
-    if (idle) clearInterval(idle);
   } finally {
+    if (idle) clearInterval(idle);
     await consumer.disconnect().catch(() => undefined);
     await admin.deleteGroups([groupId]).catch(() => undefined);
     await admin.disconnect().catch(() => undefined);

@@ -7,12 +7,13 @@ import { UsageError } from '../../errors.js';
 import { defineMetrics, type MetricDefinition, type TableDefinition } from '../../derive/definitions.js';
 import { DeriveRunner } from '../../derive/runner.js';
 import { loadSchema } from '../../schema/index.js';
-import { resolveBrokers } from '../brokers.js';
+import { addKafkaOptions, KAFKA_HELP, kafkaConnectionFor, type KafkaFlags } from '../connection.js';
+import { classifyKafkaError } from '../../kafka/errors.js';
+import { EXIT_CODES_HELP } from '../../errors.js';
 
-interface DeriveFlags {
+interface DeriveFlags extends KafkaFlags {
   definitions: string;
   proto: string;
-  brokers?: string;
   group?: string;
   topicRename?: string[];
   metricsTopic?: string;
@@ -63,12 +64,12 @@ function int(flag: string, v: string | undefined, min = 0, max = Number.MAX_SAFE
 }
 
 export function registerDerive(program: Command): void {
-  program
+  const cmd = program
     .command('derive')
     .description('Turn event topics into derived business metrics (windowed counts, sums, ratios, distinct counts, alerts), exactly once, written to a metrics topic.')
     .requiredOption('-d, --definitions <file>', 'module exporting the metric definitions (export default [...], and `export const tables = [...]` for joins; .js, .mjs, or .ts with tsx)')
-    .option('--proto <dir>', 'folder of .proto files the events were published with', 'proto')
-    .option('-b, --brokers <list>', 'comma-separated host:port (default: $KAFKA_BROKERS, then the `dev up` broker)')
+    .option('--proto <dir>', 'folder of .proto files the events were published with', 'proto');
+  addKafkaOptions(cmd)
     .option('-g, --group <id>', 'consumer group; also names the internal topics <group>-repartition and <group>-changelog (default multidispatch-derive)')
     .option('--topic-rename <schemaTopic=topic...>', "events of the schema's topic were published to another topic")
     .option('--metrics-topic <topic>', 'where metric values go (default multidispatch.metrics)')
@@ -81,7 +82,18 @@ export function registerDerive(program: Command): void {
     .option('--statsd <host:port>', 'also send committed values to StatsD (gauges for windows, counters for per-event values and alerts)')
     .option('--statsd-prefix <prefix>', 'prefix for the StatsD metric names, e.g. kitchen.')
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
-    .addHelpText('after', '\nExample:\n  multidispatch derive --definitions metrics.mjs --proto proto --group kitchen-metrics')
+    .addHelpText('after', `
+Examples:
+  multidispatch derive --definitions metrics.mjs --proto proto --group kitchen-metrics
+  multidispatch derive --config derive.json --kafka-config client.properties
+
+ACLs it needs (principal of the derive job, group G): READ on the input topics and tables, WRITE on the metrics
+and alerts topics, ALL on topics prefixed G- (its changelog and repartition topics), READ on group G, WRITE and
+DESCRIBE on transactional ids prefixed G-. See docs/operations.md.
+
+${KAFKA_HELP}
+
+${EXIT_CODES_HELP}`)
     .action(async (flags: DeriveFlags) => {
       const idleMs = int('--idle-ms', flags.idleMs);
       const commitIntervalMs = int('--commit-interval-ms', flags.commitIntervalMs, 1);
@@ -104,8 +116,9 @@ export function registerDerive(program: Command): void {
         if (!m) throw new UsageError(`--statsd must be host:port, got '${flags.statsd}'`);
         statsd = { host: m[1]!, port: Number(m[2]), ...(flags.statsdPrefix ? { prefix: flags.statsdPrefix } : {}) };
       }
+      const conn = kafkaConnectionFor(flags, 'multidispatch-derive');
       const runner = new DeriveRunner({
-        kafka: { brokers: resolveBrokers(flags.brokers), clientId: 'multidispatch-derive' },
+        kafka: conn,
         schema, metrics, topicRenames, logger,
         ...(flags.group ? { group: flags.group } : {}),
         ...(flags.metricsTopic ? { metricsTopic: flags.metricsTopic } : {}),
@@ -126,8 +139,17 @@ export function registerDerive(program: Command): void {
         process.once('SIGINT', () => stop('SIGINT'));
         process.once('SIGTERM', () => stop('SIGTERM'));
       });
-      await runner.start();
+      const group = runner.group;
+      const context = { brokers: conn.brokers, mechanism: conn.sasl?.mechanism.toUpperCase(), group, transactionalId: `${group}-*`,
+        topics: [...new Set([...runner.inputTopics, runner.metricsTopic, runner.alertsTopic, `${group}-*`])] };
+      try {
+        await runner.start();
+      } catch (err) {
+        throw classifyKafkaError(err, { ...context, operation: 'start (describe, create, read or write)' });
+      }
       logger.info({ metrics: metrics.map((m) => m.name), group: runner.group, metricsTopic: runner.metricsTopic, prometheus: runner.prometheusPort ? `http://127.0.0.1:${runner.prometheusPort}/metrics` : undefined }, 'derive started');
-      await done;
+      await done.catch((err: unknown) => {
+        throw classifyKafkaError(err, { ...context, operation: 'read, write or commit' });
+      });
     });
 }

@@ -5,12 +5,12 @@ import { OptionsError, UsageError } from '../../errors.js';
 import { createLoader, type LoaderProgress } from '../../loader/loader.js';
 import type { LoaderOptions } from '../../loader/options.js';
 import { loadSchema } from '../../schema/index.js';
-import { resolveBrokers } from '../brokers.js';
+import { classifyKafkaError } from '../../kafka/errors.js';
+import { addKafkaOptions, KAFKA_HELP, kafkaConnectionFor, LOAD_TOP_LEVEL_KEYS, readConfigJson, type KafkaFlags } from '../connection.js';
 
-interface LoadFlags {
+interface LoadFlags extends KafkaFlags {
   topic?: string[];
   topicPattern?: string;
-  brokers?: string;
   proto: string;
   warehouse?: string;
   group?: string;
@@ -24,19 +24,14 @@ interface LoadFlags {
   dlqTopic?: string;
   startFrom?: 'earliest' | 'latest';
   once: boolean;
-  config?: string;
   logLevel: string;
   logIntervalMs?: string;
   sessionTimeoutMs?: string;
   progress: boolean;
 }
 
-/** Keys a config file may hold (createLoader's options without `schema` and `kafka`, plus `brokers` and `snowflake`). */
-const CONFIG_KEYS = new Set([
-  'topics', 'topicPattern', 'group', 'warehouse', 'tables', 'topicRenames', 'views', 'batchRecords', 'batchBytes', 'flushMs',
-  'errorsTolerance', 'dlqTopic', 'startFrom', 'retryInitialMs', 'retryMaxMs', 'retryTimeoutMs', 'logIntervalMs', 'shutdownTimeoutMs', 'sessionTimeoutMs',
-  'commitToKafka', 'brokers', 'snowflake', 'proto',
-]);
+/** Keys load reads from a config file: createLoader's options without `schema` and `kafka`, plus `snowflake` and `proto`. */
+const CONFIG_KEYS = new Set([...LOAD_TOP_LEVEL_KEYS, 'proto']);
 const SECRET_KEYS = ['password', 'privateKey', 'privateKeyPassphrase', 'token'];
 
 function int(flag: string, value: string | undefined): number | undefined {
@@ -58,21 +53,15 @@ function pairs(flag: string, list: string[] | undefined): Record<string, string>
 }
 
 export function readConfigFile(path: string): Record<string, unknown> {
-  let raw: string;
-  try {
-    raw = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new UsageError(`--config ${path}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  const file = readConfigJson(path);
+  // Load's options: the legacy top-level keys, then the "load" section over them. Shared keys (kafka, …) are
+  // read by the connection resolver; the other commands' sections are theirs.
+  const cfg: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(file)) if (CONFIG_KEYS.has(k)) cfg[k] = v;
+  for (const [k, v] of Object.entries((file.load as Record<string, unknown> | undefined) ?? {})) {
+    if (!CONFIG_KEYS.has(k)) throw new OptionsError(`config.load.${k}`, `is not a known option (in ${path})`);
+    cfg[k] = v;
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch (err) {
-    throw new UsageError(`--config ${path}: not valid JSON (${(err as Error).message})`);
-  }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new UsageError(`--config ${path}: must hold a JSON object`);
-  const cfg = parsed as Record<string, unknown>;
-  for (const key of Object.keys(cfg)) if (!CONFIG_KEYS.has(key)) throw new OptionsError(`config.${key}`, `is not a known option (in ${path})`);
   const sf = cfg.snowflake;
   if (sf && typeof sf === 'object') {
     for (const k of SECRET_KEYS) {
@@ -87,10 +76,8 @@ export function readConfigFile(path: string): Record<string, unknown> {
  */
 export function loaderOptionsFrom(flags: LoadFlags, env: NodeJS.ProcessEnv, cfg: Record<string, unknown>): Omit<LoaderOptions, 'schema'> {
   const opts: Record<string, unknown> = { ...cfg };
-  delete opts.brokers;
   delete opts.snowflake;
   delete opts.proto;
-  const brokersFlag = flags.brokers ?? (typeof cfg.brokers === 'string' && !env.KAFKA_BROKERS ? cfg.brokers : undefined);
   const set = (key: string, value: unknown) => {
     if (value !== undefined) opts[key] = value;
   };
@@ -118,7 +105,7 @@ export function loaderOptionsFrom(flags: LoadFlags, env: NodeJS.ProcessEnv, cfg:
   set('logIntervalMs', int('--log-interval-ms', flags.logIntervalMs));
   set('sessionTimeoutMs', int('--session-timeout-ms', flags.sessionTimeoutMs));
   if (opts.warehouse === 'snowflake') opts.warehouse = { type: 'snowflake', ...((cfg.snowflake as object) ?? {}) };
-  return { ...(opts as object), kafka: { brokers: resolveBrokers(brokersFlag, env), clientId: 'multidispatch-loader' } } as Omit<LoaderOptions, 'schema'>;
+  return { ...(opts as object), kafka: kafkaConnectionFor(flags, 'multidispatch-loader', env) } as Omit<LoaderOptions, 'schema'>;
 }
 
 function progressBar(p: LoaderProgress, startedAt: number): string {
@@ -133,14 +120,14 @@ function progressBar(p: LoaderProgress, startedAt: number): string {
 }
 
 export function registerLoad(program: Command): void {
-  program
+  const cmd = program
     .command('load')
     .description(
       'Load Kafka topics into the warehouse (a DuckDB file by default, or Snowflake), exactly once: each batch of rows and the consumed offsets are committed in one warehouse transaction.',
     )
     .option('-t, --topic <topic...>', 'topic(s) to load (repeat, or comma-separate)')
-    .option('--topic-pattern <regex>', 'load every topic matching this regular expression (resolved at start)')
-    .option('-b, --brokers <list>', 'comma-separated host:port (default: $KAFKA_BROKERS, then the `dev up` broker)')
+    .option('--topic-pattern <regex>', 'load every topic matching this regular expression (resolved at start)');
+  addKafkaOptions(cmd)
     .option('--proto <dir>', 'folder of .proto files the events were published with', 'proto')
     .option('-w, --warehouse <spec>', "'duckdb:PATH' (default duckdb:multidispatch.duckdb, or $MULTIDISPATCH_WAREHOUSE) or 'snowflake' (connection from $SNOWFLAKE_* and the config file's \"snowflake\" object)")
     .option('-g, --group <id>', 'consumer group; offsets are stored in the warehouse per group (default multidispatch-loader, or $MULTIDISPATCH_LOAD_GROUP)')
@@ -154,7 +141,6 @@ export function registerLoad(program: Command): void {
     .option('--dlq-topic <topic>', 'dead-letter topic (default multidispatch.dlq)')
     .addOption(new Option('--start-from <where>', 'where a group with nothing in the warehouse starts (default earliest)').choices(['earliest', 'latest']))
     .option('--once', 'load until caught up with the end offsets seen at start, then exit 0 (cron jobs, tests)', false)
-    .option('--config <file.json>', 'JSON file with loader options (same names as createLoader; secrets are not allowed there)')
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
     .option('--log-interval-ms <ms>', 'long-running mode: log lag per partition and rows/s this often (default 30000)')
     .option('--session-timeout-ms <ms>', 'consumer group session timeout: how long a crashed loader holds its partitions (default 30000)')
@@ -162,7 +148,8 @@ export function registerLoad(program: Command): void {
     .addHelpText(
       'after',
       `
-Options are merged: flags, then environment, then --config, then defaults.
+Options are merged: flags, then environment, then --config (its top-level keys and its "load" object, with
+createLoader's names; Snowflake secrets are not allowed there), then defaults.
 Environment: KAFKA_BROKERS, MULTIDISPATCH_WAREHOUSE, MULTIDISPATCH_LOAD_GROUP; for Snowflake SNOWFLAKE_ACCOUNT,
 SNOWFLAKE_USER, SNOWFLAKE_ROLE, SNOWFLAKE_WAREHOUSE, SNOWFLAKE_DATABASE, SNOWFLAKE_SCHEMA and either
 SNOWFLAKE_PRIVATE_KEY_PATH (+ SNOWFLAKE_PRIVATE_KEY_PASSPHRASE) or SNOWFLAKE_PASSWORD.
@@ -174,7 +161,11 @@ Examples:
   multidispatch load --topic orders.v1 --warehouse duckdb:events.duckdb --once
   multidispatch load --topic-pattern '^orders\\.' --group analytics-loader
   SNOWFLAKE_ACCOUNT=xy12345 SNOWFLAKE_USER=LOADER SNOWFLAKE_PRIVATE_KEY_PATH=rsa_key.p8 \\
-    multidispatch load --topic orders.v1 --warehouse snowflake --config loader.json`,
+    multidispatch load --topic orders.v1 --warehouse snowflake --config loader.json
+
+ACLs it needs (loader principal, group G): READ on the topics, READ on group G, WRITE on the dead-letter topic.
+
+${KAFKA_HELP}`,
     )
     .action(async (flags: LoadFlags) => {
       const cfg = flags.config ? readConfigFile(flags.config) : {};
@@ -206,6 +197,12 @@ Examples:
           `loaded ${stats.rowsLoaded} row(s) in ${stats.batches} batch(es) into ${loader.warehouseHandle?.description ?? 'the warehouse'}; ` +
             `${stats.deadLettered} to the dead-letter topic, ${stats.tombstones} tombstone(s) skipped\n`,
         );
+      } catch (err) {
+        const o = options as { topics?: string[]; topicPattern?: string; group?: string; dlqTopic?: string; kafka: { brokers: string[]; sasl?: { mechanism: string } } };
+        throw classifyKafkaError(err, {
+          brokers: o.kafka.brokers, mechanism: o.kafka.sasl?.mechanism.toUpperCase(), group: o.group ?? 'multidispatch-loader',
+          topics: [...(o.topics ?? (o.topicPattern ? [`/${o.topicPattern}/`] : [])), o.dlqTopic ?? 'multidispatch.dlq'], operation: 'read (or write to the dead-letter topic)',
+        });
       } finally {
         process.off('SIGINT', onInt);
         process.off('SIGTERM', onTerm);

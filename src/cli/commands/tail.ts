@@ -6,11 +6,12 @@ import { parseOptions } from '../../config/parse.js';
 import { HEADER } from '../../schema/envelope.js';
 import { loadSchema } from '../../schema/index.js';
 import { EventRegistry } from '../../schema/registry.js';
-import { resolveBrokers } from '../brokers.js';
+import { addKafkaOptions, KAFKA_HELP, kafkaConnectionFor, type KafkaFlags } from '../connection.js';
+import { classifyKafkaError } from '../../kafka/errors.js';
+import { EXIT_CODES_HELP } from '../../errors.js';
 
-interface TailFlags {
+interface TailFlags extends KafkaFlags {
   topic: string;
-  brokers?: string;
   proto: string;
   fromBeginning: boolean;
   max?: string;
@@ -44,24 +45,25 @@ export function describeRecord(registry: EventRegistry, r: RawRecord): Record<st
 }
 
 export function registerTail(program: Command): void {
-  program
+  const cmd = program
     .command('tail')
     .description('Read a topic and print each record decoded: type, key, partition, offset, headers and the event as JSON.')
-    .requiredOption('-t, --topic <topic>', 'topic to read')
-    .option('-b, --brokers <list>', 'comma-separated host:port (default: $KAFKA_BROKERS, then the `dev up` broker)')
+    .requiredOption('-t, --topic <topic>', 'topic to read');
+  addKafkaOptions(cmd)
     .option('--proto <dir>', 'folder of .proto files to decode with', 'proto')
     .option('--from-beginning', 'start at the earliest offset instead of new records only', false)
     .option('-n, --max <count>', 'exit after this many records')
     .option('--idle-exit-ms <ms>', 'exit after this long without a new record')
     .option('--pretty', 'indent the JSON (default: one JSON object per line)', false)
-    .addHelpText('after', '\nExample:\n  multidispatch tail --topic orders.v1 --proto proto --from-beginning --max 10 --pretty')
+    .addHelpText('after', `\nExamples:\n  multidispatch tail --topic orders.v1 --proto proto --from-beginning --max 10 --pretty\n  multidispatch tail --topic orders.v1 --kafka-config client.properties -X client.id=oncall\n\nNeeds READ and DESCRIBE on the topic and READ on groups prefixed multidispatch-tail- (see docs/operations.md).\n\n${KAFKA_HELP}\n\n${EXIT_CODES_HELP}`)
     .action(async (flags: TailFlags) => {
       const max = flags.max === undefined ? undefined : Number(flags.max);
       if (max !== undefined && (!Number.isInteger(max) || max <= 0)) throw new UsageError(`--max must be a positive integer, got '${flags.max}'`);
       const idleMs = flags.idleExitMs === undefined ? undefined : Number(flags.idleExitMs);
       if (idleMs !== undefined && (!Number.isInteger(idleMs) || idleMs <= 0)) throw new UsageError(`--idle-exit-ms must be a positive integer, got '${flags.idleExitMs}'`);
       const registry = new EventRegistry(await loadSchema(flags.proto));
-      const kafka = createKafka(parseOptions(kafkaConnectionSchema, { brokers: resolveBrokers(flags.brokers), clientId: 'multidispatch-tail' }, 'brokers'));
+      const conn = parseOptions(kafkaConnectionSchema, kafkaConnectionFor(flags, 'multidispatch-tail'), 'kafka');
+      const kafka = createKafka(conn);
       const abort = new AbortController();
       const stop = (): void => abort.abort();
       process.once('SIGINT', stop);
@@ -73,6 +75,8 @@ export function registerTail(program: Command): void {
           (r) => process.stdout.write(`${JSON.stringify(describeRecord(registry, r), null, flags.pretty ? 2 : undefined)}\n`),
         );
         process.stderr.write(`read ${count} record(s) from ${flags.topic}\n`);
+      } catch (err) {
+        throw classifyKafkaError(err, { brokers: conn.brokers, mechanism: conn.sasl?.mechanism.toUpperCase(), topics: [flags.topic], group: 'multidispatch-tail-*', operation: 'read' });
       } finally {
         process.off('SIGINT', stop);
         process.off('SIGTERM', stop);

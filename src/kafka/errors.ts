@@ -1,0 +1,100 @@
+/**
+ * Turns kafkajs errors into the package's typed errors, so that every command reports the same failure the same way
+ * (and exits with the same code): an unreachable cluster, failed authentication (SASL or TLS trust), or a missing ACL
+ * naming the resource it is for. Errors that are none of these are returned unchanged.
+ */
+import { KafkaAuthenticationError, KafkaAuthorizationError, KafkaUnavailableError, MdError, type KafkaResourceType } from '../errors.js';
+
+/** What the failing call was about, to name the resource an ACL is missing for. */
+export interface KafkaErrorContext {
+  brokers?: readonly string[];
+  /** SASL mechanism in use, for the authentication message. */
+  mechanism?: string;
+  topics?: readonly string[];
+  group?: string;
+  transactionalId?: string;
+  /** What was being done: 'read', 'write', 'describe', 'create', … */
+  operation?: string;
+}
+
+const TLS_TRUST = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_HAS_EXPIRED', 'CERT_UNTRUSTED', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_SIGNATURE_FAILURE',
+]);
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ECONNRESET']);
+
+interface KafkaJsLike extends Error {
+  type?: string;
+  code?: string | number;
+  broker?: string;
+  cause?: unknown;
+  originalError?: unknown;
+  errors?: unknown[];
+}
+
+/** The error and everything it wraps (cause chains, retry wrappers, aggregate errors), outermost first. */
+function chain(err: unknown): KafkaJsLike[] {
+  const out: KafkaJsLike[] = [];
+  const seen = new Set<unknown>();
+  const walk = (e: unknown) => {
+    if (!e || typeof e !== 'object' || seen.has(e) || out.length > 20) return;
+    seen.add(e);
+    out.push(e as KafkaJsLike);
+    const k = e as KafkaJsLike;
+    walk(k.cause);
+    walk(k.originalError);
+    if (Array.isArray(k.errors)) k.errors.forEach(walk);
+  };
+  walk(err);
+  return out;
+}
+
+const AUTHZ: Record<string, KafkaResourceType> = {
+  TOPIC_AUTHORIZATION_FAILED: 'topic',
+  GROUP_AUTHORIZATION_FAILED: 'group',
+  TRANSACTIONAL_ID_AUTHORIZATION_FAILED: 'transactional id',
+  CLUSTER_AUTHORIZATION_FAILED: 'cluster',
+};
+
+/** The typed error for a kafkajs failure, or `err` itself when it is not a connection, authentication or ACL problem. */
+export function classifyKafkaError(err: unknown, ctx: KafkaErrorContext = {}): unknown {
+  if (err instanceof MdError) return err;
+  const all = chain(err);
+  for (const e of all) {
+    const type = typeof e.type === 'string' ? e.type : '';
+    const resourceType = AUTHZ[type];
+    if (resourceType) {
+      const resource =
+        resourceType === 'topic' ? (ctx.topics && ctx.topics.length > 0 ? ctx.topics.join("', '") : '(unknown)')
+        : resourceType === 'group' ? ctx.group ?? '(unknown)'
+        : resourceType === 'transactional id' ? ctx.transactionalId ?? '(unknown)'
+        : 'kafka-cluster';
+      return new KafkaAuthorizationError(resourceType, resource, ctx.operation ?? 'access', { cause: err });
+    }
+    if (e.name === 'KafkaJSSASLAuthenticationError' || type === 'SASL_AUTHENTICATION_FAILED' || type === 'ILLEGAL_SASL_STATE' || type === 'UNSUPPORTED_SASL_MECHANISM') {
+      const why = type === 'UNSUPPORTED_SASL_MECHANISM' ? 'the broker does not enable this SASL mechanism' : 'wrong user name or password, or the user does not exist';
+      return new KafkaAuthenticationError(ctx.mechanism ?? 'SASL', why, { cause: err });
+    }
+  }
+  for (const e of all) {
+    const code = typeof e.code === 'string' ? e.code : '';
+    if (TLS_TRUST.has(code) || /self[- ]signed certificate|unable to verify the first certificate|unable to get local issuer/i.test(e.message ?? '')) {
+      return new KafkaAuthenticationError('TLS', `the broker's certificate is not trusted (${code || e.message}); set ssl.ca.location to the CA that signed it`, { cause: err });
+    }
+    if (/wrong version number|packet length too long|EPROTO/i.test(`${code} ${e.message ?? ''}`)) {
+      return new KafkaAuthenticationError('TLS', 'the TLS handshake failed: is security.protocol right for this listener (SSL/SASL_SSL vs PLAINTEXT)?', { cause: err });
+    }
+  }
+  const brokers = ctx.brokers ?? [];
+  for (const e of all) {
+    const code = typeof e.code === 'string' ? e.code : '';
+    if (UNREACHABLE.has(code)) return new KafkaUnavailableError(brokers, code === 'ETIMEDOUT' ? 'connection timed out' : code, { cause: err });
+  }
+  for (const e of all) {
+    if (e.name === 'KafkaJSConnectionError' || e.name === 'KafkaJSConnectionClosedError' || e.name === 'KafkaJSBrokerNotFound') {
+      const m = /Connection timeout/i.test(e.message) ? 'connection timed out' : e.message.replace(/^Connection error: /, '');
+      return new KafkaUnavailableError(brokers, m, { cause: err });
+    }
+  }
+  return err;
+}
