@@ -82,14 +82,15 @@ export function addKafkaOptions(cmd: Command, brokersHelp = 'comma-separated hos
 
 /** Help text on how the connection is resolved, appended to each Kafka command's --help. */
 export const KAFKA_HELP = `Kafka connection: -X name=value > --brokers > KAFKA_<NAME> environment (dots as underscores,
-e.g. KAFKA_SASL_PASSWORD; KAFKA_BROKERS for the brokers) > --kafka-config file > the --config file's "kafka"
-object > the broker \`multidispatch dev up\` started. Secrets are never printed. Properties:
+e.g. KAFKA_SASL_PASSWORD; KAFKA_BROKERS for the brokers) > --kafka-config file (or $MULTIDISPATCH_KAFKA_CONFIG)
+> the --config file's "kafka" object > the broker \`multidispatch dev up\` started. Secrets are never printed.
+Properties:
 ${kafkaPropertiesHelp()}`;
 
 /** The Kafka connection of a command, from its flags, the environment and its config files. */
 export function kafkaConnectionFor(flags: KafkaFlags, clientId: string, env: NodeJS.ProcessEnv = process.env): KafkaConnectionOptions {
   const cfg = flags.config ? readConfigJson(flags.config) : undefined;
-  const file = flags.kafkaConfig ?? (cfg?.kafkaConfig as string | undefined);
+  const file = flags.kafkaConfig ?? (env.MULTIDISPATCH_KAFKA_CONFIG || undefined) ?? (cfg?.kafkaConfig as string | undefined);
   return resolveKafkaConfig({
     ...(flags.brokers !== undefined ? { brokers: flags.brokers } : {}),
     ...(flags.kafkaProperty ? { overrides: flags.kafkaProperty } : {}),

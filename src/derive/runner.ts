@@ -1,6 +1,6 @@
 import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import pino, { type Logger } from 'pino';
-import { ensureTopics } from '../kafka/admin.js';
+import { ensureTopics, missingTopics } from '../kafka/admin.js';
 import { createKafka } from '../kafka/client.js';
 import { kafkaConnectionSchema } from '../kafka/client.js';
 import { parseOptions } from '../config/parse.js';
@@ -218,8 +218,7 @@ export class DeriveRunner {
     await admin.connect();
     try {
       const wanted = [...this.topics, ...this.tableTopics.keys()];
-      const existing = new Set(await admin.listTopics());
-      const absent = wanted.filter((t) => !existing.has(t));
+      const absent = await missingTopics(admin, wanted, 'DESCRIBE and READ');
       if (absent.length > 0) throw new TopologyError(absent[0]!, `topic(s) not found: ${absent.join(', ')} (create them, or check the topic names and --topic-rename)`);
       const meta = await admin.fetchTopicMetadata({ topics: wanted });
       const count = new Map(meta.topics.map((t) => [t.name, t.partitions.length]));

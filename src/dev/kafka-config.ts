@@ -22,6 +22,8 @@ export interface KafkaState {
   logFile: string;
   startedAt: string;
   stoppedAt?: string;
+  /** Set for a `--secure` broker: the CA clients must trust and each user's client properties file. */
+  secure?: { caFile: string; clientProperties: Record<string, string> };
 }
 
 export const files = (dataDir: string) => ({
@@ -37,7 +39,7 @@ export const files = (dataDir: string) => ({
  * A single-node combined broker+controller. The quorum is static (controller.quorum.voters), so the
  * controller port may change between starts of the same data dir.
  */
-export function serverProperties(dataDir: string, port: number, controllerPort: number): string {
+export function serverProperties(dataDir: string, port: number, controllerPort: number, extra: Record<string, string> = {}): string {
   const f = files(dataDir);
   const props: Record<string, string | number | boolean> = {
     'process.roles': 'broker,controller',
@@ -65,6 +67,7 @@ export function serverProperties(dataDir: string, port: number, controllerPort: 
     'num.io.threads': 4,
     'log.retention.hours': 24,
     'log.segment.bytes': 64 * 1024 * 1024,
+    ...extra,
   };
   const body = Object.entries(props).map(([k, v]) => `${k}=${String(v)}`).join('\n');
   return `# Written by multidispatch dev on every start; edits are overwritten.\n${body}\n`;

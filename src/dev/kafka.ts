@@ -8,14 +8,15 @@
  * process.env.KAFKA_BROKERS = kafka.brokers;
  * await kafka.stop();
  */
-import { mkdirSync, existsSync, writeFileSync } from 'node:fs';
+import { mkdirSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel, type KafkaConfig } from 'kafkajs';
 import { DevEnvironmentError } from '../errors.js';
 import { files, log4jProperties, randomClusterId, readState, serverProperties, writeState, type KafkaState } from './kafka-config.js';
 import { ensureKafkaJars, findJava, kafkaVersion } from './kafka-runtime.js';
 import { assertTcpPortFree, freeTcpPorts, isTcpPortFree, LOOPBACK } from './net.js';
 import { sleep } from './paths.js';
+import { ADMIN_USER, DEFAULT_SECURE_USERS, ensureSecureMaterial, readSecureMaterial, scramFormatArgs, secureServerProperties, writeClientFiles, type SecureMaterial } from './secure.js';
 import { appendLog, isAlive, isOurProcess, logTail, runTool, spawnDetached, stopProcess } from './process.js';
 
 export { KAFKA_VERSION, ensureKafkaJars, kafkaVersion } from './kafka-runtime.js';
@@ -32,6 +33,11 @@ export interface StartKafkaOptions {
   onProgress?: (msg: string) => void;
   /** How long to wait for the broker to answer metadata requests (default 90 s; Maven resolution not included). */
   timeoutMs?: number;
+  /**
+   * A SASL_SSL listener (SCRAM-SHA-512) with a self-signed CA and ACLs enforced, instead of PLAINTEXT. `users` are
+   * created at format time besides `admin` (the super user); default ['app']. A data dir formatted secure stays secure.
+   */
+  secure?: boolean | { users?: readonly string[] };
 }
 
 export interface KafkaHandle {
@@ -43,6 +49,8 @@ export interface KafkaHandle {
   version: string;
   dataDir: string;
   logFile: string;
+  /** For a secured broker: the CA file and each user's client properties file (for --kafka-config). */
+  secure?: { caFile: string; clientProperties: Record<string, string> };
   /** SIGTERM, wait, SIGKILL after `graceMs` (default 30 s). Stops whatever broker state.json names now. */
   stop(opts?: { graceMs?: number }): Promise<void>;
 }
@@ -68,8 +76,8 @@ export function kafkaStatus(dataDir: string): KafkaStatus {
 }
 
 function handleFor(s: KafkaState): KafkaHandle {
-  const { brokers, pid, port, controllerPort, version, dataDir, logFile } = s;
-  return { brokers, pid, port, controllerPort, version, dataDir, logFile, stop: async (o) => void (await stopKafka(dataDir, o)) };
+  const { brokers, pid, port, controllerPort, version, dataDir, logFile, secure } = s;
+  return { brokers, pid, port, controllerPort, version, dataDir, logFile, ...(secure ? { secure } : {}), stop: async (o) => void (await stopKafka(dataDir, o)) };
 }
 
 async function pickPorts(opts: StartKafkaOptions, previous: KafkaState | undefined): Promise<[number, number]> {
@@ -100,17 +108,26 @@ export async function startKafka(opts: StartKafkaOptions): Promise<KafkaHandle> 
   const java = findJava();
   const [port, controllerPort] = await pickPorts(opts, previous);
   const jars = await ensureKafkaJars({ version, onProgress: progress });
-  writeFileSync(f.serverProperties, serverProperties(dataDir, port, controllerPort));
+  const formatted = existsSync(f.metaProperties);
+  let material: SecureMaterial | undefined = readSecureMaterial(dataDir);
+  if (opts.secure || material) {
+    const users = typeof opts.secure === 'object' && opts.secure.users ? opts.secure.users : material ? [] : DEFAULT_SECURE_USERS;
+    if (!material) progress('making a self-signed CA and the broker certificate (keytool)');
+    material = await ensureSecureMaterial(dataDir, java, users, formatted);
+  }
+  const extra = material ? secureServerProperties(material, LOOPBACK, port, controllerPort) : {};
+  writeFileSync(f.serverProperties, serverProperties(dataDir, port, controllerPort, extra), { mode: 0o600 });
   writeFileSync(f.log4j, log4jProperties());
   const heap = process.env.MULTIDISPATCH_KAFKA_HEAP ?? '512m';
   const jvm = ['-Xms128m', `-Xmx${heap}`, '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-XX:+ExitOnOutOfMemoryError',
     '-Djava.awt.headless=true', `-Dlog4j2.configurationFile=${f.log4j}`, '-cp', join(jars.libDir, '*')];
 
-  if (!existsSync(f.metaProperties)) {
-    progress(`formatting KRaft storage in ${f.logDir}`);
+  if (!formatted) {
+    progress(`formatting KRaft storage in ${f.logDir}${material ? ` with SCRAM-SHA-512 users ${Object.keys(material.users).join(', ')}` : ''}`);
     const formatLog = join(dataDir, 'format.log');
-    const args = [...jvm, 'kafka.tools.StorageTool', 'format', '--cluster-id', randomClusterId(), '--config', f.serverProperties];
-    const code = await runTool(java, args.map((a) => (a === `-Xmx${heap}` ? '-Xmx256m' : a)), { logFile: formatLog, timeoutMs: 120_000 });
+    const args = [...jvm, 'kafka.tools.StorageTool', 'format', '--cluster-id', randomClusterId(), '--config', f.serverProperties].map((a) => (a === `-Xmx${heap}` ? '-Xmx256m' : a));
+    const scram = material ? scramFormatArgs(material) : [];
+    const code = await runTool(java, [...args, ...scram], { logFile: formatLog, timeoutMs: 120_000, logArgs: [...args, ...scram.map((a) => a.replace(/password=[^\]]*/, 'password=[redacted]'))] });
     if (code !== 0) throw new DevEnvironmentError(`formatting Kafka storage failed (exit ${code}); log: ${formatLog}`, logTail(formatLog));
   }
 
@@ -122,13 +139,14 @@ export async function startKafka(opts: StartKafkaOptions): Promise<KafkaHandle> 
   child.once('error', (err) => (exited = err.message));
   child.once('exit', (code, signal) => (exited = signal ? `signal ${signal}` : `exit code ${code}`));
   if (child.pid === undefined) throw new DevEnvironmentError(`could not start ${java}`, logTail(f.logFile));
+  const secure = material ? { caFile: material.caFile, clientProperties: writeClientFiles(material, brokers) } : undefined;
   const state: KafkaState = { version, pid: child.pid, host: LOOPBACK, port, controllerPort, brokers, dataDir, logFile: f.logFile,
-    startedAt: new Date().toISOString() };
+    startedAt: new Date().toISOString(), ...(secure ? { secure } : {}) };
   writeState(state);
 
   const timeoutMs = opts.timeoutMs ?? 90_000;
   try {
-    await waitForMetadata(brokers, port, Date.now() + timeoutMs, () => exited ?? (isAlive(state.pid) ? undefined : 'process gone'));
+    await waitForMetadata(brokers, port, Date.now() + timeoutMs, () => exited ?? (isAlive(state.pid) ? undefined : 'process gone'), adminAuth(material));
   } catch (err) {
     if (isAlive(state.pid)) await stopProcess(state.pid, 5_000).catch(() => undefined);
     writeState({ ...state, stoppedAt: new Date().toISOString() });
@@ -139,14 +157,20 @@ export async function startKafka(opts: StartKafkaOptions): Promise<KafkaHandle> 
   return handleFor(state);
 }
 
-async function waitForMetadata(brokers: string, port: number, deadline: number, exited: () => string | undefined): Promise<void> {
+/** How the readiness check (and the tests' admin) connects to a secured broker: as the super user, trusting the dev CA. */
+export function adminAuth(material: SecureMaterial | undefined): Pick<KafkaConfig, 'ssl' | 'sasl'> {
+  if (!material) return {};
+  return { ssl: { ca: readFileSync(material.caFile, 'utf8') }, sasl: { mechanism: 'scram-sha-512', username: ADMIN_USER, password: material.users[ADMIN_USER]! } };
+}
+
+async function waitForMetadata(brokers: string, port: number, deadline: number, exited: () => string | undefined, auth: Pick<KafkaConfig, 'ssl' | 'sasl'> = {}): Promise<void> {
   const started = Date.now();
   let last = 'no answer yet';
   while (Date.now() < deadline) {
     const why = exited();
     if (why) throw new Error(`the broker process exited during startup (${why})`);
     const kafka = new Kafka({ clientId: 'multidispatch-dev', brokers: [brokers], logLevel: logLevel.NOTHING,
-      connectionTimeout: 1_000, requestTimeout: 5_000, retry: { retries: 0 } });
+      connectionTimeout: 1_000, requestTimeout: 5_000, retry: { retries: 0 }, ...auth });
     const admin = kafka.admin({ retry: { retries: 0 } });
     try {
       await admin.connect();

@@ -50,12 +50,14 @@ export interface RunToolOptions {
   /** stdout and stderr of the tool are written (truncated first) to this file. */
   logFile: string;
   timeoutMs?: number;
+  /** Written to the log instead of the real arguments (when those hold a secret). */
+  logArgs?: readonly string[];
 }
 
 /** Runs a build tool to completion; resolves with its exit code (or rejects when it cannot be started). */
 export function runTool(cmd: string, args: readonly string[], opts: RunToolOptions): Promise<number> {
   const fd = openSync(opts.logFile, 'w');
-  writeSync(fd, `$ ${cmd} ${args.join(' ')}\n`);
+  writeSync(fd, `$ ${cmd} ${(opts.logArgs ?? args).join(' ')}\n`);
   return new Promise<number>((res, rej) => {
     const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', fd, fd] });
     const timer = opts.timeoutMs

@@ -92,7 +92,9 @@ export function classifyKafkaError(err: unknown, ctx: KafkaErrorContext = {}): u
   }
   for (const e of all) {
     if (e.name === 'KafkaJSConnectionError' || e.name === 'KafkaJSConnectionClosedError' || e.name === 'KafkaJSBrokerNotFound') {
-      const m = /Connection timeout/i.test(e.message) ? 'connection timed out' : e.message.replace(/^Connection error: /, '');
+      const m = /Connection timeout/i.test(e.message) ? 'connection timed out'
+        : /closed/i.test(e.message) ? `${e.message.replace(/^Connection error: /, '')} by the broker (is it a TLS or SASL listener? check security.protocol)`
+        : e.message.replace(/^Connection error: /, '');
       return new KafkaUnavailableError(brokers, m, { cause: err });
     }
   }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import { TopologyError } from '../errors.js';
+import { missingTopics } from './admin.js';
 
 export interface RawRecord {
   topic: string;
@@ -31,7 +32,7 @@ export async function tailTopic(kafka: Kafka, options: TailOptions, onRecord: (r
   const admin = kafka.admin();
   await admin.connect();
   try {
-    if (!(await admin.listTopics()).includes(options.topic)) throw new TopologyError(options.topic, `topic ${options.topic} not found on the cluster`);
+    if ((await missingTopics(admin, [options.topic], 'DESCRIBE and READ')).length > 0) throw new TopologyError(options.topic, `topic ${options.topic} not found on the cluster`);
   } catch (err) {
     await admin.disconnect();
     throw err;

@@ -3,7 +3,7 @@ import pino, { type Logger } from 'pino';
 import { MdError, OffsetConflictError, PoisonRecordError, WarehouseError, WarehouseUnavailableError } from '../errors.js';
 import { parseOptions } from '../config/parse.js';
 import { createKafka } from '../kafka/client.js';
-import { ensureTopics } from '../kafka/admin.js';
+import { ensureTopics, missingTopics } from '../kafka/admin.js';
 import { EventRegistry } from '../schema/registry.js';
 import { checkIdentifier, tableNameForTopic, upperSnake, viewSpecFor } from '../warehouse/naming.js';
 import { openWarehouse } from '../warehouse/open.js';
@@ -263,7 +263,7 @@ export class Loader {
       if (found.length === 0) throw new MdError('MD_OPTIONS', `topicPattern /${this.options.topicPattern}/ matches no topic on the cluster`);
       return found;
     }
-    const missing = this.options.topics!.filter((t) => !existing.includes(t));
+    const missing = await missingTopics(this.admin!, this.options.topics!, 'DESCRIBE and READ');
     if (missing.length > 0) throw new MdError('MD_OPTIONS', `topic${missing.length > 1 ? 's' : ''} ${missing.join(', ')} not found on the cluster`);
     return [...this.options.topics!];
   }

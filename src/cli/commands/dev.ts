@@ -1,7 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { kafkaStatus, KAFKA_VERSION, startKafka, stopKafka } from '../../dev/kafka.js';
 import { defaultDevDir } from '../../dev/paths.js';
-import { EXIT, EXIT_CODES_HELP } from '../../errors.js';
+import { EXIT, EXIT_CODES_HELP, UsageError } from '../../errors.js';
 
 function parsePort(value: string): number {
   const n = Number(value);
@@ -25,7 +25,22 @@ const dataDirHelp = 'data dir of the dev environment (default: $MULTIDISPATCH_DE
  */
 const envLine = (brokers: string, printEnv: boolean | undefined) => `${printEnv ? 'export ' : ''}KAFKA_BROKERS=${brokers}`;
 
-interface UpOptions { port?: number; controllerPort?: number; dataDir?: string; printEnv?: boolean; kafkaVersion?: string; timeout: number }
+/** For a secured broker: which user's client properties the shell should use (never the password itself). */
+function secureLines(s: { secure?: { caFile: string; clientProperties: Record<string, string> } }, printEnv: boolean | undefined, user: string): string[] {
+  if (!s.secure) return [];
+  const file = s.secure.clientProperties[user] ?? Object.values(s.secure.clientProperties)[0]!;
+  if (printEnv) return [`export MULTIDISPATCH_KAFKA_CONFIG=${file}`];
+  return [
+    'SASL_SSL with SCRAM-SHA-512, ACLs enforced (admin is the super user; other users need ACLs: docs/operations.md)',
+    `CA certificate (ssl.ca.location): ${s.secure.caFile}`,
+    ...Object.entries(s.secure.clientProperties).map(([u, f]) => `client properties for ${u}: ${f}`),
+    `use them with: --kafka-config ${file}   (or export MULTIDISPATCH_KAFKA_CONFIG=${file})`,
+  ];
+}
+
+const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
+
+interface UpOptions { port?: number; controllerPort?: number; dataDir?: string; printEnv?: boolean; kafkaVersion?: string; timeout: number; secure?: boolean; user?: string[] }
 
 export function registerDev(program: Command): void {
   const dev = program
@@ -38,6 +53,7 @@ until 'dev down'; its files (state.json, broker.log, kafka-logs/) live in the da
 
 Example:
   eval "$(multidispatch dev up --print-env)"   # exports KAFKA_BROKERS=127.0.0.1:<port>
+  multidispatch dev up --secure --user publisher --user loader --data-dir .multidispatch/secure
   multidispatch dev status
   multidispatch dev down`);
 
@@ -50,6 +66,8 @@ Example:
     .option('--kafka-version <version>', `Kafka release to run (default: $MULTIDISPATCH_KAFKA_VERSION or ${KAFKA_VERSION})`)
     .option('--timeout <seconds>', 'how long to wait for the broker to answer once started', parseSeconds, 90)
     .option('--print-env', 'print only export KAFKA_BROKERS=host:port on stdout (progress stays on stderr), for eval "$(...)"')
+    .option('--secure', 'a SASL_SSL listener (SCRAM-SHA-512 users, a self-signed CA made with keytool) with ACLs enforced; a data dir formatted secure stays secure')
+    .option('--user <name>', 'with --secure, on the first start: a SCRAM user to create besides admin (repeatable; default: app)', collect)
     .addHelpText('after', `
 Progress goes to stderr; the last line on stdout is KAFKA_BROKERS=host:port, or with --print-env
 export KAFKA_BROKERS=host:port, so that eval "$(multidispatch dev up --print-env)" passes it to the
@@ -64,9 +82,12 @@ ${EXIT_CODES_HELP}`)
         const s = st.state;
         err(`Kafka ${s.version} is already running on ${s.brokers} (pid ${s.pid}, data dir ${s.dataDir})`);
         if (opts.port !== undefined && opts.port !== s.port) err(`note: --port ${opts.port} ignored; run 'multidispatch dev down' first to change it`);
+        if (opts.secure && !s.secure) err("note: --secure ignored: the running broker is not secured; run 'multidispatch dev down' and use a new --data-dir");
+        for (const l of secureLines(s, opts.printEnv, opts.user?.[0] ?? 'app')) (opts.printEnv ? out : err)(l);
         out(envLine(s.brokers, opts.printEnv));
         return;
       }
+      if (opts.user && !opts.secure) throw new UsageError('--user needs --secure');
       const kafka = await startKafka({
         dataDir,
         port: opts.port,
@@ -74,11 +95,13 @@ ${EXIT_CODES_HELP}`)
         version: opts.kafkaVersion,
         timeoutMs: opts.timeout * 1000,
         onProgress: (msg) => err(`multidispatch: ${msg}`),
+        ...(opts.secure ? { secure: { users: opts.user ?? ['app'] } } : {}),
       });
       if (!opts.printEnv) {
         out(`Kafka ${kafka.version} running on ${kafka.brokers} (pid ${kafka.pid}, data dir ${kafka.dataDir}, log ${kafka.logFile})`);
         out(`stop it with: multidispatch dev down${opts.dataDir ? ` --data-dir ${opts.dataDir}` : ''}`);
       }
+      for (const l of secureLines(kafka, opts.printEnv, opts.user?.[0] ?? 'app')) out(l);
       out(envLine(kafka.brokers, opts.printEnv));
     });
 
