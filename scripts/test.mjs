@@ -7,7 +7,8 @@
 //
 // The tests get: KAFKA_BROKERS, STATSD_EXPORTER_HOST, STATSD_EXPORTER_PORT, STATSD_EXPORTER_METRICS_URL,
 // MULTIDISPATCH_TEST_KAFKA_DATA_DIR and MULTIDISPATCH_TEST_KAFKA_STATE (the broker's state.json, rewritten when a
-// fault test restarts the broker through test/support/kafka.ts).
+// fault test restarts the broker through test/support/kafka.ts), and MULTIDISPATCH_TEST_SECURE_KAFKA_DIR: the data dir
+// of a second, secured broker (SASL_SSL, SCRAM-SHA-512 users publisher, loader, deriver, tailer, nobody; ACLs on).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -97,13 +98,20 @@ say(`build done in ${secs(t0)}`);
 // (c) servers
 const workDir = mkdtempSync(join(tmpdir(), 'multidispatch-test-'));
 const kafkaDataDir = join(workDir, 'kafka');
+// A second broker for the security tests: SASL_SSL, SCRAM-SHA-512, ACLs enforced (`multidispatch dev up --secure`).
+const secureDataDir = join(workDir, 'kafka-secure');
+const SECURE_USERS = ['publisher', 'loader', 'deriver', 'tailer', 'nobody'];
 let statsd;
 let kafkaStarted = false;
+let secureStarted = false;
 let cleaning;
 async function cleanup() {
   cleaning ??= (async () => {
     if (kafkaStarted) {
       await kafkaMod.stopKafka(kafkaDataDir, { graceMs: 15_000 }).catch((err) => say(`stopping Kafka: ${describeError(err)}`));
+    }
+    if (secureStarted) {
+      await kafkaMod.stopKafka(secureDataDir, { graceMs: 15_000 }).catch((err) => say(`stopping the secured Kafka: ${describeError(err)}`));
     }
     if (statsd) await statsd.stop().catch((err) => say(`stopping statsd_exporter: ${describeError(err)}`));
   })();
@@ -119,10 +127,11 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 }
 
 t0 = Date.now();
-say(`starting Kafka and statsd_exporter (work dir ${workDir})`);
+say(`starting Kafka, a secured Kafka (SASL_SSL) and statsd_exporter (work dir ${workDir})`);
 const results = await Promise.allSettled([
   kafkaMod.startKafka({ dataDir: kafkaDataDir, onProgress: (m) => say(`kafka: ${m}`) }).then((k) => ((kafkaStarted = true), k)),
   statsdMod.startStatsdExporter({ logFile: join(workDir, 'statsd_exporter.log'), onProgress: (m) => say(`statsd_exporter: ${m}`) }),
+  kafkaMod.startKafka({ dataDir: secureDataDir, secure: { users: SECURE_USERS }, timeoutMs: 180_000, onProgress: (m) => say(`kafka (secure): ${m}`) }).then((k) => ((secureStarted = true), k)),
 ]);
 if (results[1].status === 'fulfilled') statsd = results[1].value;
 const failures = results.filter((r) => r.status === 'rejected');
@@ -133,7 +142,8 @@ if (failures.length > 0) {
   process.exit(1);
 }
 const kafka = results[0].value;
-say(`servers up in ${secs(t0)}: KAFKA_BROKERS=${kafka.brokers}, statsd udp ${statsd.host}:${statsd.port}, ${statsd.metricsUrl}`);
+const secureKafka = results[2].value;
+say(`servers up in ${secs(t0)}: KAFKA_BROKERS=${kafka.brokers}, statsd udp ${statsd.host}:${statsd.port}, ${statsd.metricsUrl}, secured Kafka ${secureKafka.brokers}`);
 
 // (d) tests
 const env = {
@@ -144,6 +154,7 @@ const env = {
   STATSD_EXPORTER_METRICS_URL: statsd.metricsUrl,
   MULTIDISPATCH_TEST_KAFKA_DATA_DIR: kafka.dataDir,
   MULTIDISPATCH_TEST_KAFKA_STATE: join(kafka.dataDir, 'state.json'),
+  MULTIDISPATCH_TEST_SECURE_KAFKA_DIR: secureKafka.dataDir,
   KAFKAJS_NO_PARTITIONER_WARNING: '1',
   // bin/multidispatch.js would force an exit 1 s after a command ends; off here, so a handle a command leaves open fails its test.
   MULTIDISPATCH_NO_EXIT_GUARD: '1',

@@ -252,8 +252,8 @@ export class KafkaAuthorizationError extends MdError {
   readonly resourceType: KafkaResourceType;
   readonly resource: string;
   readonly operation: string;
-  constructor(resourceType: KafkaResourceType, resource: string, operation: string, options: MdErrorOptions = {}) {
-    super('MD_KAFKA_AUTHORIZATION', `not authorized: ${operation} on ${resourceType} '${resource}' is denied to this principal (grant it with an ACL; see docs/operations.md)`, options);
+  constructor(resourceType: KafkaResourceType, resource: string, operation: string, options: MdErrorOptions & { detail?: string } = {}) {
+    super('MD_KAFKA_AUTHORIZATION', `not authorized: ${operation} on ${resourceType} '${resource}' is denied to this principal (${options.detail ? `${options.detail}; ` : ''}grant it with an ACL; see docs/operations.md)`, options);
     this.resourceType = resourceType;
     this.resource = resource;
     this.operation = operation;

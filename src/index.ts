@@ -27,3 +27,4 @@ export { tumbling, hopping, sliding, parseDuration, type WindowSpec } from './de
 export { MetricEngine, routeKey, type MetricValue, type AlertTransition, type MetricInput, type EngineEvent } from './derive/engine.js';
 export { DeriveRunner, type DeriveOptions } from './derive/runner.js';
 export { decodeMetric, decodeAlert, type DecodedMetric, type DecodedAlert } from './derive/outputs.js';
+export { resolveKafkaConfig, readKafkaProperties, connectionFromProperties, KAFKA_PROPERTIES, type KafkaConfigSources, type KafkaProperties } from './config/kafka.js';

@@ -39,6 +39,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       // --help and --version exit through here with code 0; usage errors were already printed.
       return err.exitCode === 0 ? 0 : 2;
     }
+    // MULTIDISPATCH_DEBUG=1: the stack of the error as it came (redacted like every line), for a bug report.
+    if (process.env.MULTIDISPATCH_DEBUG) process.stderr.write(redact(`${String((err as Error)?.stack ?? err)}\n`));
     const typed = classifyKafkaError(err);
     const message = typed instanceof Error ? typed.message : String(typed);
     process.stderr.write(redact(`multidispatch: ${message}\n`));

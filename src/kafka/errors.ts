@@ -25,6 +25,8 @@ const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNR
 
 interface KafkaJsLike extends Error {
   type?: string;
+  /** Set by kafkajs on per-topic errors (KafkaJSCreateTopicError, …). */
+  topic?: string;
   code?: string | number;
   broker?: string;
   cause?: unknown;
@@ -65,11 +67,22 @@ export function classifyKafkaError(err: unknown, ctx: KafkaErrorContext = {}): u
     const resourceType = AUTHZ[type];
     if (resourceType) {
       const resource =
-        resourceType === 'topic' ? (ctx.topics && ctx.topics.length > 0 ? ctx.topics.join("', '") : '(unknown)')
+        resourceType === 'topic' && typeof e.topic === 'string' ? e.topic
+        : resourceType === 'topic' ? (ctx.topics && ctx.topics.length > 0 ? ctx.topics.join("', '") : '(unknown)')
         : resourceType === 'group' ? ctx.group ?? '(unknown)'
         : resourceType === 'transactional id' ? ctx.transactionalId ?? '(unknown)'
         : 'kafka-cluster';
-      return new KafkaAuthorizationError(resourceType, resource, ctx.operation ?? 'access', { cause: err });
+      const operation = e.name === 'KafkaJSCreateTopicError' ? 'CREATE (it does not exist, or this principal cannot see it)' : ctx.operation ?? 'access';
+      return new KafkaAuthorizationError(resourceType, resource, operation, { cause: err });
+    }
+    // kafkajs drops the FindCoordinator error (GROUP_/TRANSACTIONAL_ID_AUTHORIZATION_FAILED) and says only that no
+    // coordinator was found; on a reachable cluster that is how a missing ACL shows. The stack tells which one.
+    if (e.name === 'KafkaJSGroupCoordinatorNotFound') {
+      const stack = e.stack ?? '';
+      const txn = /eosManager/.test(stack) && !/sendOffsets/.test(stack);
+      const detail = 'the broker would not name its coordinator, which is how Kafka answers a missing ACL';
+      if (txn && ctx.transactionalId) return new KafkaAuthorizationError('transactional id', ctx.transactionalId, 'WRITE and DESCRIBE', { cause: err, detail });
+      if (!txn && ctx.group) return new KafkaAuthorizationError('group', ctx.group, 'READ', { cause: err, detail });
     }
     if (e.name === 'KafkaJSSASLAuthenticationError' || type === 'SASL_AUTHENTICATION_FAILED' || type === 'ILLEGAL_SASL_STATE' || type === 'UNSUPPORTED_SASL_MECHANISM') {
       const why = type === 'UNSUPPORTED_SASL_MECHANISM' ? 'the broker does not enable this SASL mechanism' : 'wrong user name or password, or the user does not exist';

@@ -1,5 +1,5 @@
 import type { Admin, Kafka, Message, Producer } from 'kafkajs';
-import { KafkaDeliveryError } from '../errors.js';
+import { KafkaAuthorizationError, KafkaDeliveryError } from '../errors.js';
 import { partitionForKey } from './murmur2.js';
 
 export interface ProduceRecord {
@@ -75,6 +75,7 @@ export class ProducerPort {
       count = meta.topics[0]?.partitions.length ?? 0;
     } catch (err) {
       const e = err as { type?: string; message?: string };
+      if (e.type === 'TOPIC_AUTHORIZATION_FAILED') throw new KafkaAuthorizationError('topic', topic, 'DESCRIBE (and WRITE)', { cause: err });
       if (e.type === 'UNKNOWN_TOPIC_OR_PARTITION' || /does not host this topic-partition|unknown topic/i.test(e.message ?? '')) {
         throw new KafkaDeliveryError(topic, 'the topic does not exist (create it first; the publisher never auto-creates topics)', { cause: err });
       }

@@ -1,4 +1,5 @@
-import { BufferFullError, ClosedError, DeliveryTimeoutError, KafkaDeliveryError } from '../../errors.js';
+import { BufferFullError, ClosedError, DeliveryTimeoutError, KafkaAuthenticationError, KafkaAuthorizationError, KafkaDeliveryError } from '../../errors.js';
+import { classifyKafkaError } from '../../kafka/errors.js';
 import { isRetriable, type ProducerPort, type ProduceRecord, type RecordPosition } from '../../kafka/producer.js';
 
 export interface KafkaSinkOptions {
@@ -187,11 +188,14 @@ export class KafkaSink {
           if (batch.length === 0) break;
           continue;
         }
-        const retriable = isRetriable(err);
+        // A missing ACL or failed authentication will not heal by retrying: fail fast with the typed error.
+        const typed = classifyKafkaError(err, { topics: [...new Set(batch.map((p) => p.record.topic))], operation: 'WRITE' });
+        const denied = typed instanceof KafkaAuthorizationError || typed instanceof KafkaAuthenticationError;
+        const retriable = !denied && isRetriable(err);
         const waited = Date.now() - batch[0]!.acceptedAt;
         if (!retriable || waited + backoff > this.options.deliveryTimeoutMs) {
           const topic = batch[0]!.record.topic;
-          const error = retriable
+          const error = denied ? typed : retriable
             ? new DeliveryTimeoutError(topic, this.options.deliveryTimeoutMs, err)
             : new KafkaDeliveryError(topic, (err as Error).message ?? String(err), { cause: err });
           this.stats.failed += batch.length;
