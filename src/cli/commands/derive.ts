@@ -6,6 +6,7 @@ import pino from 'pino';
 import { UsageError } from '../../errors.js';
 import { defineMetrics, type MetricDefinition, type TableDefinition } from '../../derive/definitions.js';
 import { DeriveRunner } from '../../derive/runner.js';
+import { isBindHost, PROMETHEUS_HOST_RULE } from '../../derive/options.js';
 import { loadSchema } from '../../schema/index.js';
 import { resolveBrokers } from '../brokers.js';
 
@@ -20,6 +21,7 @@ interface DeriveFlags {
   idleMs?: string;
   commitIntervalMs?: string;
   prometheusPort?: string;
+  prometheusHost?: string;
   stateDir?: string;
   stateCacheKeys?: string;
   statsd?: string;
@@ -77,7 +79,8 @@ export function registerDerive(program: Command): void {
     .option('--commit-interval-ms <ms>', 'how often outputs, state and offsets are committed, > 0 (default 1000)')
     .option('--state-dir <dir>', 'keep task state on local disk (LMDB) under DIR/<group>: windows are read from it on demand (state larger than memory) and a restart reads only the changelog written since (default: state in memory, rebuilt from the changelog)')
     .option('--state-cache-keys <n>', 'with --state-dir: windows per metric and task kept in memory besides those changed since the last commit (default 50000)')
-    .option('--prometheus-port <port>', 'serve Prometheus /metrics on 127.0.0.1:PORT (business metrics and consumer health)')
+    .option('--prometheus-port <port>', 'serve Prometheus /metrics (business metrics and consumer health), /healthz and /readyz on PORT (0: a free one)')
+    .option('--prometheus-host <host>', 'address --prometheus-port binds to (default 127.0.0.1; 0.0.0.0 or :: for every interface)')
     .option('--statsd <host:port>', 'also send committed values to StatsD (gauges for windows, counters for per-event values and alerts)')
     .option('--statsd-prefix <prefix>', 'prefix for the StatsD metric names, e.g. kitchen.')
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
@@ -86,6 +89,8 @@ export function registerDerive(program: Command): void {
       const idleMs = int('--idle-ms', flags.idleMs);
       const commitIntervalMs = int('--commit-interval-ms', flags.commitIntervalMs, 1);
       const prometheusPort = int('--prometheus-port', flags.prometheusPort, 0, 65535);
+      if (flags.prometheusHost !== undefined && !isBindHost(flags.prometheusHost)) throw new UsageError(`--prometheus-host ${PROMETHEUS_HOST_RULE}, got '${flags.prometheusHost}'`);
+      if (flags.prometheusHost !== undefined && prometheusPort === undefined) throw new UsageError('--prometheus-host needs --prometheus-port');
       const stateCacheKeys = int('--state-cache-keys', flags.stateCacheKeys, 1);
       if (stateCacheKeys !== undefined && !flags.stateDir) throw new UsageError('--state-cache-keys needs --state-dir (without it every window is in memory)');
       const schema = await loadSchema(flags.proto);
@@ -114,6 +119,7 @@ export function registerDerive(program: Command): void {
         ...(commitIntervalMs !== undefined ? { commitIntervalMs } : {}),
         ...(statsd ? { statsd } : {}),
         ...(prometheusPort !== undefined ? { prometheusPort } : {}),
+        ...(flags.prometheusHost !== undefined ? { prometheusHost: flags.prometheusHost } : {}),
         ...(flags.stateDir ? { stateDir: flags.stateDir } : {}),
         ...(stateCacheKeys !== undefined ? { stateCacheKeys } : {}),
       });
@@ -127,7 +133,7 @@ export function registerDerive(program: Command): void {
         process.once('SIGTERM', () => stop('SIGTERM'));
       });
       await runner.start();
-      logger.info({ metrics: metrics.map((m) => m.name), group: runner.group, metricsTopic: runner.metricsTopic, prometheus: runner.prometheusPort ? `http://127.0.0.1:${runner.prometheusPort}/metrics` : undefined }, 'derive started');
+      logger.info({ metrics: metrics.map((m) => m.name), group: runner.group, metricsTopic: runner.metricsTopic, prometheus: runner.prometheusUrl ? `${runner.prometheusUrl}/metrics` : undefined }, 'derive started');
       await done;
     });
 }
