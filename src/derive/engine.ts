@@ -569,6 +569,11 @@ export class MetricEngine {
     return n;
   }
 
+  /** Alert rules firing, per metric with an alert (over the groups of the partitions this engine holds, restored ones included). */
+  alertsFiring(): Record<string, number> {
+    return Object.fromEntries(this.metrics.filter((m) => m.metric.alert).map((m) => [m.metric.name, m.firing.size]));
+  }
+
   /** Late events dropped so far, per metric (over the partitions this engine holds). */
   lateDropped(): Record<string, number> {
     return Object.fromEntries(this.metrics.map((m) => [m.metric.name, m.late]));

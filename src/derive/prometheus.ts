@@ -56,10 +56,9 @@ export class DerivePrometheus {
     this.tableRows = new Gauge({ name: `${prefix}table_rows`, help: 'rows held per table', labelNames: ['table'], registers: r });
   }
 
-  /** Records committed outputs (call after the transaction committed). */
-  observe(out: Pick<EngineOutput, 'values' | 'alerts'>): void {
+  /** Records committed values (call after the transaction committed). */
+  observe(out: Pick<EngineOutput, 'values'>): void {
     for (const v of out.values) this.windows.set(v);
-    for (const a of out.alerts) this.alertsFiring.inc({ metric: a.metric }, a.state === 'firing' ? 1 : -1);
   }
 
   /**

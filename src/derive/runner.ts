@@ -769,6 +769,8 @@ export class DeriveRunner {
     this.stats.lateDropped = Object.values(late).reduce((a, b) => a + b, 0);
     this.prometheus.addTotals(this.prometheus.late, { ...this.engine.lateDroppedHere(), ...(this.local?.lateDroppedHere() ?? {}) });
     this.prometheus.addTotals(this.prometheus.missingJoins, { ...this.engine.missingJoins(), ...(this.local?.missingJoins() ?? {}) });
+    // Set from the engines' alert states rather than counted from transitions: restored and moved-away groups count right.
+    for (const [metric, n] of Object.entries({ ...this.engine.alertsFiring(), ...(this.local?.alertsFiring() ?? {}) })) this.prometheus.alertsFiring.set({ metric }, n);
   }
 
 }

@@ -16,7 +16,7 @@ import { capturingLogger } from '../support/loader.js';
 
 const MIN = 60_000;
 const T0 = Date.UTC(2026, 10, 23, 10, 0, 0);
-const metrics = defineMetrics(schema, [{ name: 'rejections_1m', from: 'orders.v1.OrderRejected', groupBy: ['aggregator'], window: tumbling('1m') }]);
+const metrics = defineMetrics(schema, [{ name: 'rejections_1m', from: 'orders.v1.OrderRejected', groupBy: ['aggregator'], window: tumbling('1m'), alert: { atLeast: 1 } }]);
 
 async function publish(topic: string, events: Array<{ aggregator: string; t: number }>): Promise<void> {
   const p = createPublisher({ schema, producer: 'derive-prometheus-test', kafka: { brokers: brokers() }, statsd: false, topics: { 'orders.v1': topic } });
@@ -134,6 +134,9 @@ describe('derive Prometheus endpoint (real broker)', () => {
     await readAll(metricsTopic, { count: 4, timeoutMs: 60_000 }); // + deliveroo [1m, 2m), careem [2m, 3m)
     text = await scrapeUntil(runner, 'talabat and deliveroo removed', (x) => sample(x, 'talabat') === undefined && sample(x, 'deliveroo') === undefined);
     assert.equal(sample(text, 'careem'), 1);
+    // Every window had an event, so the alert fired for each group and none resolved.
+    const firing = /^multidispatch_derive_alerts_firing\{metric="rejections_1m"\} 3$/m;
+    assert.match(text, firing);
 
     await runner.stop();
     assert.deepEqual(runner.health(), { ok: false, reason: 'stopping' });
@@ -147,5 +150,6 @@ describe('derive Prometheus endpoint (real broker)', () => {
     assert.equal(again.prometheusUrl, `http://127.0.0.1:${again.prometheusPort}`);
     assert.ok(answers.at(-1)!.restoredRecords > 0, `ready after the restore (${answers.at(-1)!.restoredRecords} changelog records read when it said ready)`);
     assert.deepEqual(await get(again, '/healthz'), { status: 200, text: 'ok\n' });
+    await scrapeUntil(again, 'the alert states read back from the changelog', (x) => firing.test(x));
   });
 });
