@@ -128,7 +128,7 @@ export class TaskCommitter {
     this.deps.stats.produced += values.length + alerts.length;
     this.deps.stats.repartitioned += t.repartition.length;
     this.deps.prometheus.produced.inc(values.length + alerts.length);
-    this.deps.prometheus.observe(t.out, { ...this.deps.engines.agg.lateDropped(), ...(this.deps.engines.src?.lateDropped() ?? {}) });
+    this.deps.prometheus.observe(t.out);
     this.toStatsd(t.out);
     this.deps.log.debug({ task: taskId(t.kind, t.partition), values: t.out.values.length, alerts: t.out.alerts.length, repartitioned: t.repartition.length, changelog: t.changelog.length }, 'transaction committed');
     t.changelog = undefined;

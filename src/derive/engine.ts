@@ -78,6 +78,8 @@ interface MetricState {
   firing: Set<string>;
   late: number;
   latePerPartition: Map<number, number>;
+  /** Late events this engine dropped itself (neither restored nor forgotten with a partition). */
+  lateHere: number;
   missingJoins: number;
 }
 
@@ -111,7 +113,7 @@ export class MetricEngine {
   ) {
     this.metrics = metrics.map((metric) => {
       const { agg, valueOf } = aggregationFor(metric);
-      const state: MetricState = { metric, agg, valueOf, stores: new Map(), joins: new Map(), firing: new Set(), late: 0, latePerPartition: new Map(), missingJoins: 0 };
+      const state: MetricState = { metric, agg, valueOf, stores: new Map(), joins: new Map(), firing: new Set(), late: 0, latePerPartition: new Map(), lateHere: 0, missingJoins: 0 };
       this.byName.set(metric.name, state);
       return state;
     });
@@ -301,6 +303,7 @@ export class MetricEngine {
 
   private countLate(m: MetricState, partition: number): void {
     m.late++;
+    m.lateHere++;
     m.latePerPartition.set(partition, (m.latePerPartition.get(partition) ?? 0) + 1);
     this.markDirty(partition, `l|${m.metric.name}`);
   }
@@ -566,8 +569,35 @@ export class MetricEngine {
     return n;
   }
 
+  /** Alert rules firing, per metric with an alert (over the groups of the partitions this engine holds, restored ones included). */
+  alertsFiring(): Record<string, number> {
+    return Object.fromEntries(this.metrics.filter((m) => m.metric.alert).map((m) => [m.metric.name, m.firing.size]));
+  }
+
   /** Late events dropped so far, per metric (over the partitions this engine holds). */
   lateDropped(): Record<string, number> {
     return Object.fromEntries(this.metrics.map((m) => [m.metric.name, m.late]));
+  }
+
+  /**
+   * Late events this engine has dropped since it was made, per metric. Unlike `lateDropped()` it only grows:
+   * counts restored with a partition's state are not added, nor are those of a partition that moved away taken
+   * off — what a per-process counter (Prometheus `_total`) counts.
+   */
+  lateDroppedHere(): Record<string, number> {
+    return Object.fromEntries(this.metrics.map((m) => [m.metric.name, m.lateHere]));
+  }
+
+  /**
+   * Stream time of a windowed metric's windows: the latest over the partitions this engine holds (undefined
+   * before any; a metric with an absence join runs on its own clock). What decides that a group whose windows
+   * stopped closing is gone (see WindowGauges).
+   */
+  streamTime(metric: string, wallNow: number): number | undefined {
+    const m = this.byName.get(metric);
+    if (!m?.metric.window) return undefined;
+    let t = Number.NEGATIVE_INFINITY;
+    for (const clocks of this.clocks.values()) t = Math.max(t, clocks.get(this.aggClockKey(m))?.now(wallNow) ?? t);
+    return Number.isFinite(t) ? t : undefined;
   }
 }

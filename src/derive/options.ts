@@ -3,6 +3,7 @@
  * option is reported by name instead of surfacing later as a broker error; it also names the internal topics,
  * hence the topic-name rule on the group.
  */
+import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { KafkaConnectionOptions } from '../kafka/client.js';
@@ -34,8 +35,13 @@ export interface DeriveOptions {
    * `<prefix><metric>.alert` tagged with the state. Sent after the transaction commits (at most once).
    */
   statsd?: { host?: string; port?: number; prefix?: string; globalTags?: Record<string, string> };
-  /** Serve Prometheus /metrics on this loopback port (0: a free one); omit for none. */
+  /** Serve Prometheus /metrics, /healthz and /readyz on this port (0: a free one); omit for none. */
   prometheusPort?: number;
+  /**
+   * The address that endpoint binds to (default 127.0.0.1, loopback only; `0.0.0.0` or `::` for every
+   * interface, so that a Prometheus server or a kubelet elsewhere can reach it). Needs `prometheusPort`.
+   */
+  prometheusHost?: string;
   /**
    * Keep every task's state on local disk (LMDB) under `<stateDir>/<group>/`, with the changelog offset it
    * reflects: a restart then reads only the changelog after it. Omit to rebuild every task from its changelog.
@@ -50,6 +56,14 @@ export interface DeriveOptions {
 }
 
 const TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
+const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+export const PROMETHEUS_HOST_RULE = 'must be an IP address (127.0.0.1, 0.0.0.0, ::; no brackets, no port) or a host name';
+
+/** Whether `host` is something to bind to: an IP address, or a host name (not a mistyped address like 10.0.0.256). */
+export function isBindHost(host: string): boolean {
+  return isIP(host) !== 0 || (HOST_NAME.test(host) && !/^[\d.]+$/.test(host));
+}
+
 export const runnerOptionsSchema = z
   .object({
     group: z.string().regex(TOPIC, 'must be letters, digits, . _ - (it names topics)').max(200).optional(),
@@ -63,6 +77,7 @@ export const runnerOptionsSchema = z
     repartitionPurgeIntervalMs: z.number().int('must be a whole number of ms').positive('must be > 0').optional(),
     statsd: z.object({ host: z.string().min(1).optional(), port: z.number().int().min(1).max(65535).optional(), prefix: z.string().optional(), globalTags: z.record(z.string()).optional() }).strict().optional(),
     prometheusPort: z.number().int().min(0).max(65535).optional(),
+    prometheusHost: z.string().refine(isBindHost, PROMETHEUS_HOST_RULE).optional(),
     stateDir: z.string().min(1, 'must be a directory path').optional(),
     stateCacheKeys: z.number().int('must be a whole number').positive('must be > 0').optional(),
     kafka: z.unknown(),
@@ -70,4 +85,5 @@ export const runnerOptionsSchema = z
     metrics: z.array(z.unknown()),
     logger: z.unknown().optional(),
   })
-  .strict();
+  .strict()
+  .refine((o) => o.prometheusHost === undefined || o.prometheusPort !== undefined, { path: ['prometheusHost'], message: 'needs prometheusPort (without it nothing is served)' });

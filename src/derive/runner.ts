@@ -12,7 +12,7 @@ import { emptyOutput, MetricEngine, type EngineOutput, type MetricInput } from '
 import { TableState } from './tables.js';
 import { readFromStart } from './topic-reader.js';
 import { LmdbTaskStore, type TaskStateStore } from './local-store.js';
-import { DerivePrometheus } from './prometheus.js';
+import { DerivePrometheus, type Probe } from './prometheus.js';
 import { StreamClock } from './windows.js';
 import { isFenced, taskId, type JoinWatermark, type Task, type TaskDeps, type Watermark } from './task.js';
 import { runnerOptionsSchema, type DeriveOptions } from './options.js';
@@ -85,6 +85,10 @@ export class DeriveRunner {
   private readonly statsd: HotShotsSink | undefined;
   /** The port /metrics is served on, after start() (when prometheusPort was given). */
   prometheusPort: number | undefined;
+  /** The base URL the Prometheus endpoints are bound to, after start() (`http://0.0.0.0:9464`). */
+  prometheusUrl: string | undefined;
+  /** Metrics aggregated in source tasks (the `local` engine's); the others are aggregate tasks'. */
+  private readonly localMetrics: string[];
   readonly stats = {
     consumed: 0, produced: 0, repartitioned: 0, restoredRecords: 0, restoredKeys: 0, restoreMs: 0, rebalances: 0, skippedUnknown: 0, tableRecords: 0, lateDropped: 0,
     commits: 0, changelogRecords: 0, changelogTombstones: 0, changelogBytes: 0, changelogMaxRecordBytes: 0, purgedPartitions: 0,
@@ -107,6 +111,7 @@ export class DeriveRunner {
     const local = options.metrics.filter(isLocal);
     this.engine = new MetricEngine(options.metrics.filter((m) => !isLocal(m)), { idleMs: this.idleMs, externalTime: true });
     this.local = local.length > 0 ? new MetricEngine(local, { idleMs: this.idleMs }) : undefined;
+    this.localMetrics = local.map((m) => m.name);
     this.log = options.logger ?? pino({ name: 'multidispatch-derive' }, pino.destination(2));
     this.group = options.group ?? 'multidispatch-derive';
     this.metricsTopic = options.metricsTopic ?? 'multidispatch.metrics';
@@ -150,7 +155,12 @@ export class DeriveRunner {
   }
 
   private async open(): Promise<void> {
-    if (this.options.prometheusPort !== undefined) this.prometheusPort = await this.prometheus.listen(this.options.prometheusPort);
+    if (this.options.prometheusPort !== undefined) {
+      const bound = await this.prometheus.listen(this.options.prometheusPort, this.options.prometheusHost ?? '127.0.0.1', { health: () => this.health(), readiness: () => this.readiness() });
+      [this.prometheusPort, this.prometheusUrl] = [bound.port, bound.url];
+      this.log.info({ metrics: `${bound.url}/metrics`, health: `${bound.url}/healthz`, readiness: `${bound.url}/readyz` }, 'Prometheus endpoint listening');
+    }
+    this.phase = 'checking topics';
     const partitions = await this.checkPartitions();
     this.partitions = partitions;
     // Internal topics are partitioned like the tasks: changelog partition p holds the state of task p.
@@ -167,13 +177,24 @@ export class DeriveRunner {
     await this.checkInternalTopics(internal, partitions);
     if (this.options.stateDir !== undefined) await this.openStore(this.options.stateDir, internal);
     this.wire(this.admin);
+    this.phase = 'loading tables';
     if (this.tableTopics.size > 0) await this.startTables();
+    this.phase = 'joining the consumer group';
 
     this.consumer = this.kafka.consumer({ groupId: this.group, readUncommitted: false, sessionTimeout: 10_000, heartbeatInterval: 1000, allowAutoTopicCreation: false });
+    this.consumer.on(this.consumer.events.REBALANCING, () => {
+      this.rebalancing = true;
+    });
+    this.consumer.on(this.consumer.events.CRASH, (e) => {
+      if (!e.payload.restart) this.crashed = e.payload.error;
+    });
     this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
       this.stats.rebalances++;
       this.prometheus.rebalances.inc();
       const assigned = e.payload.memberAssignment;
+      // Known at once (readiness counts the tasks still to restore from it); the tasks follow under the lock.
+      this.assigned = assigned;
+      this.rebalancing = false;
       void this.locked(() => this.onAssignment(assigned)).catch((err) => void this.fail(err));
     });
     // Also for batches with nothing to process (transaction markers, aborted records): which inputs are read to the end.
@@ -188,6 +209,40 @@ export class DeriveRunner {
     await this.consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (p) => this.locked(() => this.eachBatch(p)) });
     this.timer = setInterval(() => void this.locked(() => this.tickAndCommit()).catch((err) => void this.fail(err)), this.options.commitIntervalMs ?? 1000);
     this.watch();
+    this.phase = undefined;
+  }
+
+  /** /healthz: alive unless stopping, failed, or its consumer crashed for good (a restart is what helps then). */
+  health(): Probe {
+    if (this.fatal) return { ok: false, reason: `failed: ${this.fatal.message}` };
+    if (this.crashed) return { ok: false, reason: `consumer crashed: ${this.crashed.message}` };
+    if (this.stopped) return { ok: false, reason: 'stopping' };
+    return { ok: true, reason: 'ok' };
+  }
+
+  /**
+   * /readyz: ready when the consumer runs, has partitions assigned, and every assigned task with state has
+   * restored it (as in Kafka Streams, where an instance is RUNNING once its active tasks are restored).
+   */
+  readiness(): Probe {
+    const health = this.health();
+    if (!health.ok) return health;
+    if (this.phase !== undefined) return { ok: false, reason: `starting: ${this.phase}` };
+    if (this.assigned === undefined) return { ok: false, reason: 'starting: joining the consumer group' };
+    if (this.rebalancing) return { ok: false, reason: 'rebalancing' };
+    const assigned = this.assignedTasks();
+    if (assigned.all === 0) return { ok: false, reason: 'no partitions assigned' };
+    const pending = assigned.withState.filter((id) => !this.tasks.has(id) || this.restoring.has(id)).length;
+    if (pending > 0) return { ok: false, reason: `restoring ${pending} task(s)` };
+    return { ok: true, reason: 'ok' };
+  }
+
+  /** The tasks of the last assignment: how many, and the ids of those with state to restore. */
+  private assignedTasks(): { all: number; withState: string[] } {
+    const agg = this.assigned?.[this.repartitionTopic] ?? [];
+    const src = new Set(Object.entries(this.assigned ?? {}).flatMap(([topic, ps]) => (topic === this.repartitionTopic ? [] : ps)));
+    const withState = [...agg.map((p) => taskId('agg', p)), ...(this.local ? [...src].map((p) => taskId('src', p)) : [])];
+    return { all: agg.length + src.size, withState };
   }
 
   /**
@@ -293,7 +348,10 @@ export class DeriveRunner {
   }
 
   async stop(): Promise<void> {
-    if (this.stopped) return;
+    if (this.stopped) {
+      await this.prometheus.close(); // left answering 503 after a fatal error
+      return;
+    }
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     if (this.watchdog) clearInterval(this.watchdog);
@@ -337,14 +395,18 @@ export class DeriveRunner {
   private async fail(err: unknown): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.fatal = err as Error;
     if (this.timer) clearInterval(this.timer);
     this.log.error({ err: (err as Error).message }, 'derive stopped: a transaction failed; restart to resume from the last commit');
-    await this.release();
+    await this.release({ keepEndpoint: true });
     this.onFatal?.(err as Error);
   }
 
-  /** Closes every client, server and timer this runner opened, committing nothing. */
-  private async release(): Promise<void> {
+  /**
+   * Closes every client, server and timer this runner opened, committing nothing. `keepEndpoint`: the Prometheus
+   * endpoint stays up, its /healthz answering 503, until stop() — so that whoever supervises the process sees why.
+   */
+  private async release({ keepEndpoint = false } = {}): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     if (this.watchdog) clearInterval(this.watchdog);
     await this.consumer?.disconnect().catch(() => undefined);
@@ -353,7 +415,7 @@ export class DeriveRunner {
     this.tasks.clear();
     await this.admin?.disconnect().catch(() => undefined);
     await this.store?.close().catch(() => undefined);
-    await this.prometheus.close().catch(() => undefined);
+    if (!keepEndpoint) await this.prometheus.close().catch(() => undefined);
     await this.statsd?.close().catch(() => undefined);
   }
 
@@ -373,6 +435,16 @@ export class DeriveRunner {
 
   /** What the runner is waiting on (for the stall watchdog's message). */
   private stage = 'starting';
+  /** What start() is doing, until the consumer runs (readiness says it); undefined once started. */
+  private phase: string | undefined = 'starting';
+  /** The assignment of the last rebalance (topic → partitions), and whether a rebalance is under way. */
+  private assigned: Record<string, number[]> | undefined;
+  private rebalancing = false;
+  /** Tasks with state created but not yet restored. */
+  private readonly restoring = new Set<string>();
+  /** The error that stopped the runner (fail()), or that stopped its consumer for good (CRASH without restart). */
+  private fatal: Error | undefined;
+  private crashed: Error | undefined;
   /** `topic:partition` of input partitions whose last fetched batch reached the high watermark. */
   private readonly fetchedToEnd = new Set<string>();
   private busySince: number | undefined;
@@ -416,6 +488,10 @@ export class DeriveRunner {
     this.tasks.delete(taskId(task.kind, task.partition));
     if (task.kind === 'agg') this.engine.drop(task.partition);
     else this.local?.drop(task.partition);
+    // Its groups and lag are the new owner's to show now.
+    const metrics = task.kind === 'src' ? this.localMetrics : this.options.metrics.map((m) => m.name).filter((m) => !this.localMetrics.includes(m));
+    this.prometheus.windows.forgetPartition(task.partition, metrics);
+    for (const topic of task.kind === 'src' ? this.topics : [this.repartitionTopic]) this.prometheus.lag.remove({ topic, partition: String(task.partition) });
   }
 
   private async newTask(kind: Task['kind'], partition: number): Promise<Task> {
@@ -482,9 +558,15 @@ export class DeriveRunner {
     // Tasks with state: fence every newly assigned one first, then read their state in one pass of the changelog.
     const batch = [...new Set([...this.toRestore[kind], partition])].filter((p) => !this.tasks.has(taskId(kind, p)));
     this.toRestore[kind] = [];
-    const created = [];
-    for (const p of batch) created.push(await this.newTask(kind, p));
-    await this.restorer!.restore(kind, created.map((t) => t.partition));
+    const ids = batch.map((p) => taskId(kind, p));
+    for (const id of ids) this.restoring.add(id);
+    try {
+      const created = [];
+      for (const p of batch) created.push(await this.newTask(kind, p));
+      await this.restorer!.restore(kind, created.map((t) => t.partition));
+    } finally {
+      for (const id of ids) this.restoring.delete(id);
+    }
     return this.tasks.get(taskId(kind, partition))!;
   }
 
@@ -603,6 +685,10 @@ export class DeriveRunner {
     // input) must still report — its clock restored from the committed offset metadata, or "no input".
     for (const p of [...this.toRestore.src]) await this.task('src', p);
     this.toRestore.src = [];
+    // Aggregate tasks are restored now too, not when their first record arrives: an instance is ready once every
+    // task it was given has its state, and an idle repartition partition would otherwise keep it waiting.
+    const agg = this.toRestore.agg[0];
+    if (agg !== undefined) await this.task('agg', agg);
     const ends = new Map<string, Promise<Array<{ partition: number; high: string; low: string }>>>(); // one end-offsets request per topic per tick
     for (const t of this.tasks.values()) {
       // About to say "no input": checked against the input's end right now, so a task whose input has arrived
@@ -636,6 +722,7 @@ export class DeriveRunner {
       });
     }
     await this.commitAll();
+    this.prometheus.windows.sweep((metric) => (this.localMetrics.includes(metric) ? this.local : this.engine)?.streamTime(metric, now));
     if (now - this.lastPurge >= (this.options.repartitionPurgeIntervalMs ?? 30_000)) {
       this.lastPurge = now;
       await this.purgeRepartition();
@@ -684,8 +771,10 @@ export class DeriveRunner {
     }
     const late = { ...this.engine.lateDropped(), ...(this.local?.lateDropped() ?? {}) };
     this.stats.lateDropped = Object.values(late).reduce((a, b) => a + b, 0);
-    this.prometheus.observe({ values: [], alerts: [] }, late);
-    for (const [metric, n] of Object.entries({ ...this.engine.missingJoins(), ...(this.local?.missingJoins() ?? {}) })) this.prometheus.missingJoins.set({ metric }, n);
+    this.prometheus.addTotals(this.prometheus.late, { ...this.engine.lateDroppedHere(), ...(this.local?.lateDroppedHere() ?? {}) });
+    this.prometheus.addTotals(this.prometheus.missingJoins, { ...this.engine.missingJoins(), ...(this.local?.missingJoins() ?? {}) });
+    // Set from the engines' alert states rather than counted from transitions: restored and moved-away groups count right.
+    for (const [metric, n] of Object.entries({ ...this.engine.alertsFiring(), ...(this.local?.alertsFiring() ?? {}) })) this.prometheus.alertsFiring.set({ metric }, n);
   }
 
 }

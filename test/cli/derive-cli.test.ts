@@ -45,6 +45,20 @@ describe('derive CLI: configuration mistakes exit 2 with one line', () => {
     }
   });
 
+  it('--prometheus-host must be an address, and comes with --prometheus-port', (t) => {
+    const d = definitions(good);
+    t.after(d.cleanup);
+    for (const [flags, re] of [
+      [['--prometheus-port', '0', '--prometheus-host', '0.0.0.0:9464'], /^multidispatch: --prometheus-host must be an IP address .*, got '0\.0\.0\.0:9464'$/],
+      [['--prometheus-host', '0.0.0.0'], /^multidispatch: --prometheus-host needs --prometheus-port$/],
+    ] as const) {
+      const r = cli(['--definitions', d.file, ...flags]);
+      assert.equal(r.status, 2, `${flags.join(' ')}: ${r.stderr}`);
+      assert.equal(oneLine(r.stderr).length, 1, r.stderr);
+      assert.match(r.stderr.trim(), re);
+    }
+  });
+
   it('a definitions module that does not load names the file', (t) => {
     const d = definitions(`[{ name: 'x', from: 'orders.v1.OrderPlaced' }]; import 'no-such-package-anywhere'`);
     t.after(d.cleanup);

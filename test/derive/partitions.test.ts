@@ -177,12 +177,12 @@ describe('derive over partitions (real broker)', () => {
     const gotAlerts = MARKETS.flatMap((m) => alerts.filter((a) => a.dimensions.market === m).map((a) => `${m}|${a.windowEnd}|${a.state}|${a.value}`));
     assert.ok(want.alerts.length >= 2, `the workload fires alerts (${want.alerts.length})`);
     assert.deepEqual(gotAlerts, want.alerts);
-    assert.match(await scrape(runner), /multidispatch_derive_late_events_dropped\{metric="failed_5m"\} 0/);
+    assert.match(await scrape(runner), /multidispatch_derive_late_events_dropped_total\{metric="failed_5m"\} 0/);
 
     // Every window has closed; an event from the first minute is late.
     await publishFailures(topic, [{ ...events[0]!, orderId: 'late-1', t: T0 + 1000 }]);
     const deadline = Date.now() + 30_000;
-    while (!/multidispatch_derive_late_events_dropped\{metric="failed_5m"\} 1/.test(await scrape(runner))) {
+    while (!/multidispatch_derive_late_events_dropped_total\{metric="failed_5m"\} 1/.test(await scrape(runner))) {
       assert.ok(Date.now() < deadline, `the late event was counted:\n${await scrape(runner)}`);
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -301,7 +301,7 @@ describe('derive joins (real broker)', () => {
       assert.equal(records.length, want.size);
       assert.deepEqual(got, want);
       assert.ok(missing > 20);
-      assert.match(await scrape(runner), new RegExp(`multidispatch_derive_missing_joins\\{metric="rejections_by_region"\\} ${missing}\\b`));
+      assert.match(await scrape(runner), new RegExp(`multidispatch_derive_missing_joins_total\\{metric="rejections_by_region"\\} ${missing}\\b`));
       assert.match(await scrape(runner), /multidispatch_derive_table_rows\{table="restaurant"\} 3\b/);
     });
   }

@@ -6,6 +6,7 @@ import pino from 'pino';
 import { UsageError } from '../../errors.js';
 import { defineMetrics, type MetricDefinition, type TableDefinition } from '../../derive/definitions.js';
 import { DeriveRunner } from '../../derive/runner.js';
+import { isBindHost, PROMETHEUS_HOST_RULE } from '../../derive/options.js';
 import { loadSchema } from '../../schema/index.js';
 import { addKafkaOptions, KAFKA_HELP, kafkaConnectionFor, type KafkaFlags } from '../connection.js';
 import { classifyKafkaError } from '../../kafka/errors.js';
@@ -21,6 +22,7 @@ interface DeriveFlags extends KafkaFlags {
   idleMs?: string;
   commitIntervalMs?: string;
   prometheusPort?: string;
+  prometheusHost?: string;
   stateDir?: string;
   stateCacheKeys?: string;
   statsd?: string;
@@ -78,7 +80,8 @@ export function registerDerive(program: Command): void {
     .option('--commit-interval-ms <ms>', 'how often outputs, state and offsets are committed, > 0 (default 1000)')
     .option('--state-dir <dir>', 'keep task state on local disk (LMDB) under DIR/<group>: windows are read from it on demand (state larger than memory) and a restart reads only the changelog written since (default: state in memory, rebuilt from the changelog)')
     .option('--state-cache-keys <n>', 'with --state-dir: windows per metric and task kept in memory besides those changed since the last commit (default 50000)')
-    .option('--prometheus-port <port>', 'serve Prometheus /metrics on 127.0.0.1:PORT (business metrics and consumer health)')
+    .option('--prometheus-port <port>', 'serve Prometheus /metrics (business metrics and consumer health), /healthz and /readyz on PORT (0: a free one)')
+    .option('--prometheus-host <host>', 'address --prometheus-port binds to (default 127.0.0.1; 0.0.0.0 or :: for every interface)')
     .option('--statsd <host:port>', 'also send committed values to StatsD (gauges for windows, counters for per-event values and alerts)')
     .option('--statsd-prefix <prefix>', 'prefix for the StatsD metric names, e.g. kitchen.')
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
@@ -98,6 +101,8 @@ ${EXIT_CODES_HELP}`)
       const idleMs = int('--idle-ms', flags.idleMs);
       const commitIntervalMs = int('--commit-interval-ms', flags.commitIntervalMs, 1);
       const prometheusPort = int('--prometheus-port', flags.prometheusPort, 0, 65535);
+      if (flags.prometheusHost !== undefined && !isBindHost(flags.prometheusHost)) throw new UsageError(`--prometheus-host ${PROMETHEUS_HOST_RULE}, got '${flags.prometheusHost}'`);
+      if (flags.prometheusHost !== undefined && prometheusPort === undefined) throw new UsageError('--prometheus-host needs --prometheus-port');
       const stateCacheKeys = int('--state-cache-keys', flags.stateCacheKeys, 1);
       if (stateCacheKeys !== undefined && !flags.stateDir) throw new UsageError('--state-cache-keys needs --state-dir (without it every window is in memory)');
       const schema = await loadSchema(flags.proto);
@@ -127,6 +132,7 @@ ${EXIT_CODES_HELP}`)
         ...(commitIntervalMs !== undefined ? { commitIntervalMs } : {}),
         ...(statsd ? { statsd } : {}),
         ...(prometheusPort !== undefined ? { prometheusPort } : {}),
+        ...(flags.prometheusHost !== undefined ? { prometheusHost: flags.prometheusHost } : {}),
         ...(flags.stateDir ? { stateDir: flags.stateDir } : {}),
         ...(stateCacheKeys !== undefined ? { stateCacheKeys } : {}),
       });
@@ -147,7 +153,7 @@ ${EXIT_CODES_HELP}`)
       } catch (err) {
         throw classifyKafkaError(err, { ...context, operation: 'start (describe, create, read or write)' });
       }
-      logger.info({ metrics: metrics.map((m) => m.name), group: runner.group, metricsTopic: runner.metricsTopic, prometheus: runner.prometheusPort ? `http://127.0.0.1:${runner.prometheusPort}/metrics` : undefined }, 'derive started');
+      logger.info({ metrics: metrics.map((m) => m.name), group: runner.group, metricsTopic: runner.metricsTopic, prometheus: runner.prometheusUrl ? `${runner.prometheusUrl}/metrics` : undefined }, 'derive started');
       await done.catch((err: unknown) => {
         throw classifyKafkaError(err, { ...context, operation: 'read, write or commit' });
       });
