@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import pino from 'pino';
-import { OptionsError, UsageError } from '../../errors.js';
+import { DeadLetteredError, EXIT_CODES_HELP, OptionsError, UsageError } from '../../errors.js';
 import { createLoader, type LoaderProgress } from '../../loader/loader.js';
 import type { LoaderOptions } from '../../loader/options.js';
 import { loadSchema } from '../../schema/index.js';
@@ -153,7 +153,7 @@ export function registerLoad(program: Command): void {
     .addOption(new Option('--errors-tolerance <mode>', "'all': undecodable records go to the dead-letter topic; 'none': stop at the first (default all)").choices(['all', 'none']))
     .option('--dlq-topic <topic>', 'dead-letter topic (default multidispatch.dlq)')
     .addOption(new Option('--start-from <where>', 'where a group with nothing in the warehouse starts (default earliest)').choices(['earliest', 'latest']))
-    .option('--once', 'load until caught up with the end offsets seen at start, then exit 0 (cron jobs, tests)', false)
+    .option('--once', 'load until caught up with the end offsets seen at start, then exit: 0, or 5 when records went to the dead-letter topic (cron jobs, tests)', false)
     .option('--config <file.json>', 'JSON file with loader options (same names as createLoader; secrets are not allowed there)')
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
     .option('--log-interval-ms <ms>', 'long-running mode: log lag per partition and rows/s this often (default 30000)')
@@ -167,8 +167,7 @@ Environment: KAFKA_BROKERS, MULTIDISPATCH_WAREHOUSE, MULTIDISPATCH_LOAD_GROUP; f
 SNOWFLAKE_USER, SNOWFLAKE_ROLE, SNOWFLAKE_WAREHOUSE, SNOWFLAKE_DATABASE, SNOWFLAKE_SCHEMA and either
 SNOWFLAKE_PRIVATE_KEY_PATH (+ SNOWFLAKE_PRIVATE_KEY_PASSPHRASE) or SNOWFLAKE_PASSWORD.
 
-Exit status: 0 done, 2 bad options, 3 bad schema, 5 a record could not be loaded with --errors-tolerance none,
-6 warehouse error, 1 anything else.
+${EXIT_CODES_HELP}
 
 Examples:
   multidispatch load --topic orders.v1 --warehouse duckdb:events.duckdb --once
@@ -206,6 +205,8 @@ Examples:
           `loaded ${stats.rowsLoaded} row(s) in ${stats.batches} batch(es) into ${loader.warehouseHandle?.description ?? 'the warehouse'}; ` +
             `${stats.deadLettered} to the dead-letter topic, ${stats.tombstones} tombstone(s) skipped\n`,
         );
+        // A cron job must notice: everything was accounted for, but not everything is in the warehouse.
+        if (flags.once && stats.deadLettered > 0) throw new DeadLetteredError(stats.deadLettered, loader.options.dlqTopic);
       } finally {
         process.off('SIGINT', onInt);
         process.off('SIGTERM', onTerm);
