@@ -21,7 +21,8 @@ function findBundledProtoDir(): string {
   throw new SchemaError('cannot find the bundled proto/multidispatch/options.proto next to the package');
 }
 
-const PROTOBUFJS_DIR = dirname(require.resolve('protobufjs/package.json'));
+/** protobufjs' own copies of the Google well-known types (google/protobuf/*.proto) are under this folder. */
+export const PROTOBUFJS_DIR = dirname(require.resolve('protobufjs/package.json'));
 
 export interface LoadedProtos {
   root: protobuf.Root;
