@@ -6,12 +6,13 @@
  * do when a commit fails.
  */
 import type { Message } from 'kafkajs';
+import { v7 as uuidv7 } from 'uuid';
 import { HEADER } from '../schema/envelope.js';
 import type { HotShotsSink } from '../sinks/statsd/sink.js';
 import { sanitizeMetricName, sanitizeTagName, sanitizeTagValue } from '../sinks/statsd/sanitize.js';
 import { emptyOutput, routeKey, type EngineOutput } from './engine.js';
 import type { DeriveOptions } from './options.js';
-import { ALERT_TYPE, DERIVED_METRIC_TYPE, encodeAlert, encodeMetric, metricKey } from './outputs.js';
+import { ALERT_TYPE, DERIVE_PRODUCER, DERIVED_METRIC_TYPE, encodeAlert, encodeMetric, metricKey } from './outputs.js';
 import { sendChunked } from './send.js';
 import type { StateEntry } from './state.js';
 import { taskId, type JoinWatermark, type Task, type TaskDeps } from './task.js';
@@ -53,8 +54,11 @@ export class TaskCommitter {
   async commitTask(t: Task): Promise<void> {
     const emittedAt = Date.now();
     t.changelog ??= this.changelogOf(t);
-    const values = t.out.values.map((v) => ({ key: metricKey(v), value: encodeMetric(v, emittedAt), headers: { [HEADER.eventType]: DERIVED_METRIC_TYPE } }));
-    const alerts = t.out.alerts.map((a) => ({ key: metricKey(a), value: encodeAlert(a, emittedAt), headers: { [HEADER.eventType]: ALERT_TYPE } }));
+    // The envelope every multidispatch record carries, so a loader's typed view has EVENT_ID and OCCURRED_AT.
+    const occurredAt = new Date(emittedAt).toISOString();
+    const envelope = (type: string) => ({ [HEADER.eventType]: type, [HEADER.eventId]: uuidv7(), [HEADER.occurredAt]: occurredAt, [HEADER.producer]: DERIVE_PRODUCER });
+    const values = t.out.values.map((v) => ({ key: metricKey(v), value: encodeMetric(v, emittedAt), headers: envelope(DERIVED_METRIC_TYPE) }));
+    const alerts = t.out.alerts.map((a) => ({ key: metricKey(a), value: encodeAlert(a, emittedAt), headers: envelope(ALERT_TYPE) }));
     const joinWms = new Map<string, number>();
     let changelogEnd: bigint | undefined;
     const id = taskId(t.kind, t.partition);

@@ -1,27 +1,15 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import protobuf from 'protobufjs';
+import type protobuf from 'protobufjs';
+import { builtinRoot } from '../schema/builtin.js';
 import type { AlertTransition, MetricValue } from './engine.js';
 
 export const DERIVED_METRIC_TYPE = 'multidispatch.metrics.v1.DerivedMetric';
 export const ALERT_TYPE = 'multidispatch.metrics.v1.Alert';
+/** The md-producer header of derive's records. */
+export const DERIVE_PRODUCER = 'multidispatch-derive';
 
-let root: protobuf.Root | undefined;
-
-/** The output schema (proto/multidispatch/metrics/v1/metrics.proto, shipped with the package). */
+/** The output schema (proto/multidispatch/metrics/v1/metrics.proto, shipped with the package and built into load and tail). */
 export function metricsRoot(): protobuf.Root {
-  if (!root) {
-    // dist/src/derive/ when built, src/derive/ when run from source.
-    const file = ['../../../proto/', '../../proto/']
-      .map((rel) => fileURLToPath(new URL(`${rel}multidispatch/metrics/v1/metrics.proto`, import.meta.url)))
-      .find((f) => existsSync(f));
-    if (!file) throw new Error('proto/multidispatch/metrics/v1/metrics.proto is missing from the package');
-    const r = new protobuf.Root();
-    r.loadSync(file);
-    r.resolveAll();
-    root = r;
-  }
-  return root;
+  return builtinRoot();
 }
 
 const ts = (ms: number | undefined) => (ms === undefined ? undefined : { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 });

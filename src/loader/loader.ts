@@ -4,6 +4,7 @@ import { MdError, OffsetConflictError, PoisonRecordError, WarehouseError, Wareho
 import { parseOptions } from '../config/parse.js';
 import { createKafka } from '../kafka/client.js';
 import { ensureTopics, missingTopics } from '../kafka/admin.js';
+import { withBuiltinSchema } from '../schema/builtin.js';
 import { EventRegistry } from '../schema/registry.js';
 import { checkIdentifier, tableNameForTopic, upperSnake, viewSpecFor } from '../warehouse/naming.js';
 import { openWarehouse } from '../warehouse/open.js';
@@ -121,7 +122,8 @@ export class Loader {
     this.options = parseOptions(loaderOptionsSchema, options, 'loader');
     this.hooks = hooks;
     this.log = hooks.logger ?? pino({ name: 'multidispatch-loader', level: 'info' }, pino.destination(2));
-    this.registry = new EventRegistry(this.options.schema, { topics: this.options.topicRenames });
+    // The built-in schema too: the loader loads derive's metric values and alerts like any other event type.
+    this.registry = new EventRegistry(withBuiltinSchema(this.options.schema), { topics: this.options.topicRenames });
     for (const [topic, table] of Object.entries(this.options.tables)) checkIdentifier(`tables.${topic}`, table);
     this.kafka = createKafka(this.options.kafka);
   }

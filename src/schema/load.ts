@@ -1,7 +1,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import { SchemaError } from '../errors.js';
@@ -21,7 +21,8 @@ function findBundledProtoDir(): string {
   throw new SchemaError('cannot find the bundled proto/multidispatch/options.proto next to the package');
 }
 
-const PROTOBUFJS_DIR = dirname(require.resolve('protobufjs/package.json'));
+/** protobufjs' own copies of the Google well-known types (google/protobuf/*.proto) are under this folder. */
+export const PROTOBUFJS_DIR = dirname(require.resolve('protobufjs/package.json'));
 
 export interface LoadedProtos {
   root: protobuf.Root;
@@ -92,7 +93,9 @@ async function loadRoot(dir: string, paths: string[], keepCase: boolean, label: 
   const root = new protobuf.Root();
   const roots = [dir, BUNDLED_PROTO_DIR, PROTOBUFJS_DIR];
   root.resolvePath = (_origin, target) => {
-    if (target.startsWith('/') || existsSync(target)) return target;
+    // Imports resolve against the include roots only, as with protoc -I: never against the working directory,
+    // where `b/two.proto` would be a second name for a file already loaded by its absolute path.
+    if (isAbsolute(target)) return target;
     for (const r of roots) {
       const candidate = join(r, target);
       if (existsSync(candidate)) return candidate;
@@ -104,7 +107,7 @@ async function loadRoot(dir: string, paths: string[], keepCase: boolean, label: 
     // there is an uncaught exception that kills the process instead of an error the caller can report.
     root.loadSync(paths, { keepCase, alternateCommentMode: true });
   } catch (err) {
-    const located = locateParseError(dir, paths, keepCase, label);
+    const located = locateParseError(dir, paths, keepCase, label) ?? locateUnknownType(dir, paths, keepCase, label, (err as Error).message);
     throw new SchemaError(located ?? `cannot load protos under '${label}': ${(err as Error).message}`, { cause: err });
   }
   return root;
@@ -113,8 +116,8 @@ async function loadRoot(dir: string, paths: string[], keepCase: boolean, label: 
 /**
  * protobufjs names the broken file in only some of its parse errors, and tokenizer errors (an unclosed string
  * or comment) in none; so after a failed load each file is parsed on its own and the first that fails is
- * reported as `path:line: reason`, the path as the user gave the folder. Undefined when every file parses
- * alone (the problem is between files: an unknown type, a name defined twice).
+ * reported as `path:line:column: reason` (protoc's form), the path as the user gave the folder. Undefined when
+ * every file parses alone (the problem is between files: an unknown type, a name defined twice).
  */
 function locateParseError(dir: string, paths: string[], keepCase: boolean, label: string): string | undefined {
   for (const path of paths) {
@@ -128,16 +131,69 @@ function locateParseError(dir: string, paths: string[], keepCase: boolean, label
     try {
       protobuf.parse(source, new protobuf.Root(), { keepCase, alternateCommentMode: true });
     } catch (err) {
-      const message = (err as Error).message;
-      // Errors at the end of the file (an unclosed comment) count the lines after the last one too.
-      const lastLine = source.trimEnd().split('\n').length;
+      const lines = source.trimEnd().split('\n');
       // protobufjs calls string methods on the tokenizer's null when a file ends inside a declaration.
-      if (err instanceof TypeError) return `${shown}:${lastLine}: unexpected end of file`;
+      if (err instanceof TypeError) return `${shown}:${lines.length}:${lines[lines.length - 1]!.length + 1}: unexpected end of file`;
+      const message = (err as Error).message;
       const at = /\s*\((?:[^()]*, )?line (\d+)\)$/.exec(message);
-      return at ? `${shown}:${Math.min(Number(at[1]), lastLine)}: ${message.slice(0, at.index)}` : `${shown}: ${message}`;
+      if (!at) return `${shown}: ${message}`;
+      const reason = message.slice(0, at.index);
+      if (reason === 'illegal comment') {
+        // Reported where the file ends; the place to fix is where the comment opens.
+        const open = source.lastIndexOf('/*');
+        if (open >= 0 && !source.includes('*/', open + 2)) {
+          const before = source.slice(0, open).split('\n');
+          return `${shown}:${before.length}:${before[before.length - 1]!.length + 1}: unclosed comment`;
+        }
+      }
+      // Errors at the end of the file count the lines after the last one too.
+      const line = Math.min(Number(at[1]), lines.length);
+      const column = columnOf(lines[line - 1] ?? '', reason);
+      return `${shown}:${line}${column === undefined ? '' : `:${column}`}: ${reason}`;
     }
   }
   return undefined;
+}
+
+/**
+ * `no such Type or Enum 'Money' in Type .orders.v1.Order` names neither file nor line: find the file that
+ * declares the type the reference is in, and the first line there that names the missing type.
+ */
+function locateUnknownType(dir: string, paths: string[], keepCase: boolean, label: string, message: string): string | undefined {
+  const m = /^no such (?:Type or Enum|type) '([\w.]+)' in \w+ \.([\w.]+)$/.exec(message);
+  if (!m) return undefined;
+  const [, missing, owner] = m as unknown as [string, string, string];
+  for (const path of paths) {
+    let source: string;
+    try {
+      source = readFileSync(path, 'utf8');
+      const parsed = protobuf.parse(source, new protobuf.Root(), { keepCase, alternateCommentMode: true });
+      if (!parsed.root.lookup(owner)) continue;
+    } catch {
+      continue;
+    }
+    const shown = join(label, relative(dir, path));
+    const word = new RegExp(`(^|[^\\w.])${missing.replace(/\./g, '\\.')}(?![\\w.])`);
+    const lines = source.split('\n');
+    const i = lines.findIndex((l) => word.test(l.replace(/\/\/.*$/, '')));
+    const where = i < 0 ? '' : `:${i + 1}:${lines[i]!.search(word) + (word.exec(lines[i]!)![1]!.length) + 1}`;
+    return `${shown}${where}: unknown type '${missing}' (in ${owner})`;
+  }
+  return undefined;
+}
+
+/**
+ * protobufjs reports lines only. The column (1-based) is where the token it names starts on that line, outside
+ * a trailing // comment: its first occurrence, which is the one it stopped at unless the same token appears
+ * earlier on the line. An unclosed string points at its opening quote.
+ */
+function columnOf(text: string, reason: string): number | undefined {
+  const code = text.replace(/\/\/.*$/, '');
+  let index = -1;
+  const token = /^illegal [a-z ]+ '(.*?)'(?:, '.*' expected)?$/.exec(reason)?.[1];
+  if (token) index = code.indexOf(token);
+  else if (reason === 'illegal string') index = code.search(/["']/);
+  return index < 0 ? undefined : index + 1;
 }
 
 /** Path of a reflection object's declaring file, relative to the proto root. */

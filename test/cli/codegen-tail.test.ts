@@ -34,13 +34,13 @@ describe('multidispatch codegen', () => {
     assert.match(r.stderr, /a\.proto: lint\.v1\.BadTags: user_id: .*\[tag-type\]/);
   });
 
-  it('a .proto that does not parse is one line naming the file and the line, exit 3', async () => {
+  it('a .proto that does not parse is one line naming the file, the line and the column, exit 3', async () => {
     const header = ['syntax = "proto3";', 'package orders.v1;', '', 'message Order {', '  string id = 1;'];
     const cases = [
-      { body: ['  int32 total = ;', '}'], at: ':6: ', reason: /illegal id ';'/ },
-      { body: ['  string note = 2 [json_name = "x];', '}'], at: ':6: ', reason: /illegal string/ },
-      { body: ['  /* never closed', '}'], at: ':7: ', reason: /illegal comment/ },
-      { body: ['  string note = 2;'], at: ':6: ', reason: /unexpected end of file/ },
+      { body: ['  int32 total = ;', '}'], at: ':6:17: ', reason: /illegal id ';'/ },
+      { body: ['  string note = 2 [json_name = "x];', '}'], at: ':6:32: ', reason: /illegal string/ },
+      { body: ['  /* never closed', '}'], at: ':6:3: ', reason: /unclosed comment/ },
+      { body: ['  string note = 2;'], at: ':6:19: ', reason: /unexpected end of file/ },
       { body: ['  string id = 2;', '}'], at: ': ', reason: /duplicate name 'id'/ },
     ];
     const dir = await mkdtemp(join(tmpdir(), 'md-cli-cg-bad-'));
@@ -60,14 +60,43 @@ describe('multidispatch codegen', () => {
     }
   });
 
-  it('a field of a type that does not exist is a one-line schema error, exit 3', async () => {
+  it('a field of a type that does not exist is a one-line schema error naming file, line and column, exit 3', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'md-cli-cg-bad-'));
     try {
       await writeFile(join(dir, 'a.proto'), ['syntax = "proto3";', 'package orders.v1;', 'message Order {', '  Money total = 1;', '}', ''].join('\n'));
       const r = cli(['codegen', '--proto', dir, '--out', join(dir, 'never-written.ts')]);
       assert.equal(r.status, 3, r.stderr);
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
-      assert.match(r.stderr, /^multidispatch: .*'Money'/);
+      assert.equal(r.stderr.trim(), `multidispatch: ${join(dir, 'a.proto')}:4:3: unknown type 'Money' (in orders.v1.Order)`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('with several files, a syntax error in the second, imported by the first, names that file (as given, or relative to the proto dir), line and column', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'md-cli-cg-multi-'));
+    try {
+      await mkdir(join(dir, 'orders'));
+      await mkdir(join(dir, 'types'));
+      await writeFile(
+        join(dir, 'orders', 'orders.proto'),
+        ['syntax = "proto3";', 'package orders.v1;', 'import "multidispatch/options.proto";', 'import "types/money.proto";', '', 'message OrderPlaced {',
+          '  option (multidispatch.event) = { topic: "orders.v1" };', '  string order_id = 1;', '  common.v1.Money total = 2;', '}', ''].join('\n'),
+      );
+      await writeFile(join(dir, 'types', 'money.proto'), ['syntax = "proto3";', 'package common.v1;', '', 'message Money {', '  int64 amount_minor = 1;', '  string currency = 2', '}', ''].join('\n'));
+      await writeFile(join(dir, 'types', 'zz-ok.proto'), ['syntax = "proto3";', 'package common.v1;', 'message Other { string a = 1; }', ''].join('\n'));
+      const given = cli(['codegen', '--proto', dir, '--out', join(dir, 'never-written.ts')]);
+      assert.equal(given.status, 3, given.stderr);
+      assert.equal(given.stderr.trim(), `multidispatch: ${join(dir, 'types', 'money.proto')}:7:1: illegal token '}', ';' expected`);
+      // From inside the proto dir (`--proto .`): the path relative to it, and the import is not loaded twice.
+      const inside = spawnSync(process.execPath, [join(process.cwd(), 'bin/multidispatch.js'), 'codegen', '--proto', '.', '--out', 'never-written.ts'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+      assert.equal(inside.status, 3, inside.stderr);
+      assert.equal(inside.stderr.trim(), `multidispatch: types/money.proto:7:1: illegal token '}', ';' expected`);
+      // Fixed, the same tree compiles from inside the dir too (imports resolve against the proto dir, not twice).
+      await writeFile(join(dir, 'types', 'money.proto'), ['syntax = "proto3";', 'package common.v1;', '', 'message Money {', '  int64 amount_minor = 1;', '  string currency = 2;', '}', ''].join('\n'));
+      const ok = spawnSync(process.execPath, [join(process.cwd(), 'bin/multidispatch.js'), 'codegen', '--proto', '.', '--out', 'events.ts'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+      assert.equal(ok.status, 0, ok.stderr);
+      assert.match(await readFile(join(dir, 'events.ts'), 'utf8'), /'orders\.v1\.OrderPlaced': OrderPlaced;/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
-import { createLoader, EventRegistry, HEADER, IdentifierError, OptionsError, PoisonRecordError, quoteIdent, tableNameForTopic, viewSpecFor } from '../../src/index.js';
+import { createLoader, EventRegistry, EXIT_CODES_HELP, HEADER, IdentifierError, OptionsError, PoisonRecordError, quoteIdent, tableNameForTopic, viewSpecFor } from '../../src/index.js';
 import { schema } from '../../src/generated/examples.js';
 import { DuckDbWarehouse } from '../../src/warehouse/duckdb/warehouse.js';
 import { brokers, freshTopic, kafka, readAll } from '../support/kafka.js';
@@ -85,6 +85,19 @@ describe('loader: poison records, dead-letter topic, hostile names', () => {
     expectReason('hostile', 'unknown-event-type', /unknown event type/);
     assert.deepEqual(byKey.get('corrupt')!.value, Buffer.from([0x0a, 0x05, 0x41]), 'the original bytes are kept');
     assert.ok(lines.some((l) => l.msg === 'record sent to the dead-letter topic' && l.offset === offsets['corrupt']), 'each dead-lettered record is logged');
+
+    // `load --once` prints its summary, then exits 5 naming the count and the dead-letter topic: a cron job notices.
+    const r = spawnSync(
+      process.execPath,
+      [join(root, 'bin/multidispatch.js'), 'load', '--topic', topic, '--warehouse', `duckdb:${join(tempDir(t), 'cli.duckdb')}`, '--group', `cli-${topic}`, '--dlq-topic', dlq, '--once', '--log-level', 'error'],
+      { cwd: root, env: { ...process.env, KAFKA_BROKERS: brokers().join(',') }, encoding: 'utf8', timeout: 120_000 },
+    );
+    assert.equal(r.status, 5, `exit ${r.status} (signal ${r.signal}): ${r.stderr}`);
+    assert.match(r.stdout, /^loaded 4 row\(s\) in \d+ batch\(es\) into .*cli\.duckdb.*; 4 to the dead-letter topic, 1 tombstone\(s\) skipped\n$/);
+    assert.deepEqual(
+      r.stderr.split('\n').filter((l) => l.trim() && !l.startsWith('{')),
+      [`multidispatch: 4 record(s) could not be loaded and went to the dead-letter topic '${dlq}'`],
+    );
   });
 
   it("errorsTolerance 'none': stops with an error naming topic, partition and offset; rows before it are loaded and no offset moves past it", async (t) => {
@@ -167,5 +180,6 @@ describe('loader: poison records, dead-letter topic, hostile names', () => {
     for (const flag of ['--topic', '--warehouse', '--group', '--batch-records', '--flush-ms', '--errors-tolerance', '--dlq-topic', '--once', '--config', 'SNOWFLAKE_PRIVATE_KEY_PATH']) {
       assert.ok(r.stdout.includes(flag), `--help documents ${flag}`);
     }
+    assert.ok(r.stdout.includes(EXIT_CODES_HELP), '--help ends with the shared exit-status table');
   });
 });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import pino from 'pino';
-import { OptionsError, UsageError } from '../../errors.js';
+import { DeadLetteredError, EXIT_CODES_HELP, OptionsError, UsageError } from '../../errors.js';
 import { createLoader, type LoaderProgress } from '../../loader/loader.js';
 import type { LoaderOptions } from '../../loader/options.js';
 import { loadSchema } from '../../schema/index.js';
@@ -140,7 +140,7 @@ export function registerLoad(program: Command): void {
     .addOption(new Option('--errors-tolerance <mode>', "'all': undecodable records go to the dead-letter topic; 'none': stop at the first (default all)").choices(['all', 'none']))
     .option('--dlq-topic <topic>', 'dead-letter topic (default multidispatch.dlq)')
     .addOption(new Option('--start-from <where>', 'where a group with nothing in the warehouse starts (default earliest)').choices(['earliest', 'latest']))
-    .option('--once', 'load until caught up with the end offsets seen at start, then exit 0 (cron jobs, tests)', false)
+    .option('--once', 'load until caught up with the end offsets seen at start, then exit: 0, or 5 when records went to the dead-letter topic (cron jobs, tests)', false)
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
     .option('--log-interval-ms <ms>', 'long-running mode: log lag per partition and rows/s this often (default 30000)')
     .option('--session-timeout-ms <ms>', 'consumer group session timeout: how long a crashed loader holds its partitions (default 30000)')
@@ -154,9 +154,6 @@ Environment: KAFKA_BROKERS, MULTIDISPATCH_WAREHOUSE, MULTIDISPATCH_LOAD_GROUP; f
 SNOWFLAKE_USER, SNOWFLAKE_ROLE, SNOWFLAKE_WAREHOUSE, SNOWFLAKE_DATABASE, SNOWFLAKE_SCHEMA and either
 SNOWFLAKE_PRIVATE_KEY_PATH (+ SNOWFLAKE_PRIVATE_KEY_PASSPHRASE) or SNOWFLAKE_PASSWORD.
 
-Exit status: 0 done, 2 bad options, 3 bad schema, 5 a record could not be loaded with --errors-tolerance none,
-6 warehouse error, 1 anything else.
-
 Examples:
   multidispatch load --topic orders.v1 --warehouse duckdb:events.duckdb --once
   multidispatch load --topic-pattern '^orders\\.' --group analytics-loader
@@ -165,7 +162,9 @@ Examples:
 
 ACLs it needs (loader principal, group G): READ on the topics, READ on group G, WRITE on the dead-letter topic.
 
-${KAFKA_HELP}`,
+${KAFKA_HELP}
+
+${EXIT_CODES_HELP}`,
     )
     .action(async (flags: LoadFlags) => {
       const cfg = flags.config ? readConfigFile(flags.config) : {};
@@ -197,6 +196,8 @@ ${KAFKA_HELP}`,
           `loaded ${stats.rowsLoaded} row(s) in ${stats.batches} batch(es) into ${loader.warehouseHandle?.description ?? 'the warehouse'}; ` +
             `${stats.deadLettered} to the dead-letter topic, ${stats.tombstones} tombstone(s) skipped\n`,
         );
+        // A cron job must notice: everything was accounted for, but not everything is in the warehouse.
+        if (flags.once && stats.deadLettered > 0) throw new DeadLetteredError(stats.deadLettered, loader.options.dlqTopic);
       } catch (err) {
         const o = options as { topics?: string[]; topicPattern?: string; group?: string; dlqTopic?: string; kafka: { brokers: string[]; sasl?: { mechanism: string } } };
         throw classifyKafkaError(err, {

@@ -5,6 +5,7 @@ import { tailTopic, type RawRecord } from '../../kafka/tail.js';
 import { parseOptions } from '../../config/parse.js';
 import { HEADER } from '../../schema/envelope.js';
 import { loadSchema } from '../../schema/index.js';
+import { withBuiltinSchema } from '../../schema/builtin.js';
 import { EventRegistry } from '../../schema/registry.js';
 import { addKafkaOptions, KAFKA_HELP, kafkaConnectionFor, type KafkaFlags } from '../connection.js';
 import { classifyKafkaError } from '../../kafka/errors.js';
@@ -50,7 +51,7 @@ export function registerTail(program: Command): void {
     .description('Read a topic and print each record decoded: type, key, partition, offset, headers and the event as JSON.')
     .requiredOption('-t, --topic <topic>', 'topic to read');
   addKafkaOptions(cmd)
-    .option('--proto <dir>', 'folder of .proto files to decode with', 'proto')
+    .option('--proto <dir>', "folder of .proto files to decode with (derive's metric and alert records are built in)", 'proto')
     .option('--from-beginning', 'start at the earliest offset instead of new records only', false)
     .option('-n, --max <count>', 'exit after this many records')
     .option('--idle-exit-ms <ms>', 'exit after this long without a new record')
@@ -61,7 +62,7 @@ export function registerTail(program: Command): void {
       if (max !== undefined && (!Number.isInteger(max) || max <= 0)) throw new UsageError(`--max must be a positive integer, got '${flags.max}'`);
       const idleMs = flags.idleExitMs === undefined ? undefined : Number(flags.idleExitMs);
       if (idleMs !== undefined && (!Number.isInteger(idleMs) || idleMs <= 0)) throw new UsageError(`--idle-exit-ms must be a positive integer, got '${flags.idleExitMs}'`);
-      const registry = new EventRegistry(await loadSchema(flags.proto));
+      const registry = new EventRegistry(withBuiltinSchema(await loadSchema(flags.proto)));
       const conn = parseOptions(kafkaConnectionSchema, kafkaConnectionFor(flags, 'multidispatch-tail'), 'kafka');
       const kafka = createKafka(conn);
       const abort = new AbortController();

@@ -52,6 +52,8 @@ export class KafkaSink {
   private spaceWaiters: Array<() => void> = [];
   private forceSend = 0;
   private closed = false;
+  /** Ref'd while any accepted record is unsettled, so that `await publish(...)` keeps the process alive. */
+  private keepAlive: NodeJS.Timeout | undefined;
   readonly stats: KafkaSinkStats = { queued: 0, inFlight: 0, delivered: 0, failed: 0, dropped: 0, batches: 0, retries: 0 };
 
   constructor(
@@ -74,6 +76,7 @@ export class KafkaSink {
       this.queue.push({ record, bytes, acceptedAt: Date.now(), resolve, reject });
       this.queuedBytes += bytes;
       this.accepted++;
+      this.holdEventLoop();
       this.stats.queued = this.queue.length;
       if (this.queue.length >= this.options.maxBatchCount || this.queuedBytes >= this.options.maxBatchBytes || this.options.lingerMs === 0) this.kick();
       else if (!this.timer && !this.sending) this.timer = setTimeout(() => this.onTimer(), this.options.lingerMs);
@@ -94,7 +97,24 @@ export class KafkaSink {
     await this.flush();
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
+    this.releaseEventLoop();
     await this.port.disconnect();
+  }
+
+  /**
+   * The retry backoff and kafkajs' reconnects wait on unref'd timers or on sockets that come and go; without
+   * this a script that awaits a publish to an unreachable broker would see Node exit (code 13, unsettled
+   * top-level await) before deliveryTimeoutMs could reject it. Idle publishers hold nothing.
+   */
+  private holdEventLoop(): void {
+    this.keepAlive ??= setInterval(() => undefined, 1 << 30);
+  }
+
+  private releaseEventLoop(): void {
+    if (this.keepAlive && (this.closed || this.settled >= this.accepted)) {
+      clearInterval(this.keepAlive);
+      this.keepAlive = undefined;
+    }
   }
 
   private isFull(bytes: number): boolean {
@@ -246,6 +266,7 @@ export class KafkaSink {
     this.inFlight--;
     this.inFlightBytes -= p.bytes;
     this.settled++;
+    this.releaseEventLoop();
   }
 
   private settle(batch: Pending[]): void {
