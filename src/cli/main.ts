@@ -9,6 +9,7 @@ import { registerDerive } from './commands/derive.js';
 import { registerDev } from './commands/dev.js';
 import { registerLoad } from './commands/load.js';
 import { registerTail } from './commands/tail.js';
+import { registerTopics } from './commands/topics.js';
 
 /** Builds the `multidispatch` command tree. Each command lives in ./commands and only parses and delegates. */
 export function buildProgram(): Command {
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerDev(program);
   registerLoad(program);
   registerTail(program);
+  registerTopics(program);
   return program;
 }
 

@@ -104,7 +104,7 @@ export function classifyKafkaError(err: unknown, ctx: KafkaErrorContext = {}): u
     if (UNREACHABLE.has(code)) return new KafkaUnavailableError(brokers, code === 'ETIMEDOUT' ? 'connection timed out' : code, { cause: err });
   }
   for (const e of all) {
-    if (e.name === 'KafkaJSConnectionError' || e.name === 'KafkaJSConnectionClosedError' || e.name === 'KafkaJSBrokerNotFound') {
+    if (['KafkaJSConnectionError', 'KafkaJSConnectionClosedError', 'KafkaJSBrokerNotFound', 'KafkaJSNoBrokerAvailableError', 'KafkaJSRequestTimeoutError'].includes(e.name)) {
       const m = /Connection timeout/i.test(e.message) ? 'connection timed out'
         : /closed/i.test(e.message) ? `${e.message.replace(/^Connection error: /, '')} by the broker (is it a TLS or SASL listener? check security.protocol)`
         : e.message.replace(/^Connection error: /, '');

@@ -5,6 +5,8 @@ import type { EventRule, EventTimeRule, TagRule } from './types.js';
 
 const EVENT_OPTION = '(multidispatch.event)';
 const FIELD_OPTION = '(multidispatch.field)';
+/** Kafka's partition count is an int32. */
+const MAX_PARTITIONS = 2_147_483_647;
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 const INT64_TYPES = new Set(['int64', 'uint64', 'sint64', 'fixed64', 'sfixed64']);
 const KEY_TYPES = new Set(['string', 'int32', 'int64', 'uint32', 'uint64', 'sint32', 'sint64', 'fixed32', 'fixed64', 'sfixed32', 'sfixed64', 'bytes']);
@@ -14,6 +16,7 @@ interface RawEventOptions {
   key_field?: string;
   metric_name?: string;
   statsd_counter?: boolean;
+  partitions?: number;
 }
 
 interface RawFieldOptions {
@@ -122,12 +125,41 @@ export function extractRules(root: protobuf.Root, protoDir: string, files: reado
       tags,
       file,
     };
+    if (opts.partitions !== undefined && opts.partitions !== 0) {
+      if (!Number.isInteger(opts.partitions) || opts.partitions < 1 || opts.partitions > MAX_PARTITIONS) {
+        problem('partitions-range', `partitions ${opts.partitions} is not a count Kafka accepts (1 to ${MAX_PARTITIONS})`);
+      } else rule.partitions = opts.partitions;
+    }
     if (keyField) rule.keyField = keyField;
     if (eventTime) rule.eventTime = eventTime;
     events.push(rule);
   }
   events.sort((a, b) => a.type.localeCompare(b.type));
+  problems.push(...partitionConflicts(events));
   return { events, problems };
+}
+
+/**
+ * Event types that share a topic must agree on its partition count when both declare one: the topic is
+ * created once, and which declaration won would otherwise depend on file order.
+ */
+function partitionConflicts(events: readonly EventRule[]): LintProblem[] {
+  const first = new Map<string, EventRule>();
+  const out: LintProblem[] = [];
+  for (const e of events) {
+    if (e.partitions === undefined) continue;
+    const seen = first.get(e.topic);
+    if (!seen) first.set(e.topic, e);
+    else if (seen.partitions !== e.partitions) {
+      out.push({
+        file: e.file,
+        message: e.type,
+        rule: 'topic-partitions-agree',
+        text: `declares partitions ${e.partitions} for topic '${e.topic}', but ${seen.type} declares ${seen.partitions} for the same topic`,
+      });
+    }
+  }
+  return out;
 }
 
 function tagKind(field: protobuf.Field, fo: RawFieldOptions): TagRule['kind'] | undefined {

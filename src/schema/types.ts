@@ -27,6 +27,8 @@ export interface EventRule {
   keyField?: string;
   metricName: string;
   statsdCounter: boolean;
+  /** Partitions its topic is created with by `multidispatch topics create --from-schema`, when declared. */
+  partitions?: number;
   tags: TagRule[];
   eventTime?: EventTimeRule;
   /** The .proto file that declares the event, relative to the proto root. */

@@ -59,6 +59,22 @@ describe('schema lint', () => {
     }
   });
 
+  it('accepts (multidispatch.event).partitions and carries it into the rules only where declared', async () => {
+    const { bundle } = await buildBundle({ protoDir: join(fixtures, 'partitions') });
+    assert.deepEqual(
+      bundle.events.map((e) => [e.type, e.topic, e.partitions]),
+      [['parts.v1.Cancelled', 'parts.orders', undefined], ['parts.v1.Heartbeat', 'parts.heartbeat', undefined], ['parts.v1.Placed', 'parts.orders', 3], ['parts.v1.Shipped', 'parts.orders', 3]],
+    );
+  });
+
+  it('rejects two event types declaring different partitions for one topic, naming both and the topic', async () => {
+    const [p, ...rest] = await lintProblems('partitions-conflict');
+    assert.equal(rest.length, 0);
+    assert.equal(p!.rule, 'topic-partitions-agree');
+    assert.equal(p!.message, 'parts.v1.Shipped');
+    assert.match(p!.text, /partitions 4 for topic 'parts\.orders', but parts\.v1\.Placed declares 3/);
+  });
+
   it('the error message lists every problem with file: message: field', async () => {
     const err = await buildBundle({ protoDir: join(fixtures, 'tag-type') }).catch((e: Error) => e);
     assert.ok(err instanceof SchemaLintError);
