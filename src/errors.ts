@@ -321,6 +321,7 @@ export function exitCodeFor(err: unknown): number {
     case 'MD_IDENTIFIER':
       return EXIT.warehouse;
     case 'MD_KAFKA_UNAVAILABLE':
+    case 'MD_DELIVERY_TIMEOUT':
       return EXIT.kafkaUnreachable;
     case 'MD_DEV_ENV':
       return EXIT.devEnvironment;

@@ -58,6 +58,14 @@ const AUTHZ: Record<string, KafkaResourceType> = {
   CLUSTER_AUTHORIZATION_FAILED: 'cluster',
 };
 
+/** The SASL mechanism named in a kafkajs authentication message ("SASL SCRAM SHA512 authentication failed: …"). */
+function mechanismOf(message: string): string {
+  const scram = /SASL SCRAM (SHA256|SHA512)/i.exec(message);
+  if (scram) return `SCRAM-${scram[1]!.toUpperCase().replace('SHA', 'SHA-')}`;
+  const other = /SASL (PLAIN|OAUTHBEARER|AWS-IAM)/i.exec(message);
+  return other ? other[1]!.toUpperCase() : 'SASL';
+}
+
 /** The typed error for a kafkajs failure, or `err` itself when it is not a connection, authentication or ACL problem. */
 export function classifyKafkaError(err: unknown, ctx: KafkaErrorContext = {}): unknown {
   if (err instanceof MdError) return err;
@@ -86,7 +94,7 @@ export function classifyKafkaError(err: unknown, ctx: KafkaErrorContext = {}): u
     }
     if (e.name === 'KafkaJSSASLAuthenticationError' || type === 'SASL_AUTHENTICATION_FAILED' || type === 'ILLEGAL_SASL_STATE' || type === 'UNSUPPORTED_SASL_MECHANISM') {
       const why = type === 'UNSUPPORTED_SASL_MECHANISM' ? 'the broker does not enable this SASL mechanism' : 'wrong user name or password, or the user does not exist';
-      return new KafkaAuthenticationError(ctx.mechanism ?? 'SASL', why, { cause: err });
+      return new KafkaAuthenticationError(ctx.mechanism ?? mechanismOf(e.message ?? ''), why, { cause: err });
     }
   }
   for (const e of all) {
@@ -98,7 +106,7 @@ export function classifyKafkaError(err: unknown, ctx: KafkaErrorContext = {}): u
       return new KafkaAuthenticationError('TLS', 'the TLS handshake failed: is security.protocol right for this listener (SSL/SASL_SSL vs PLAINTEXT)?', { cause: err });
     }
   }
-  const brokers = ctx.brokers ?? [];
+  const brokers = ctx.brokers ?? [...new Set(all.map((e) => e.broker).filter((b): b is string => typeof b === 'string' && b !== ''))];
   for (const e of all) {
     const code = typeof e.code === 'string' ? e.code : '';
     if (UNREACHABLE.has(code)) return new KafkaUnavailableError(brokers, code === 'ETIMEDOUT' ? 'connection timed out' : code, { cause: err });

@@ -58,10 +58,10 @@ describe('secured cluster: SCRAM over TLS, least-privilege ACLs, typed errors', 
     await grant(admin, 'loader', [{ topic, ops: ['READ'] }, { group: loadGroup, ops: ['READ'] }, { topic: dlq, ops: ['WRITE'] }]);
     await grant(admin, 'deriver', [
       { topic, ops: ['READ'] }, { topic: metrics, ops: ['WRITE'] }, { topic: alerts, ops: ['WRITE'] },
-      { topic: `${deriveGroup}-`, prefixed: true, ops: ['ALL'] }, { group: deriveGroup, ops: ['READ'] },
+      { topic: `${deriveGroup}-`, prefixed: true, ops: ['ALL'] }, { group: deriveGroup, ops: ['READ'] }, { group: `${deriveGroup}-`, prefixed: true, ops: ['READ'] },
       { transactionalId: `${deriveGroup}-`, prefixed: true, ops: ['WRITE', 'DESCRIBE'] },
     ]);
-    await grant(admin, 'deriver', [{ topic: `${noTxGroup}-`, prefixed: true, ops: ['ALL'] }, { group: noTxGroup, ops: ['READ'] }]);
+    await grant(admin, 'deriver', [{ topic: `${noTxGroup}-`, prefixed: true, ops: ['ALL'] }, { group: noTxGroup, ops: ['READ'] }, { group: `${noTxGroup}-`, prefixed: true, ops: ['READ'] }]);
     await grant(admin, 'tailer', [{ topic, ops: ['READ'] }, { group: 'multidispatch-tail-', prefixed: true, ops: ['READ'] }]);
     mkdirSync(dir, { recursive: true });
   });
@@ -216,6 +216,14 @@ describe('secured cluster: SCRAM over TLS, least-privilege ACLs, typed errors', 
     const r = cli(['tail', '--topic', topic, '--proto', 'proto/examples', '--kafka-config', props]);
     assert.equal(r.status, 4, r.stderr);
     assert.match(errorLines(r.stderr)[0]!, /^multidispatch: Kafka authentication failed \(TLS\): the broker's certificate is not trusted .*set ssl\.ca\.location/);
+  });
+
+  it('the demo runs end to end on the secured cluster, and neither its output nor its report holds the password', () => {
+    const out = join(dir, 'demo');
+    const r = cli(['demo', '--orders', '300', '--minutes', '6', '--out', out, '--kafka-config', b.properties.admin!]);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /HTML report: .*report\.html/);
+    transcript.push(readFileSync(join(out, 'report.html'), 'utf8'), readFileSync(join(out, 'report.json'), 'utf8'));
   });
 
   it('no output of any run above contains a password', () => {

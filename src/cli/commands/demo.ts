@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { EXIT_CODES_HELP } from '../../errors.js';
+import { classifyKafkaError } from '../../kafka/errors.js';
 import { addKafkaOptions, KAFKA_HELP, kafkaConnectionFor, type KafkaFlags } from '../connection.js';
 import { runDemo } from '../../demo/run.js';
 
@@ -32,7 +33,10 @@ export function registerDemo(program: Command): void {
       // An existing cluster only when one is named on the command line or in a config file (KAFKA_BROKERS alone does not
       // divert the demo from its own broker); then its KAFKA_* settings apply too.
       const external = flags.brokers !== undefined || flags.kafkaConfig !== undefined || (flags.kafkaProperty?.length ?? 0) > 0 || flags.config !== undefined;
-      const report = await runDemo({ orders, minutes, seed, outDir: flags.out, log: (l) => process.stdout.write(`${l}\n`), ...(external ? { kafka: kafkaConnectionFor(flags, 'multidispatch-demo') } : {}) });
+      const kafka = external ? kafkaConnectionFor(flags, 'multidispatch-demo') : undefined;
+      const report = await runDemo({ orders, minutes, seed, outDir: flags.out, log: (l) => process.stdout.write(`${l}\n`), ...(kafka ? { kafka } : {}) }).catch((err: unknown) => {
+        throw classifyKafkaError(err, { ...(kafka ? { brokers: kafka.brokers } : {}), mechanism: kafka?.sasl?.mechanism.toUpperCase(), operation: 'create topics, write or read' });
+      });
       if (report.agreement.agreeing !== report.agreement.cells || report.publishFailed > 0) process.exitCode = 1;
     });
 }

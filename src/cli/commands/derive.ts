@@ -13,7 +13,7 @@ import { classifyKafkaError } from '../../kafka/errors.js';
 import { EXIT_CODES_HELP } from '../../errors.js';
 
 interface DeriveFlags extends KafkaFlags {
-  definitions: string;
+  definitions?: string;
   proto: string;
   group?: string;
   topicRename?: string[];
@@ -69,7 +69,7 @@ export function registerDerive(program: Command): void {
   const cmd = program
     .command('derive')
     .description('Turn event topics into derived business metrics (windowed counts, sums, ratios, distinct counts, alerts), exactly once, written to a metrics topic.')
-    .requiredOption('-d, --definitions <file>', 'module exporting the metric definitions (export default [...], and `export const tables = [...]` for joins; .js, .mjs, or .ts with tsx)')
+    .option('-d, --definitions <file>', 'module exporting the metric definitions (export default [...], and `export const tables = [...]` for joins; .js, .mjs, or .ts with tsx)')
     .option('--proto <dir>', 'folder of .proto files the events were published with', 'proto');
   addKafkaOptions(cmd)
     .option('-g, --group <id>', 'consumer group; also names the internal topics <group>-repartition and <group>-changelog (default multidispatch-derive)')
@@ -98,6 +98,7 @@ ${KAFKA_HELP}
 
 ${EXIT_CODES_HELP}`)
     .action(async (flags: DeriveFlags) => {
+      if (!flags.definitions) throw new UsageError('missing --definitions <file> (or "definitions" in the --config file\'s "derive" object)');
       const idleMs = int('--idle-ms', flags.idleMs);
       const commitIntervalMs = int('--commit-interval-ms', flags.commitIntervalMs, 1);
       const prometheusPort = int('--prometheus-port', flags.prometheusPort, 0, 65535);

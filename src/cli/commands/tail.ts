@@ -12,7 +12,7 @@ import { classifyKafkaError } from '../../kafka/errors.js';
 import { EXIT_CODES_HELP } from '../../errors.js';
 
 interface TailFlags extends KafkaFlags {
-  topic: string;
+  topic?: string;
   proto: string;
   fromBeginning: boolean;
   max?: string;
@@ -49,7 +49,7 @@ export function registerTail(program: Command): void {
   const cmd = program
     .command('tail')
     .description('Read a topic and print each record decoded: type, key, partition, offset, headers and the event as JSON.')
-    .requiredOption('-t, --topic <topic>', 'topic to read');
+    .option('-t, --topic <topic>', 'topic to read (required)');
   addKafkaOptions(cmd)
     .option('--proto <dir>', "folder of .proto files to decode with (derive's metric and alert records are built in)", 'proto')
     .option('--from-beginning', 'start at the earliest offset instead of new records only', false)
@@ -58,6 +58,8 @@ export function registerTail(program: Command): void {
     .option('--pretty', 'indent the JSON (default: one JSON object per line)', false)
     .addHelpText('after', `\nExamples:\n  multidispatch tail --topic orders.v1 --proto proto --from-beginning --max 10 --pretty\n  multidispatch tail --topic orders.v1 --kafka-config client.properties -X client.id=oncall\n\nNeeds READ and DESCRIBE on the topic and READ on groups prefixed multidispatch-tail- (see docs/operations.md).\n\n${KAFKA_HELP}\n\n${EXIT_CODES_HELP}`)
     .action(async (flags: TailFlags) => {
+      const topic = flags.topic;
+      if (!topic) throw new UsageError('missing --topic <topic> (or "topic" in the --config file\'s "tail" object)');
       const max = flags.max === undefined ? undefined : Number(flags.max);
       if (max !== undefined && (!Number.isInteger(max) || max <= 0)) throw new UsageError(`--max must be a positive integer, got '${flags.max}'`);
       const idleMs = flags.idleExitMs === undefined ? undefined : Number(flags.idleExitMs);
@@ -72,12 +74,12 @@ export function registerTail(program: Command): void {
       try {
         const count = await tailTopic(
           kafka,
-          { topic: flags.topic, fromBeginning: flags.fromBeginning, signal: abort.signal, ...(max ? { max } : {}), ...(idleMs ? { idleMs } : {}) },
+          { topic: topic, fromBeginning: flags.fromBeginning, signal: abort.signal, ...(max ? { max } : {}), ...(idleMs ? { idleMs } : {}) },
           (r) => process.stdout.write(`${JSON.stringify(describeRecord(registry, r), null, flags.pretty ? 2 : undefined)}\n`),
         );
-        process.stderr.write(`read ${count} record(s) from ${flags.topic}\n`);
+        process.stderr.write(`read ${count} record(s) from ${topic}\n`);
       } catch (err) {
-        throw classifyKafkaError(err, { brokers: conn.brokers, mechanism: conn.sasl?.mechanism.toUpperCase(), topics: [flags.topic], group: 'multidispatch-tail-*', operation: 'read' });
+        throw classifyKafkaError(err, { brokers: conn.brokers, mechanism: conn.sasl?.mechanism.toUpperCase(), topics: [topic], group: 'multidispatch-tail-*', operation: 'read' });
       } finally {
         process.off('SIGINT', stop);
         process.off('SIGTERM', stop);
