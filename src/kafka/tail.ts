@@ -44,8 +44,11 @@ export async function tailTopic(kafka: Kafka, options: TailOptions, onRecord: (r
   let finish!: () => void;
   let fail!: (err: unknown) => void;
   const done = new Promise<void>((res, rej) => ((finish = res), (fail = rej)));
-  // A crash (an ACL denies the group, the broker went away for good) ends the run instead of leaving it waiting.
-  consumer.on(consumer.events.CRASH, (e) => fail(e.payload.error));
+  // A crash kafkajs will not recover from (an ACL denies the group, the broker went away for good) ends the run instead
+  // of leaving it waiting; a retriable one (the coordinator is still loading) restarts the consumer by itself.
+  consumer.on(consumer.events.CRASH, (e) => {
+    if (!e.payload.restart) fail(e.payload.error);
+  });
   let idle: NodeJS.Timeout | undefined;
   try {
     await consumer.connect();
