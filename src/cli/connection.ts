@@ -27,7 +27,7 @@ export interface KafkaFlags {
 }
 
 /** Sections a config file may hold, one per command, besides the shared keys. */
-const SECTIONS = ['load', 'derive', 'tail', 'topics', 'demo'] as const;
+const SECTIONS = ['load', 'derive', 'tail', 'topics', 'demo', 'query'] as const;
 const SHARED = ['kafka', 'kafkaConfig', 'brokers', 'proto'];
 /** Keys `load` accepted at the top level before sections existed; still read by load, ignored by the others. */
 export const LOAD_TOP_LEVEL_KEYS = [

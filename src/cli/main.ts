@@ -8,6 +8,7 @@ import { registerDemo } from './commands/demo.js';
 import { registerDerive } from './commands/derive.js';
 import { registerDev } from './commands/dev.js';
 import { registerLoad } from './commands/load.js';
+import { registerQuery } from './commands/query.js';
 import { registerTail } from './commands/tail.js';
 import { registerTopics } from './commands/topics.js';
 
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerDerive(program);
   registerDev(program);
   registerLoad(program);
+  registerQuery(program);
   registerTail(program);
   registerTopics(program);
   return program;
