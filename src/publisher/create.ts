@@ -1,3 +1,4 @@
+import { OptionsError } from '../errors.js';
 import { parseOptions } from '../config/parse.js';
 import { createKafka } from '../kafka/client.js';
 import { ProducerPort } from '../kafka/producer.js';
@@ -15,7 +16,10 @@ export interface PublisherOptions<M extends EventMapBase = EventMapBase> {
   /** Name of the producing service, written to every record's envelope. Default `multidispatch`. */
   producer?: string;
   kafka: KafkaConnectionOptions;
-  /** StatsD side channel; `false` turns it off. Default: UDP to 127.0.0.1:8125. */
+  /**
+   * StatsD side channel; `false` turns it off. Default: UDP to `$STATSD_HOST` (else 127.0.0.1) port `$STATSD_PORT`
+   * (else 8125) — what `multidispatch dev up --statsd` exports.
+   */
   statsd?: StatsdOptions | false;
   /** Batching across publish() calls (default 5 ms), like the Java producer's linger.ms. */
   lingerMs?: number;
@@ -55,8 +59,22 @@ export interface PublisherOptions<M extends EventMapBase = EventMapBase> {
  * await publisher.publish('orders.v1.PaymentFailed', { orderId: 'o-1', market: 'GB', ... });
  * await publisher.close();
  */
+/** STATSD_HOST / STATSD_PORT fill the StatsD host and port the options leave out (a bad port names the variable). */
+function withStatsdEnv<T extends { statsd?: StatsdOptions | false }>(options: T, env: NodeJS.ProcessEnv): T {
+  if (options.statsd === false || (!env.STATSD_HOST && !env.STATSD_PORT)) return options;
+  const given = options.statsd ?? {};
+  const statsd: StatsdOptions = { ...given };
+  if (given.host === undefined && env.STATSD_HOST) statsd.host = env.STATSD_HOST;
+  if (given.port === undefined && env.STATSD_PORT) {
+    const port = Number(env.STATSD_PORT);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new OptionsError('statsd.port', `$STATSD_PORT must be a port number, got '${env.STATSD_PORT}'`);
+    statsd.port = port;
+  }
+  return { ...options, statsd };
+}
+
 export function createPublisher<M extends EventMapBase>(options: PublisherOptions<M>): Publisher<M> {
-  const o = parseOptions(publisherOptionsSchema, options);
+  const o = parseOptions(publisherOptionsSchema, withStatsdEnv(options, process.env));
   const registry = new EventRegistry(options.schema, { ...(o.topics ? { topics: o.topics } : {}), ...(o.overrides ? { events: o.overrides } : {}) });
   const onError = o.onError ?? (() => undefined);
   const port = new ProducerPort(createKafka(o.kafka), { metadataMaxAgeMs: o.metadataMaxAgeMs, requestTimeoutMs: o.kafka.requestTimeoutMs });

@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
+import { isAlive } from '../../src/dev/process.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const bin = resolve(root, 'bin/multidispatch.js');
@@ -78,10 +79,43 @@ describe('multidispatch dev', () => {
     assert.equal(child, `${address}\n`);
   });
 
+  let statsdPid = 0;
+  it('up --statsd adds a StatsD receiver: it exports STATSD_HOST/PORT, a publisher started with them is counted there, status shows it', async () => {
+    const up = await cli(['dev', 'up', '--statsd', '--print-env', '--data-dir', dataDir]);
+    assert.equal(up.code, 0, up.stderr);
+    const vars = Object.fromEntries([...up.stdout.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!]));
+    assert.deepEqual(Object.keys(vars).sort(), ['KAFKA_BROKERS', 'STATSD_HOST', 'STATSD_METRICS_URL', 'STATSD_PORT']);
+    const topics = await cli(['topics', 'create', 'orders.v1', '--partitions', '1', '--if-not-exists', '--brokers', vars.KAFKA_BROKERS!]);
+    assert.equal(topics.code, 0, topics.stderr);
+    // A publisher configured with nothing but the exported variables.
+    const script = `
+      import { createPublisher } from ${JSON.stringify(resolve(root, 'dist/src/index.js'))};
+      import { schema } from ${JSON.stringify(resolve(root, 'dist/src/generated/examples.js'))};
+      const p = createPublisher({ schema, producer: 'dev-test', kafka: { brokers: [process.env.KAFKA_BROKERS] } });
+      await p.publish('orders.v1.PaymentFailed', { orderId: 'o-1', market: 'GB', platform: 'ANDROID', method: 'CARD', errorCode: 'card_declined',
+        retryable: false, attempt: 1, amount: { amountMinor: 2599, currency: 'GBP' }, failedAt: new Date() });
+      await p.close();`;
+    await new Promise<void>((res, rej) => {
+      execFile(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, ...vars }, timeout: 60_000 }, (e, _o, stderr) => (e ? rej(new Error(stderr)) : res()));
+    });
+    let text = '';
+    for (let i = 0; i < 50 && !/payment_failed\{/.test(text); i++) {
+      text = await (await fetch(vars.STATSD_METRICS_URL!)).text();
+      if (!/payment_failed\{/.test(text)) await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.match(text, /^payment_failed\{[^}]*market="GB"[^}]*platform="ANDROID"[^}]*\} 1$/m);
+
+    const status = JSON.parse((await cli(['dev', 'status', '--json', '--data-dir', dataDir])).stdout) as { statsd?: { port: number; pid: number } };
+    assert.equal(String(status.statsd?.port), vars.STATSD_PORT);
+    statsdPid = status.statsd!.pid;
+  });
+
   it('down stops it, status then exits 7 (Kafka unreachable), and a second down is a no-op', async () => {
     const down = await cli(['dev', 'down', '--data-dir', dataDir]);
     assert.equal(down.code, 0, down.stderr);
     assert.match(down.stderr, /stopped Kafka/);
+    assert.match(down.stderr, /stopped the StatsD receiver/);
+    assert.equal(isAlive(statsdPid), false, 'the receiver process is gone (or a zombie awaiting its reaper)');
 
     const status = await cli(['dev', 'status', '--data-dir', dataDir]);
     assert.equal(status.code, 7);

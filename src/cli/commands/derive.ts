@@ -25,7 +25,7 @@ interface DeriveFlags extends KafkaFlags {
   prometheusHost?: string;
   stateDir?: string;
   stateCacheKeys?: string;
-  statsd?: string;
+  statsd?: string | boolean;
   statsdPrefix?: string;
   logLevel: string;
 }
@@ -82,7 +82,7 @@ export function registerDerive(program: Command): void {
     .option('--state-cache-keys <n>', 'with --state-dir: windows per metric and task kept in memory besides those changed since the last commit (default 50000)')
     .option('--prometheus-port <port>', 'serve Prometheus /metrics (business metrics and consumer health), /healthz and /readyz on PORT (0: a free one)')
     .option('--prometheus-host <host>', 'address --prometheus-port binds to (default 127.0.0.1; 0.0.0.0 or :: for every interface)')
-    .option('--statsd <host:port>', 'also send committed values to StatsD (gauges for windows, counters for per-event values and alerts)')
+    .option('--statsd [host:port]', 'also send committed values to StatsD (gauges for windows, counters for per-event values and alerts); without a value: $STATSD_HOST:$STATSD_PORT (what `dev up --statsd` exports), else 127.0.0.1:8125')
     .option('--statsd-prefix <prefix>', 'prefix for the StatsD metric names, e.g. kitchen.')
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
     .addHelpText('after', `
@@ -117,9 +117,10 @@ ${EXIT_CODES_HELP}`)
       }
       const logger = pino({ name: 'multidispatch-derive', level: flags.logLevel }, pino.destination(2));
       let statsd: { host: string; port: number; prefix?: string } | undefined;
-      if (flags.statsd !== undefined) {
-        const m = /^([^\s:]+):(\d{1,5})$/.exec(flags.statsd);
-        if (!m) throw new UsageError(`--statsd must be host:port, got '${flags.statsd}'`);
+      if (flags.statsd !== undefined && flags.statsd !== false) {
+        const target = flags.statsd === true ? `${process.env.STATSD_HOST || '127.0.0.1'}:${process.env.STATSD_PORT || '8125'}` : flags.statsd;
+        const m = /^([^\s:]+):(\d{1,5})$/.exec(target);
+        if (!m) throw new UsageError(`--statsd must be host:port, got '${target}'`);
         statsd = { host: m[1]!, port: Number(m[2]), ...(flags.statsdPrefix ? { prefix: flags.statsdPrefix } : {}) };
       }
       const conn = kafkaConnectionFor(flags, 'multidispatch-derive');

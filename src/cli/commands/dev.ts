@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { kafkaStatus, KAFKA_VERSION, startKafka, stopKafka } from '../../dev/kafka.js';
 import { defaultDevDir } from '../../dev/paths.js';
+import { devStatsdStatus, startDevStatsd, stopDevStatsd, type DevStatsdState } from '../../dev/statsd-dev.js';
 import { EXIT, EXIT_CODES_HELP, UsageError } from '../../errors.js';
 
 function parsePort(value: string): number {
@@ -40,7 +41,17 @@ function secureLines(s: { secure?: { caFile: string; clientProperties: Record<st
 
 const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 
-interface UpOptions { port?: number; controllerPort?: number; dataDir?: string; printEnv?: boolean; kafkaVersion?: string; timeout: number; secure?: boolean; user?: string[] }
+/** The StatsD receiver's lines: its address for publishers (STATSD_HOST/STATSD_PORT) and where to see the counters. */
+function statsdLines(s: DevStatsdState, printEnv: boolean | undefined): string[] {
+  if (printEnv) return [`export STATSD_HOST=${s.host}`, `export STATSD_PORT=${s.port}`, `export STATSD_METRICS_URL=${s.metricsUrl}`];
+  return [
+    `StatsD receiver (statsd_exporter ${s.version}, pid ${s.pid}) on udp ${s.host}:${s.port}; counters at ${s.metricsUrl}`,
+    `STATSD_HOST=${s.host}`,
+    `STATSD_PORT=${s.port}`,
+  ];
+}
+
+interface UpOptions { port?: number; controllerPort?: number; dataDir?: string; printEnv?: boolean; kafkaVersion?: string; timeout: number; secure?: boolean; user?: string[]; statsd?: boolean }
 
 export function registerDev(program: Command): void {
   const dev = program
@@ -52,7 +63,7 @@ The broker's jars are resolved from Maven Central with mvn on first use and cach
 until 'dev down'; its files (state.json, broker.log, kafka-logs/) live in the data dir.
 
 Example:
-  eval "$(multidispatch dev up --print-env)"   # exports KAFKA_BROKERS=127.0.0.1:<port>
+  eval "$(multidispatch dev up --statsd --print-env)"   # exports KAFKA_BROKERS, STATSD_HOST, STATSD_PORT, STATSD_METRICS_URL
   multidispatch dev up --secure --user publisher --user loader --data-dir .multidispatch/secure
   multidispatch dev status
   multidispatch dev down`);
@@ -67,6 +78,7 @@ Example:
     .option('--timeout <seconds>', 'how long to wait for the broker to answer once started', parseSeconds, 90)
     .option('--print-env', 'print only export KAFKA_BROKERS=host:port on stdout (progress stays on stderr), for eval "$(...)"')
     .option('--secure', 'a SASL_SSL listener (SCRAM-SHA-512 users, a self-signed CA made with keytool) with ACLs enforced; a data dir formatted secure stays secure')
+    .option('--statsd', 'also start a StatsD receiver (statsd_exporter) on loopback and print STATSD_HOST/STATSD_PORT and its /metrics URL; publishers read those variables')
     .option('--user <name>', 'with --secure, on the first start: a SCRAM user to create besides admin (repeatable; default: app)', collect)
     .addHelpText('after', `
 Progress goes to stderr; the last line on stdout is KAFKA_BROKERS=host:port, or with --print-env
@@ -84,6 +96,7 @@ ${EXIT_CODES_HELP}`)
         if (opts.port !== undefined && opts.port !== s.port) err(`note: --port ${opts.port} ignored; run 'multidispatch dev down' first to change it`);
         if (opts.secure && !s.secure) err("note: --secure ignored: the running broker is not secured; run 'multidispatch dev down' and use a new --data-dir");
         for (const l of secureLines(s, opts.printEnv, opts.user?.[0] ?? 'app')) (opts.printEnv ? out : err)(l);
+        if (opts.statsd) for (const l of statsdLines(await startDevStatsd(dataDir, (m) => err(`multidispatch: ${m}`)), opts.printEnv)) out(l);
         out(envLine(s.brokers, opts.printEnv));
         return;
       }
@@ -102,16 +115,18 @@ ${EXIT_CODES_HELP}`)
         out(`stop it with: multidispatch dev down${opts.dataDir ? ` --data-dir ${opts.dataDir}` : ''}`);
       }
       for (const l of secureLines(kafka, opts.printEnv, opts.user?.[0] ?? 'app')) out(l);
+      if (opts.statsd) for (const l of statsdLines(await startDevStatsd(dataDir, (m) => err(`multidispatch: ${m}`)), opts.printEnv)) out(l);
       out(envLine(kafka.brokers, opts.printEnv));
     });
 
   dev
     .command('down')
-    .description('Stop the local Kafka broker (SIGTERM, then SIGKILL after --grace seconds). Safe to run when nothing runs.')
+    .description('Stop the local Kafka broker and the StatsD receiver (SIGTERM, then SIGKILL after --grace seconds). Safe to run when nothing runs.')
     .option('--data-dir <dir>', dataDirHelp)
     .option('--grace <seconds>', 'how long to wait for a clean shutdown before SIGKILL', parseSeconds, 30)
     .action(async (opts: { dataDir?: string; grace: number }) => {
       const dataDir = opts.dataDir ?? defaultDevDir();
+      if (await stopDevStatsd(dataDir)) err('stopped the StatsD receiver');
       const res = await stopKafka(dataDir, { graceMs: opts.grace * 1000 });
       if (res.stopped && res.state) {
         err(`stopped Kafka ${res.state.version} on ${res.state.brokers} (pid ${res.state.pid}${res.killed ? ', had to SIGKILL' : ''})`);
@@ -129,9 +144,12 @@ ${EXIT_CODES_HELP}`)
     .action((opts: { dataDir?: string; json?: boolean }) => {
       const st = kafkaStatus(opts.dataDir ?? defaultDevDir());
       const s = st.state;
+      const sd = devStatsdStatus(st.dataDir);
+      const statsd = sd.running && sd.state ? sd.state : undefined;
       if (opts.json) {
         out(JSON.stringify({ running: st.running, crashed: st.crashed, dataDir: st.dataDir, ...(s ? { brokers: s.brokers, pid: s.pid,
-          version: s.version, port: s.port, controllerPort: s.controllerPort, logFile: s.logFile, startedAt: s.startedAt } : {}) }));
+          version: s.version, port: s.port, controllerPort: s.controllerPort, logFile: s.logFile, startedAt: s.startedAt, secure: !!s.secure } : {}),
+          ...(statsd ? { statsd: { host: statsd.host, port: statsd.port, metricsUrl: statsd.metricsUrl, pid: statsd.pid } } : {}) }));
       } else if (st.running && s) {
         out('running');
         out(`brokers:   ${s.brokers}`);
@@ -140,6 +158,8 @@ ${EXIT_CODES_HELP}`)
         out(`data dir:  ${st.dataDir}`);
         out(`log:       ${s.logFile}`);
         out(`started:   ${s.startedAt}`);
+        if (s.secure) out(`security:  SASL_SSL (SCRAM-SHA-512), CA ${s.secure.caFile}`);
+        out(statsd ? `statsd:    udp ${statsd.host}:${statsd.port}, ${statsd.metricsUrl} (pid ${statsd.pid})` : 'statsd:    not running (dev up --statsd starts it)');
       } else {
         out('not running');
         out(`data dir:  ${st.dataDir}`);
