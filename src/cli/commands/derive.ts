@@ -2,12 +2,12 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
-import pino from 'pino';
 import { UsageError } from '../../errors.js';
 import { defineMetrics, type MetricDefinition, type TableDefinition } from '../../derive/definitions.js';
 import { DeriveRunner } from '../../derive/runner.js';
 import { isBindHost, PROMETHEUS_HOST_RULE } from '../../derive/options.js';
 import { loadSchema } from '../../schema/index.js';
+import { cliLogger, parseLogFormat } from '../log.js';
 import { addKafkaOptions, KAFKA_HELP, kafkaConnectionFor, type KafkaFlags } from '../connection.js';
 import { classifyKafkaError } from '../../kafka/errors.js';
 import { EXIT_CODES_HELP } from '../../errors.js';
@@ -28,6 +28,7 @@ interface DeriveFlags extends KafkaFlags {
   statsd?: string | boolean;
   statsdPrefix?: string;
   logLevel: string;
+  logFormat?: string;
 }
 
 /** Imports a definitions module: .js/.mjs natively, .ts/.mts through tsx when it is installed. */
@@ -84,7 +85,8 @@ export function registerDerive(program: Command): void {
     .option('--prometheus-host <host>', 'address --prometheus-port binds to (default 127.0.0.1; 0.0.0.0 or :: for every interface)')
     .option('--statsd [host:port]', 'also send committed values to StatsD (gauges for windows, counters for per-event values and alerts); without a value: $STATSD_HOST:$STATSD_PORT (what `dev up --statsd` exports), else 127.0.0.1:8125')
     .option('--statsd-prefix <prefix>', 'prefix for the StatsD metric names, e.g. kitchen.')
-    .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
+    .option('--log-level <level>', 'trace, debug, info, warn, error or silent', 'info')
+    .option('--log-format <format>', 'auto (human lines on a terminal, JSON otherwise), pretty or json', 'auto')
     .addHelpText('after', `
 Examples:
   multidispatch derive --definitions metrics.mjs --proto proto --group kitchen-metrics
@@ -115,7 +117,7 @@ ${EXIT_CODES_HELP}`)
         if (i <= 0) throw new UsageError(`--topic-rename takes NAME=VALUE, got '${pair}'`);
         topicRenames[pair.slice(0, i)] = pair.slice(i + 1);
       }
-      const logger = pino({ name: 'multidispatch-derive', level: flags.logLevel }, pino.destination(2));
+      const logger = cliLogger('multidispatch-derive', flags.logLevel, parseLogFormat(flags.logFormat));
       let statsd: { host: string; port: number; prefix?: string } | undefined;
       if (flags.statsd !== undefined && flags.statsd !== false) {
         const target = flags.statsd === true ? `${process.env.STATSD_HOST || '127.0.0.1'}:${process.env.STATSD_PORT || '8125'}` : flags.statsd;

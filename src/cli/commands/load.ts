@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import pino from 'pino';
 import { DeadLetteredError, EXIT_CODES_HELP, OptionsError, UsageError } from '../../errors.js';
 import { createLoader, type LoaderProgress } from '../../loader/loader.js';
 import type { LoaderOptions } from '../../loader/options.js';
 import { loadSchema } from '../../schema/index.js';
+import { cliLogger, drawProgress, endProgress, parseLogFormat } from '../log.js';
 import { classifyKafkaError } from '../../kafka/errors.js';
 import { addKafkaOptions, KAFKA_HELP, kafkaConnectionFor, LOAD_TOP_LEVEL_KEYS, readConfigJson, type KafkaFlags } from '../connection.js';
 
@@ -25,6 +25,7 @@ interface LoadFlags extends KafkaFlags {
   startFrom?: 'earliest' | 'latest';
   once: boolean;
   logLevel: string;
+  logFormat?: string;
   logIntervalMs?: string;
   sessionTimeoutMs?: string;
   progress: boolean;
@@ -116,7 +117,7 @@ function progressBar(p: LoaderProgress, startedAt: number): string {
   const width = 28;
   const filled = Math.round(frac * width);
   const rate = (p.rowsLoaded * 1000) / Math.max(1, Date.now() - startedAt);
-  return `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(frac * 100).toFixed(0).padStart(3)}%  ${done.toLocaleString('en')} / ${total.toLocaleString('en')} records  ${Math.round(rate).toLocaleString('en')} rows/s `;
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(frac * 100).toFixed(0).padStart(3)}%  ${done.toLocaleString('en')} / ${total.toLocaleString('en')} records  ${Math.round(rate).toLocaleString('en')} rows/s `;
 }
 
 export function registerLoad(program: Command): void {
@@ -141,7 +142,8 @@ export function registerLoad(program: Command): void {
     .option('--dlq-topic <topic>', 'dead-letter topic (default multidispatch.dlq)')
     .addOption(new Option('--start-from <where>', 'where a group with nothing in the warehouse starts (default earliest)').choices(['earliest', 'latest']))
     .option('--once', 'load until caught up with the end offsets seen at start, then exit: 0, or 5 when records went to the dead-letter topic (cron jobs, tests)', false)
-    .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
+    .option('--log-level <level>', 'trace, debug, info, warn, error or silent', 'info')
+    .option('--log-format <format>', 'auto (human lines on a terminal, JSON otherwise), pretty or json', 'auto')
     .option('--log-interval-ms <ms>', 'long-running mode: log lag per partition and rows/s this often (default 30000)')
     .option('--session-timeout-ms <ms>', 'consumer group session timeout: how long a crashed loader holds its partitions (default 30000)')
     .option('--no-progress', 'no progress bar with --once on a terminal')
@@ -174,12 +176,14 @@ ${EXIT_CODES_HELP}`,
       const options = loaderOptionsFrom(flags, process.env, cfg);
       const protoDir = (typeof cfg.proto === 'string' && flags.proto === 'proto' ? cfg.proto : flags.proto) as string;
       const schema = await loadSchema(protoDir);
-      const logger = pino({ name: 'multidispatch-load', level: flags.logLevel }, pino.destination(2));
+      const logger = cliLogger('multidispatch-load', flags.logLevel, parseLogFormat(flags.logFormat));
       const tty = flags.once && flags.progress && process.stderr.isTTY;
       const startedAt = Date.now();
+      // Once the run is over, a late progress callback must not draw the bar again under the summary.
+      let finished = false;
       const loader = createLoader(
         { ...options, schema },
-        { logger, ...(tty ? { onProgress: (p: LoaderProgress) => process.stderr.write(progressBar(p, startedAt)) } : {}) },
+        { logger, ...(tty ? { onProgress: (p: LoaderProgress) => void (finished || drawProgress(progressBar(p, startedAt))) } : {}) },
       );
       const stop = (sig: string) => {
         logger.info({ signal: sig }, 'stopping: finishing the open batch');
@@ -191,7 +195,8 @@ ${EXIT_CODES_HELP}`,
       process.once('SIGTERM', onTerm);
       try {
         const stats = flags.once ? await loader.runOnce() : await loader.run();
-        if (tty) process.stderr.write('\n');
+        finished = true;
+        endProgress();
         process.stdout.write(
           `loaded ${stats.rowsLoaded} row(s) in ${stats.batches} batch(es) into ${loader.warehouseHandle?.description ?? 'the warehouse'}; ` +
             `${stats.deadLettered} to the dead-letter topic, ${stats.tombstones} tombstone(s) skipped\n`,
@@ -205,6 +210,8 @@ ${EXIT_CODES_HELP}`,
           topics: [...(o.topics ?? (o.topicPattern ? [`/${o.topicPattern}/`] : [])), o.dlqTopic ?? 'multidispatch.dlq'], operation: 'read (or write to the dead-letter topic)',
         });
       } finally {
+        finished = true;
+        endProgress();
         process.off('SIGINT', onInt);
         process.off('SIGTERM', onTerm);
       }
