@@ -81,7 +81,10 @@ export function addKafkaOptions(cmd: Command, brokersHelp = 'comma-separated hos
 }
 
 /** Help text on how the connection is resolved, appended to each Kafka command's --help. */
-export const KAFKA_HELP = `Kafka connection: -X name=value > --brokers > KAFKA_<NAME> environment (dots as underscores,
+export const KAFKA_HELP = `Environment: KAFKA_BROKERS, KAFKA_<PROPERTY> (any property below, upper case, dots as underscores),
+MULTIDISPATCH_KAFKA_CONFIG (a properties file), MULTIDISPATCH_DEBUG=1 (print an error's stack).
+
+Kafka connection: -X name=value > --brokers > KAFKA_<NAME> environment (dots as underscores,
 e.g. KAFKA_SASL_PASSWORD; KAFKA_BROKERS for the brokers) > --kafka-config file (or $MULTIDISPATCH_KAFKA_CONFIG)
 > the --config file's "kafka" object > the broker \`multidispatch dev up\` started. Secrets are never printed.
 Properties:

@@ -3,6 +3,7 @@ import { redact } from '../config/secrets.js';
 import { EXIT_CODES_HELP, exitCodeFor, MdError } from '../errors.js';
 import { classifyKafkaError } from '../kafka/errors.js';
 import { applyConfigFile } from './connection.js';
+import { HELP_WIDTH, optionDescription, wrapHelp } from './help.js';
 import { registerCodegen } from './commands/codegen.js';
 import { registerDemo } from './commands/demo.js';
 import { registerDerive } from './commands/derive.js';
@@ -18,6 +19,9 @@ export function buildProgram(): Command {
     .description('One typed event to Kafka and StatsD, loaded into the warehouse, turned into derived metrics.')
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
+    // Set before the commands are added, so that every command inherits the same help layout.
+    .configureHelp({ helpWidth: HELP_WIDTH, sortSubcommands: true, optionDescription })
+    .configureOutput({ writeOut: (s) => process.stdout.write(wrapHelp(s)) })
     .exitOverride()
     .addHelpText('after', `\n${EXIT_CODES_HELP}`)
     .hook('preAction', (_program, action) => applyConfigFile(action));

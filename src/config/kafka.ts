@@ -48,8 +48,8 @@ export const KAFKA_PROPERTIES: Readonly<Record<string, PropertySpec>> = {
   'ssl.key.password': { secret: true, help: 'passphrase of the client private key' },
   'enable.ssl.certificate.verification': { help: 'false skips verifying the brokers\' certificates (never in production; default true)' },
   'ssl.endpoint.identification.algorithm': { help: 'https (default): the certificate must name the broker host; none: do not check the name' },
-  'socket.connection.setup.timeout.ms': { help: 'how long a connection attempt may take (default 3000)' },
-  'request.timeout.ms': { help: 'how long a request may wait for its answer (default 30000)' },
+  'socket.connection.setup.timeout.ms': { help: 'how long a connection attempt may take (default: 3000)' },
+  'request.timeout.ms': { help: 'how long a request may wait for its answer (default: 30000)' },
 };
 
 /** Names accepted as another spelling of a known property. */

@@ -1,3 +1,4 @@
+import { EXIT_CODES_HELP } from '../../errors.js';
 import type { Command } from 'commander';
 import { codegen } from '../../schema/index.js';
 
@@ -21,8 +22,13 @@ Lint rules (codegen fails naming file, message and field):
   event-time-type                   event_time is a google.protobuf.Timestamp or int64 milliseconds
   removed-field-reserved            with --against: a removed field number must be reserved
 
-Example:
-  multidispatch codegen --proto proto --out src/generated/events.ts --snapshot proto/snapshot.json`,
+Examples:
+  multidispatch codegen --proto proto --out src/generated/events.ts --snapshot proto/snapshot.json
+  multidispatch codegen --proto proto --out src/generated/events.ts --against proto/snapshot.json
+
+Environment: none (everything is a flag).
+
+${EXIT_CODES_HELP}`,
     )
     .action(async (opts: { proto: string; out: string; importFrom: string; against?: string; snapshot?: string }) => {
       const result = await codegen({

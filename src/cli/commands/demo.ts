@@ -23,7 +23,7 @@ export function registerDemo(program: Command): void {
     .option('--minutes <n>', 'simulated period in minutes; the incident covers its middle', '30')
     .option('--seed <n>', 'random seed, for a reproducible run', '7')
     .option('--out <dir>', 'where the DuckDB file (warehouse.duckdb) and the HTML report (report.html) go', 'multidispatch-demo')
-    .addHelpText('after', `\nStarts a local Kafka broker (from Maven Central jars) and a real StatsD receiver (statsd_exporter), and stops them at the end.\nExits 1 when the three views disagree.\n\n${KAFKA_HELP}\n\n${EXIT_CODES_HELP}`)
+    .addHelpText('after', `\nStarts a local Kafka broker (from Maven Central jars) and a real StatsD receiver (statsd_exporter), and stops them at the end.\nExits 1 when the three views disagree.\n\nExamples:\n  multidispatch demo\n  multidispatch demo --orders 20000 --minutes 60 --seed 3 --out incident-report\n\n${KAFKA_HELP}\n\n${EXIT_CODES_HELP}`)
     .action(async (flags: KafkaFlags & { orders: string; minutes: string; seed: string; out: string }) => {
       const orders = positiveInt('--orders', flags.orders);
       const minutes = positiveInt('--minutes', flags.minutes);

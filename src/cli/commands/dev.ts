@@ -18,6 +18,8 @@ function parseSeconds(value: string): number {
 
 const err = (line: string) => void process.stderr.write(`${line}\n`);
 const out = (line: string) => void process.stdout.write(`${line}\n`);
+const DEV_ENV = `Environment: MULTIDISPATCH_DEV_DIR (the data dir), MULTIDISPATCH_KAFKA_VERSION, MULTIDISPATCH_KAFKA_HEAP
+(default: 512m), MULTIDISPATCH_CACHE_DIR (where jars and statsd_exporter are cached), JAVA_HOME.`;
 const dataDirHelp = 'data dir of the dev environment (default: $MULTIDISPATCH_DEV_DIR or ./.multidispatch/dev)';
 
 /**
@@ -86,6 +88,12 @@ export KAFKA_BROKERS=host:port, so that eval "$(multidispatch dev up --print-env
 programs the shell starts next.
 When the broker could not start, the reason and the last lines of its log are printed (exit 8).
 
+Examples:
+  eval "$(multidispatch dev up --statsd --print-env)"
+  multidispatch dev up --secure --user publisher --user loader --data-dir .multidispatch/secure
+
+${DEV_ENV}
+
 ${EXIT_CODES_HELP}`)
     .action(async (opts: UpOptions) => {
       const dataDir = opts.dataDir ?? defaultDevDir();
@@ -124,6 +132,7 @@ ${EXIT_CODES_HELP}`)
     .description('Stop the local Kafka broker and the StatsD receiver (SIGTERM, then SIGKILL after --grace seconds). Safe to run when nothing runs.')
     .option('--data-dir <dir>', dataDirHelp)
     .option('--grace <seconds>', 'how long to wait for a clean shutdown before SIGKILL', parseSeconds, 30)
+    .addHelpText('after', `\nExample:\n  multidispatch dev down --grace 10\n\n${DEV_ENV}\n\n${EXIT_CODES_HELP}`)
     .action(async (opts: { dataDir?: string; grace: number }) => {
       const dataDir = opts.dataDir ?? defaultDevDir();
       if (await stopDevStatsd(dataDir)) err('stopped the StatsD receiver');
@@ -140,7 +149,7 @@ ${EXIT_CODES_HELP}`)
     .description('Show whether the local Kafka broker is running, with its brokers address, pid, version and data dir.')
     .option('--data-dir <dir>', dataDirHelp)
     .option('--json', 'print the status as one JSON object')
-    .addHelpText('after', `\nExits 0 when the broker runs, 7 (Kafka unreachable) when it does not.\n\n${EXIT_CODES_HELP}`)
+    .addHelpText('after', `\nExits 0 when the broker runs, 7 (Kafka unreachable) when it does not.\n\nExample:\n  multidispatch dev status --json\n\n${DEV_ENV}\n\n${EXIT_CODES_HELP}`)
     .action((opts: { dataDir?: string; json?: boolean }) => {
       const st = kafkaStatus(opts.dataDir ?? defaultDevDir());
       const s = st.state;

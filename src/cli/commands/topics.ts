@@ -133,7 +133,7 @@ export function registerTopics(program: Command): void {
     .description('Create topics and wait for their leaders. With --from-schema, create every topic the .proto files name (existing ones are reported, never changed).')
     .argument('[topic...]', 'topics to create')
     .option('--from-schema <protoDir>', 'create one topic per distinct (multidispatch.event).topic under this folder; idempotent')
-    .option('-p, --partitions <n>', `partitions per topic (default ${DEFAULT_PARTITIONS}; with --from-schema, for topics whose events declare no partitions)`)
+    .option('-p, --partitions <n>', `partitions per topic (default: ${DEFAULT_PARTITIONS}; with --from-schema, for topics whose events declare no partitions)`)
     .option('-r, --replication-factor <n>', "replicas per partition (default: the broker's default.replication.factor)")
     .addOption(new Option('--cleanup-policy <policy>', 'cleanup.policy of the new topics').choices(['delete', 'compact', 'compact,delete']))
     .option('--topic-config <name=value...>', 'a topic config by its Kafka name, e.g. retention.ms=604800000 (repeatable)')
