@@ -8,6 +8,7 @@ import { loadSchema, ValidationError } from '../../src/index.js';
 import { createMemoryPublisher } from '../../src/testing.js';
 import { HEADER } from '../../src/schema/envelope.js';
 import { EventRegistry } from '../../src/schema/registry.js';
+import { renderEventMap, renderEventMapJs } from '../../src/schema/codegen.js';
 
 const PROTO = `syntax = "proto3";
 package clock.v1;
@@ -58,5 +59,17 @@ describe('event-time fields', () => {
     assert.equal(registry.encode('clock.v1.Millis', { id: 'x', atMs: 1_700_000_000_123, count: 1 }).eventTimeMs, 1_700_000_000_123);
     assert.equal(registry.encode('clock.v1.Stamped', { id: 'x', at: new Date(5_000) }).eventTimeMs, 5_000);
     assert.throws(() => registry.encode('clock.v1.Millis', { id: 'x', atMs: 1 }), (err) => err instanceof ValidationError && /count.*is required/.test(err.message));
+  });
+
+  it('is optional in the generated types, in both forms, with a doc comment saying what publish() does', async (t) => {
+    const { bundle } = await schemaFor(t);
+    const ts = renderEventMap(bundle, { importFrom: 'multidispatch', source: 'clock' });
+    const { dts } = renderEventMapJs(bundle, { importFrom: 'multidispatch', source: 'clock' }, 'events.d.ts');
+    for (const text of [ts, dts]) {
+      assert.match(text, /\* Event time\. Optional: when left out, publish\(\) sets it to now[^\n]*\n {3}\*\/\n {2}at\?: TimestampInput;/);
+      assert.match(text, /\* Event time, milliseconds since the epoch\. Optional: when left out, publish\(\) sets it to now[^\n]*\n {3}\*\/\n {2}atMs\?: Int64;/);
+      assert.match(text, /^ {2}count: Int64;$/m);
+      assert.match(text, /^ {2}id: string;$/m);
+    }
   });
 });
