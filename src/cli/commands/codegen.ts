@@ -21,6 +21,9 @@ Lint rules (codegen fails naming file, message and field):
   event-time-type                   event_time is a google.protobuf.Timestamp or int64 milliseconds
   removed-field-reserved            with --against: a removed field number must be reserved
 
+Imports are checked as protoc checks them: a file that uses a type or a (multidispatch.*) option must import
+the file that defines it (file:line:column and the import to add are named).
+
 Examples:
   multidispatch codegen --proto proto --out src/generated/events.ts --snapshot proto/snapshot.json
   multidispatch codegen --proto proto --out events.js     # JavaScript: events.js + events.d.ts`,
