@@ -42,11 +42,15 @@ interface SourceFile {
 }
 
 /**
- * Checks every type reference and custom option in `files` (paths relative to `dir`) against the files each
- * one imports. `roots` are the include roots, in the order imports resolve against them; `label` is the folder
- * as the user gave it, for the paths in the messages. Returns one line per missing import per file.
+ * Checks every type reference and custom option in `files` (paths relative to the first include root) against
+ * the files each one imports. `roots` are the include roots, in the order imports resolve against them; `label`
+ * is the proto folder as the user gave it, for the paths in the messages. Returns one line per missing import
+ * per file.
+ *
+ * @example
+ * const lines = checkImports(root, ['shop/a.proto'], [dir, BUNDLED_PROTO_DIR, PROTOBUFJS_DIR], 'proto', protoNameOf);
  */
-export function checkImports(root: protobuf.Root, dir: string, files: readonly string[], roots: readonly string[], label: string, protoNameOf: (f: protobuf.Field) => string): string[] {
+export function checkImports(root: protobuf.Root, files: readonly string[], roots: readonly string[], label: string, protoNameOf: (f: protobuf.Field) => string): string[] {
   const own = new Set(files);
   const sources = new Map<string, SourceFile | undefined>();
   const source = (file: string): SourceFile | undefined => {

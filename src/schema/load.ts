@@ -72,7 +72,7 @@ export async function loadProtoDir(protoDir: string): Promise<LoadedProtos> {
       if (original) PROTO_NAMES.set(field, original.name);
     }
   }
-  const missing = checkImports(root, dir, files, [dir, BUNDLED_PROTO_DIR, PROTOBUFJS_DIR], protoDir, protoNameOf);
+  const missing = checkImports(root, files, [dir, BUNDLED_PROTO_DIR, PROTOBUFJS_DIR], protoDir, protoNameOf);
   if (missing.length > 0) throw new SchemaError(missing.join('\n'));
   return { root, protoDir: dir, files };
 }
