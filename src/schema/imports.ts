@@ -26,6 +26,7 @@ const WELL_KNOWN = ((): Map<string, string> => {
   }
   return out;
 })();
+const WELL_KNOWN_FILES = new Set(WELL_KNOWN.values());
 
 /** The import that declares a Google well-known type protobufjs knows (`google.protobuf.Timestamp`), if any. */
 export function wellKnownImportOf(typeName: string): string | undefined {
@@ -51,22 +52,30 @@ interface SourceFile {
  * const lines = checkImports(root, ['shop/a.proto'], [dir, BUNDLED_PROTO_DIR, PROTOBUFJS_DIR], 'proto', protoNameOf);
  */
 export function checkImports(root: protobuf.Root, files: readonly string[], roots: readonly string[], label: string, protoNameOf: (f: protobuf.Field) => string): string[] {
-  const own = new Set(files);
+  // Files are compared by where they were loaded from (an absolute path, or the name of a well-known file that
+  // protobufjs carries), as the loader resolved them: a file reachable from two include roots is still one file.
+  const dir = roots[0]!;
+  const own = new Set(files.map((f) => join(dir, f)));
+  const resolveImport = (name: string): string => {
+    const idx = name.lastIndexOf('google/protobuf/');
+    if (idx >= 0 && WELL_KNOWN_FILES.has(name.slice(idx))) return name.slice(idx);
+    return roots.map((r) => join(r, name)).find((p) => existsSync(p)) ?? join(dir, name);
+  };
   const sources = new Map<string, SourceFile | undefined>();
   const source = (file: string): SourceFile | undefined => {
-    if (!sources.has(file)) sources.set(file, readSource(file, roots));
+    if (!sources.has(file)) sources.set(file, readSource(file, resolveImport));
     return sources.get(file);
   };
-  const canonical = (filename: string | null): string | undefined => {
-    if (!filename) return undefined;
-    if (!isAbsolute(filename)) return filename;
+  /** The name to import a loaded file by: relative to the first include root that holds it. */
+  const importName = (file: string): string => {
+    if (!isAbsolute(file)) return file;
     for (const r of roots) {
-      const rel = relative(r, filename);
+      const rel = relative(r, file);
       if (!rel.startsWith('..') && !isAbsolute(rel)) return rel.split(sep).join('/');
     }
-    return filename;
+    return file;
   };
-  const definedIn = (obj: protobuf.ReflectionObject): string | undefined => canonical(obj.filename) ?? wellKnownImportOf(obj.fullName);
+  const definedIn = (obj: protobuf.ReflectionObject): string | undefined => obj.filename ?? wellKnownImportOf(obj.fullName);
 
   const visibleCache = new Map<string, Set<string>>();
   const visible = (file: string): Set<string> => {
@@ -91,10 +100,10 @@ export function checkImports(root: protobuf.Root, files: readonly string[], root
     // One line per missing import per file: the first place that needs it.
     if (reported.has(`${file}\0${key}`)) return;
     reported.add(`${file}\0${key}`);
-    problems.push(`${join(label, file)}:${at.line}:${at.column}: ${text}`);
+    problems.push(`${join(label, relative(dir, file))}:${at.line}:${at.column}: ${text}`);
   };
   const needs = (file: string, name: string, definer: string): string =>
-    `${name} is defined in "${definer}", which ${file} does not import; add: import "${definer}";`;
+    `${name} is defined in "${importName(definer)}", which ${importName(file)} does not import; add: import "${importName(definer)}";`;
 
   const checkOptions = (file: string, obj: protobuf.ReflectionObject, scope: protobuf.NamespaceBase, from: number): void => {
     for (const entry of (obj.parsedOptions ?? []) as Array<Record<string, unknown>>) {
@@ -110,14 +119,14 @@ export function checkImports(root: protobuf.Root, files: readonly string[], root
         else {
           const ours = name.replace(/^\./, '').startsWith('multidispatch.');
           const hint = ours ? `; add: import "${OPTIONS_IMPORT}";` : '; import the file that defines it';
-          report(file, at, ours ? OPTIONS_IMPORT : `(${name})`, `option (${name}) is not defined by ${file} or any file it imports${hint}`);
+          report(file, at, ours ? OPTIONS_IMPORT : `(${name})`, `option (${name}) is not defined by ${importName(file)} or any file it imports${hint}`);
         }
       }
     }
   };
 
   for (const type of allTypes(root)) {
-    const file = canonical(type.filename);
+    const file = type.filename;
     if (!file || !own.has(file)) continue;
     const lines = source(file)?.lines ?? [];
     const start = messageLine(type, lines);
@@ -145,19 +154,18 @@ function allTypes(ns: protobuf.NamespaceBase): protobuf.Type[] {
   return out;
 }
 
-function readSource(file: string, roots: readonly string[]): SourceFile | undefined {
-  const path = roots.map((r) => join(r, file)).find((p) => existsSync(p));
-  if (!path) return undefined; // a well-known type carried by protobufjs: imports nothing
-  const text = readFileSync(path, 'utf8');
+function readSource(file: string, resolveImport: (name: string) => string): SourceFile | undefined {
+  if (!isAbsolute(file) || !existsSync(file)) return undefined; // a well-known file carried by protobufjs: imports nothing
+  const text = readFileSync(file, 'utf8');
   let imports: string[] = [];
   try {
     const parsed = protobuf.parse(text, new protobuf.Root(), { keepCase: true, alternateCommentMode: true });
-    imports = [...(parsed.imports ?? []), ...(parsed.weakImports ?? [])].map((i) => posix.normalize(i));
+    imports = [...(parsed.imports ?? []), ...(parsed.weakImports ?? [])].map((i) => resolveImport(posix.normalize(i)));
   } catch {
     // The loader already parsed every file it loaded; an unparsable one is not reached through imports.
   }
   const code = text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');
-  const publicImports = [...code.matchAll(/\bimport\s+public\s+"([^"]+)"/g)].map((m) => posix.normalize(m[1]!));
+  const publicImports = [...code.matchAll(/\bimport\s+public\s+"([^"]+)"/g)].map((m) => resolveImport(posix.normalize(m[1]!)));
   return { lines: text.split('\n'), imports, publicImports };
 }
 
