@@ -43,7 +43,7 @@ export interface OrderDelivered {
    */
   durationMinutes: number;
   /**
-   * Event time (defaults to now when absent).
+   * Event time. Optional: when left out, publish() sets it to now; the record and its occurred-at header carry the same instant.
    */
   deliveredAt?: TimestampInput;
 }
@@ -66,7 +66,7 @@ export interface OrderPlaced {
   total?: Money;
   itemCount: number;
   /**
-   * Event time (defaults to now when absent).
+   * Event time. Optional: when left out, publish() sets it to now; the record and its occurred-at header carry the same instant.
    */
   placedAt?: TimestampInput;
 }
@@ -92,7 +92,7 @@ export interface OrderRejected {
   reason: RejectionReason;
   detail?: string;
   /**
-   * Event time (defaults to now when absent).
+   * Event time. Optional: when left out, publish() sets it to now; the record and its occurred-at header carry the same instant.
    */
   rejectedAt?: TimestampInput;
 }
@@ -113,7 +113,7 @@ export interface OrderSentToRestaurant {
    */
   aggregator: string;
   /**
-   * Event time (defaults to now when absent).
+   * Event time. Optional: when left out, publish() sets it to now; the record and its occurred-at header carry the same instant.
    */
   sentAt?: TimestampInput;
 }
@@ -139,7 +139,7 @@ export interface PaymentAttempted {
   amount?: Money;
   attempt: number;
   /**
-   * Event time (defaults to now when absent).
+   * Event time. Optional: when left out, publish() sets it to now; the record and its occurred-at header carry the same instant.
    */
   attemptedAt?: TimestampInput;
 }
@@ -173,7 +173,7 @@ export interface PaymentFailed {
   retryable: boolean;
   attempt: number;
   /**
-   * Event time (defaults to now when absent).
+   * Event time. Optional: when left out, publish() sets it to now; the record and its occurred-at header carry the same instant.
    */
   failedAt?: TimestampInput;
 }
@@ -202,7 +202,7 @@ export interface PaymentSucceeded {
   amount?: Money;
   pspReference: string;
   /**
-   * Event time (defaults to now when absent).
+   * Event time. Optional: when left out, publish() sets it to now; the record and its occurred-at header carry the same instant.
    */
   succeededAt?: TimestampInput;
 }
@@ -226,7 +226,7 @@ export interface RestaurantProfile {
    */
   market: string;
   /**
-   * Event time (defaults to now when absent).
+   * Event time. Optional: when left out, publish() sets it to now; the record and its occurred-at header carry the same instant.
    */
   updatedAt?: TimestampInput;
 }

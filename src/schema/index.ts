@@ -1,8 +1,8 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { SchemaError, SchemaLintError } from '../errors.js';
 import { makeBundle } from './bundle.js';
-import { renderEventMap } from './codegen.js';
+import { renderEventMap, renderEventMapJs } from './codegen.js';
 import { checkEvolution, parseSnapshot, takeSnapshot } from './evolution.js';
 import { loadProtoDir } from './load.js';
 import { extractRules } from './rules.js';
@@ -54,7 +54,10 @@ export async function loadSchema(protoDir: string): Promise<EventSchema<UntypedE
 }
 
 export interface CodegenOptions extends BuildSchemaOptions {
-  /** The .ts file to write. */
+  /**
+   * The file to write. `.js` or `.mjs`: an ES module for plain Node plus its declarations beside it
+   * (`events.js` → `events.d.ts`, `events.mjs` → `events.d.mts`); anything else: one TypeScript module.
+   */
   out: string;
   /** Module specifier the generated file imports types from. Default `multidispatch`. */
   importFrom?: string;
@@ -64,21 +67,43 @@ export interface CodegenOptions extends BuildSchemaOptions {
 
 export interface CodegenResult {
   out: string;
+  /** The declaration file written beside a JavaScript `out`. */
+  declarations?: string;
   eventTypes: string[];
   snapshotOut?: string;
 }
 
-/** `multidispatch codegen`: lint the protos, then write the typed event map module. */
+/**
+ * `multidispatch codegen`: lint the protos, then write the typed event map module (TypeScript, or JavaScript
+ * with a .d.ts, by the extension of `out`).
+ *
+ * @example
+ * await codegen({ protoDir: 'proto', out: 'src/events.js' }); // writes src/events.js and src/events.d.ts
+ */
 export async function codegen(options: CodegenOptions): Promise<CodegenResult> {
   const { bundle, snapshot } = await buildBundle(options);
-  const text = renderEventMap(bundle, { importFrom: options.importFrom ?? 'multidispatch', source: options.protoDir });
-  await mkdir(dirname(options.out), { recursive: true });
-  await writeFile(options.out, text);
+  const render = { importFrom: options.importFrom ?? 'multidispatch', source: options.protoDir };
   const result: CodegenResult = { out: options.out, eventTypes: bundle.events.map((e) => e.type) };
+  await mkdir(dirname(options.out), { recursive: true });
+  const declarations = declarationsFileFor(options.out);
+  if (declarations) {
+    const { js, dts } = renderEventMapJs(bundle, render, basename(declarations));
+    await writeFile(options.out, js);
+    await writeFile(declarations, dts);
+    result.declarations = declarations;
+  } else {
+    await writeFile(options.out, renderEventMap(bundle, render));
+  }
   if (options.snapshotOut) {
     await mkdir(dirname(options.snapshotOut), { recursive: true });
     await writeFile(options.snapshotOut, `${JSON.stringify(snapshot, null, 2)}\n`);
     result.snapshotOut = options.snapshotOut;
   }
   return result;
+}
+
+/** `events.js` → `events.d.ts`, `events.mjs` → `events.d.mts`; undefined for a TypeScript output. */
+function declarationsFileFor(out: string): string | undefined {
+  const m = /\.(m?)js$/.exec(out);
+  return m ? `${out.slice(0, m.index)}.d.${m[1]}ts` : undefined;
 }

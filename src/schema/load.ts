@@ -5,6 +5,7 @@ import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import { SchemaError } from '../errors.js';
+import { checkImports, wellKnownImportOf } from './imports.js';
 
 const require = createRequire(import.meta.url);
 
@@ -49,7 +50,8 @@ export async function findProtoFiles(dir: string): Promise<string[]> {
 /**
  * Loads every .proto under `protoDir` the way `protoc -I protoDir` would: imports resolve against protoDir,
  * then against the package's bundled proto/ (for multidispatch/options.proto), then protobufjs' copies of
- * the Google well-known types.
+ * the Google well-known types; and, as protoc, a file may only use the types and options of the files it
+ * imports (see imports.ts).
  */
 export async function loadProtoDir(protoDir: string): Promise<LoadedProtos> {
   const dir = resolve(protoDir);
@@ -70,6 +72,8 @@ export async function loadProtoDir(protoDir: string): Promise<LoadedProtos> {
       if (original) PROTO_NAMES.set(field, original.name);
     }
   }
+  const missing = checkImports(root, files, [dir, BUNDLED_PROTO_DIR, PROTOBUFJS_DIR], protoDir, protoNameOf);
+  if (missing.length > 0) throw new SchemaError(missing.join('\n'));
   return { root, protoDir: dir, files };
 }
 
@@ -177,7 +181,10 @@ function locateUnknownType(dir: string, paths: string[], keepCase: boolean, labe
     const lines = source.split('\n');
     const i = lines.findIndex((l) => word.test(l.replace(/\/\/.*$/, '')));
     const where = i < 0 ? '' : `:${i + 1}:${lines[i]!.search(word) + (word.exec(lines[i]!)![1]!.length) + 1}`;
-    return `${shown}${where}: unknown type '${missing}' (in ${owner})`;
+    // protoc's own case: a well-known type used without its import (and no other file imported it either).
+    const wellKnown = wellKnownImportOf(missing);
+    const hint = wellKnown ? `: it is defined in "${wellKnown}", which ${relative(dir, path).split(sep).join('/')} does not import; add: import "${wellKnown}";` : '';
+    return `${shown}${where}: unknown type '${missing}' (in ${owner})${hint}`;
   }
   return undefined;
 }

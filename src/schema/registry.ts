@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import protobuf from 'protobufjs';
 import { OptionsError, SchemaError, UnknownEventTypeError } from '../errors.js';
 import type { EventRule, EventSchema, SchemaBundle } from './types.js';
-import { compileSpec, millisOf, prepare, type MessageSpec } from './validate.js';
+import { compileSpec, millisOf, prepare, timestampOfMillis, withOptional, type MessageSpec } from './validate.js';
 
 /** One event type ready for the hot path: its rules, protobuf type and compiled validator. */
 export interface CompiledEvent {
@@ -20,7 +20,7 @@ export interface EncodedEvent {
   prepared: Record<string, unknown>;
   bytes: Uint8Array;
   key: string | null;
-  /** The event's own time (its event_time field), or undefined when it has none. */
+  /** The event's own time (its event_time field, set to now when left out), or undefined when the type has none. */
   eventTimeMs: number | undefined;
 }
 
@@ -64,7 +64,8 @@ export class EventRegistry {
       const type = this.root.lookupType(original.type);
       const rule = applyOverrides(original, type, overrides);
       const fingerprint = createHash('sha256').update(JSON.stringify(type.toJSON())).digest('hex').slice(0, 16);
-      this.events.set(rule.type, { rule, type, spec: compileSpec(type, cache), fingerprint });
+      const spec = compileSpec(type, cache);
+      this.events.set(rule.type, { rule, type, spec: rule.eventTime ? withOptional(spec, [rule.eventTime.field]) : spec, fingerprint });
     }
   }
 
@@ -86,19 +87,30 @@ export class EventRegistry {
     return this.events.has(eventType);
   }
 
-  /** Validates and encodes one event. Throws ValidationError / UnknownEventTypeError; never partially succeeds. */
+  /**
+   * Validates and encodes one event. Throws ValidationError / UnknownEventTypeError; never partially succeeds.
+   * An event-time field left out is set to now before encoding, so the record carries the same instant as the
+   * envelope's occurred-at (a Timestamp would otherwise decode as null and int64 millis as 0, the epoch).
+   */
   encode(eventType: string, event: unknown): EncodedEvent {
     const compiled = this.lookup(eventType);
     const prepared = prepare(eventType, compiled.spec, event);
-    const bytes = compiled.type.encode(prepared).finish();
     const { keyField, eventTime } = compiled.rule;
+    let eventTimeMs: number | undefined;
+    if (eventTime) {
+      const given = prepared[eventTime.field];
+      if (given === undefined) {
+        eventTimeMs = Date.now();
+        prepared[eventTime.field] = eventTime.kind === 'timestamp' ? timestampOfMillis(eventTimeMs) : eventTimeMs;
+      } else eventTimeMs = millisOf(given);
+    }
+    const bytes = compiled.type.encode(prepared).finish();
     let key: string | null = null;
     if (keyField !== undefined) {
       const raw = (event as Record<string, unknown>)[keyField];
       if (raw !== undefined && raw !== null) key = raw instanceof Uint8Array ? Buffer.from(raw).toString('utf8') : String(raw);
     }
-    const t = eventTime ? prepared[eventTime.field] : undefined;
-    return { compiled, prepared, bytes, key, eventTimeMs: t === undefined ? undefined : millisOf(t) };
+    return { compiled, prepared, bytes, key, eventTimeMs };
   }
 
   /**

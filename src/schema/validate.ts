@@ -79,6 +79,23 @@ export function compileSpec(type: protobuf.Type, cache = new Map<string, Message
   return spec;
 }
 
+/**
+ * The spec of an event type whose event-time field may be left out: `EventRegistry.encode` sets it to now when
+ * absent, so an int64-millis event time (a scalar, otherwise required) is optional like a Timestamp one.
+ * A copy: the cached spec stays as it is for the same message used as a field of another.
+ */
+export function withOptional(spec: MessageSpec, names: readonly string[]): MessageSpec {
+  if (!names.some((n) => spec.required.includes(n))) return spec;
+  const fields = new Map([...spec.fields].map(([k, f]) => [k, names.includes(k) ? { ...f, required: false } : f]));
+  return { ...spec, fields, required: spec.required.filter((n) => !names.includes(n)) };
+}
+
+/** The encodable form of a google.protobuf.Timestamp for milliseconds since the epoch. */
+export function timestampOfMillis(ms: number): { seconds: number; nanos: number } {
+  const seconds = Math.floor(ms / 1000);
+  return { seconds, nanos: (ms - seconds * 1000) * 1_000_000 };
+}
+
 /** Validates `value` against `spec` and returns the object to encode. Throws ValidationError. */
 export function prepare(eventType: string, spec: MessageSpec, value: unknown, path = ''): Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Date) {
@@ -175,8 +192,7 @@ function prepareTimestamp(v: unknown, bad: (e: string) => never): unknown {
   if (v instanceof Date) {
     const ms = v.getTime();
     if (Number.isNaN(ms)) return bad('a valid Date');
-    const seconds = Math.floor(ms / 1000);
-    return { seconds, nanos: (ms - seconds * 1000) * 1_000_000 };
+    return timestampOfMillis(ms);
   }
   if (v && typeof v === 'object' && 'seconds' in v) {
     const { seconds, nanos = 0 } = v as { seconds: unknown; nanos?: unknown };

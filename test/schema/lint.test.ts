@@ -101,7 +101,7 @@ describe('codegen of the example schema', () => {
     try {
       const out = join(dir, 'examples.ts');
       await codegen({ protoDir: 'proto/examples', out, importFrom: '../index.js' });
-      assert.equal(await readFile(out, 'utf8'), await readFile('src/generated/examples.ts', 'utf8'), 'run `npm run codegen` and commit the result');
+      assert.equal(await readFile(out, 'utf8'), await readFile('src/generated/examples.ts', 'utf8'), 'run `npm run codegen:examples` and commit the result');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -23,6 +23,10 @@ describe('publish() is typed by the generated event map', () => {
     assert.deepEqual(diagnostics('ok.ts'), []);
   });
 
+  it('a call without the event-time field compiles (publish() sets it to now)', () => {
+    assert.deepEqual(diagnostics('event-time-omitted.ts'), []);
+  });
+
   const cases: Array<[string, RegExp]> = [
     ['misspelt-field.ts', /'amuont' does not exist/],
     ['wrong-type.ts', /Type 'string' is not assignable to type 'boolean'/],

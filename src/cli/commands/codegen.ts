@@ -7,8 +7,8 @@ export function registerCodegen(program: Command): void {
     .command('codegen')
     .description('Lint the .proto schemas and generate the typed event map (EventMap + schema) used by createPublisher.')
     .option('--proto <dir>', 'folder of .proto files, the include root as for protoc -I', 'proto')
-    .option('--out <file>', 'TypeScript file to write', 'src/generated/events.ts')
-    .option('--import-from <module>', 'module the generated file imports its types from', 'multidispatch')
+    .option('--out <file>', 'file to write: .ts for TypeScript; .js or .mjs for plain Node, with its .d.ts (.d.mts) beside it', 'src/generated/events.ts')
+    .option('--import-from <module>', 'module the generated types import from', 'multidispatch')
     .option('--against <file>', 'descriptor snapshot of the previous version: removed field numbers must be reserved')
     .option('--snapshot <file>', 'also write the current descriptor snapshot (commit it; use it with --against next time)')
     .addHelpText(
@@ -22,8 +22,12 @@ Lint rules (codegen fails naming file, message and field):
   event-time-type                   event_time is a google.protobuf.Timestamp or int64 milliseconds
   removed-field-reserved            with --against: a removed field number must be reserved
 
+Imports are checked as protoc checks them: a file that uses a type or a (multidispatch.*) option must import
+the file that defines it (file:line:column and the import to add are named).
+
 Examples:
   multidispatch codegen --proto proto --out src/generated/events.ts --snapshot proto/snapshot.json
+  multidispatch codegen --proto proto --out events.js     # JavaScript: events.js + events.d.ts
   multidispatch codegen --proto proto --out src/generated/events.ts --against proto/snapshot.json
 
 Environment: none (everything is a flag).
@@ -38,7 +42,8 @@ ${EXIT_CODES_HELP}`,
         ...(opts.against ? { against: opts.against } : {}),
         ...(opts.snapshot ? { snapshotOut: opts.snapshot } : {}),
       });
-      process.stderr.write(`wrote ${result.out} with ${result.eventTypes.length} event type(s): ${result.eventTypes.join(', ')}\n`);
+      const files = result.declarations ? `${result.out} and ${result.declarations}` : result.out;
+      process.stderr.write(`wrote ${files} with ${result.eventTypes.length} event type(s): ${result.eventTypes.join(', ')}\n`);
       if (result.snapshotOut) process.stderr.write(`wrote descriptor snapshot ${result.snapshotOut}\n`);
     });
 }
