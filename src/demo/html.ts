@@ -183,7 +183,7 @@ export function renderHtml(r: DemoReport): string {
   const mine = r.alerts.filter((a) => isIncidentAlert(r, a));
   const rest = r.alerts.filter((a) => !isIncidentAlert(r, a));
   const alerts = `${mine.length ? alertTable(mine) : `<p>No ${esc(r.alertMetric)} alert for ${esc(f.tagSet)}.</p>`}
-${rest.length ? `<details id="other-alerts"><summary>${rest.length} other alert transitions (other rules or tag sets, not this incident)</summary>${alertTable(rest)}</details>` : ''}`;
+${rest.length ? `<details id="other-alerts"><summary>${rest.length} other alert transition${rest.length === 1 ? '' : 's'} (other rules or tag sets, not this incident)</summary>${alertTable(rest)}</details>` : ''}`;
   const sql = Object.entries(r.warehouse.queries)
     .map(([k, q]) => `<div class="sql"><div class="sql-head"><span>${esc(words(k))}</span><button type="button" class="copy" data-copy="sql-${esc(k)}" aria-label="Copy the SQL: ${esc(words(k))}">Copy</button></div><pre id="sql-${esc(k)}"><code>${esc(q)}</code></pre></div>`)
     .join('\n');

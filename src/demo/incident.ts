@@ -86,8 +86,8 @@ export const hhmmss = (ms: number) => new Date(ms).toISOString().slice(11, 19);
 export function summaryLine(r: DemoReport, f: IncidentFacts): string {
   const inc = r.incident;
   const w = r.warehouse;
-  const rate = f.measuredRate === undefined ? '' : ` (${Math.round(f.measuredRate * 100)}% of payments)`;
-  const what = `${f.tagSet} payments failed${rate} from ${hhmm(inc.fromMs)} to ${hhmm(inc.toMs)} UTC`;
+  const span = `from ${hhmm(inc.fromMs)} to ${hhmm(inc.toMs)} UTC`;
+  const what = f.measuredRate === undefined ? `${f.tagSet} payments failed ${span}` : `${Math.round(f.measuredRate * 100)}% of ${f.tagSet} payment attempts failed ${span}`;
   const when =
     f.firedAt === undefined
       ? `the ${r.alertMetric} alert did not fire`
