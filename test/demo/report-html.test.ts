@@ -104,6 +104,14 @@ describe('demo report HTML', () => {
     for (const s of svgs) assert.ok(s[1], `an <svg> without <title>/<desc>: ${s[0]}`);
   });
 
+  it('renders a run too small to have failures (no StatsD counts, no alerts, no derived values)', () => {
+    const empty = { ...r, statsdFailures: [], statsdSucceeded: [], alerts: [], derived: { ...r.derived, usersFailedPayment: [], alertMetricValues: [] }, agreement: { rows: [], cells: 0, agreeing: 0 } };
+    const page = renderHtml(empty);
+    assert.match(page, /the payment_failures_10m alert did not fire/);
+    assert.doesNotMatch(page, /NaN|Infinity|undefined/);
+    assert.equal([...page.matchAll(/<svg\b/g)].length, 3);
+  });
+
   it('says so when the alert did not fire', () => {
     const quiet = { ...r, alerts: r.alerts.filter((a) => !mine(a)) };
     const page = renderHtml(quiet);
