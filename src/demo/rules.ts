@@ -3,6 +3,8 @@ import { sliding, tumbling } from '../derive/windows.js';
 
 /** Failures of one market and platform within 10 minutes that fire the demo's alert. */
 export const FAILURE_ALERT_THRESHOLD = 12;
+/** The metric that rule watches (a sliding 10-minute count per market and platform). */
+export const FAILURE_ALERT_METRIC = 'payment_failures_10m';
 
 /**
  * The demo's derived metrics, in the style of the Kitopi write-up (tumbling counts for dashboards, rejections at
@@ -16,7 +18,7 @@ export const demoMetrics: MetricDefinition[] = [
   { name: 'order_rejections', from: 'orders.v1.OrderRejected', groupBy: ['aggregator', 'reason'] },
   // Reactive alert: a market and platform with many failed payments within 10 minutes.
   {
-    name: 'payment_failures_10m', from: 'orders.v1.PaymentFailed', groupBy: ['market', 'platform'], window: sliding('10m', { grace: '30s' }),
+    name: FAILURE_ALERT_METRIC, from: 'orders.v1.PaymentFailed', groupBy: ['market', 'platform'], window: sliding('10m', { grace: '30s' }),
     alert: { atLeast: FAILURE_ALERT_THRESHOLD },
   },
   // Kitopi's rejection rules, per restaurant: 3 within 10 minutes (reactive), 3 within 20 (proactive).

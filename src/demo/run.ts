@@ -16,7 +16,7 @@ import { defineMetrics } from '../derive/definitions.js';
 import { DeriveRunner } from '../derive/runner.js';
 import { decodeAlert, decodeMetric, type DecodedAlert, type DecodedMetric } from '../derive/outputs.js';
 import { simulateOrders } from './simulate.js';
-import { demoMetrics, FAILURE_ALERT_THRESHOLD } from './rules.js';
+import { demoMetrics, FAILURE_ALERT_METRIC, FAILURE_ALERT_THRESHOLD } from './rules.js';
 import { renderHtml, renderTerminal, type DemoReport } from './report.js';
 
 export interface DemoOptions {
@@ -237,9 +237,11 @@ FROM PAYMENT_FAILED GROUP BY ALL`,
 
     // --- one truth: per minute and tag set -----------------------------------------------------------------
     const statsdFailures = new Map<string, number>();
+    const statsdSucceeded = new Map<string, number>(); // with the failures, the failure rate's denominator
     for (const [k, v] of statsdPerMinute) {
       const [minute, type, market, platform] = k.split('|');
       if (type === 'orders.v1.PaymentFailed') statsdFailures.set(`${minute}|${market}|${platform}`, v);
+      if (type === 'orders.v1.PaymentSucceeded') statsdSucceeded.set(`${minute}|${market}|${platform}`, v);
     }
     const derivedFailures = new Map<string, number>();
     for (const v of derived) if (v.name === 'payment_failures_1m' && v.final) derivedFailures.set(`${v.windowStart}|${v.dimensions.market}|${v.dimensions.platform}`, (derivedFailures.get(`${v.windowStart}|${v.dimensions.market}|${v.dimensions.platform}`) ?? 0) + v.value);
@@ -262,8 +264,10 @@ FROM PAYMENT_FAILED GROUP BY ALL`,
       incident,
       startMs,
       statsdFailures: [...statsdFailures].map(([k, v]) => ({ key: k, value: v })),
+      statsdSucceeded: [...statsdSucceeded].map(([k, v]) => ({ key: k, value: v })),
       alerts: [...alerts].sort((a, b) => (a.windowEnd ?? 0) - (b.windowEnd ?? 0)).map((a) => ({ metric: a.metric, dimensions: a.dimensions, state: a.state, value: a.value, windowEnd: a.windowEnd ?? 0 })),
       alertThreshold: FAILURE_ALERT_THRESHOLD,
+      alertMetric: FAILURE_ALERT_METRIC,
       warehouse: {
         rows: loadStats.rowsLoaded,
         usersAffected: num(ua?.users),
@@ -279,7 +283,11 @@ FROM PAYMENT_FAILED GROUP BY ALL`,
         values: derived.length,
         usersFailedPayment: derived
           .filter((v) => v.name === 'users_failed_payment_5m' && v.dimensions.market === incident.market && v.dimensions.platform === incident.platform)
-          .map((v) => ({ windowStart: v.windowStart ?? 0, value: v.value })),
+          .map((v) => ({ windowStart: v.windowStart ?? 0, windowEnd: v.windowEnd ?? 0, value: v.value })),
+        alertMetricValues: derived
+          .filter((v) => v.name === FAILURE_ALERT_METRIC && v.final)
+          .map((v) => ({ windowEnd: v.windowEnd ?? 0, market: v.dimensions.market ?? '', platform: v.dimensions.platform ?? '', value: v.value }))
+          .sort((a, b) => a.windowEnd - b.windowEnd),
         lateDropped: deriveStats.lateDropped,
       },
       agreement: { rows, cells: rows.length, agreeing: rows.filter((r) => r.agree).length },

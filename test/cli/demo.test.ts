@@ -36,8 +36,15 @@ describe('multidispatch demo', () => {
       const { market, platform } = report.incident;
       assert.ok(report.alerts.some((a) => a.metric === 'payment_failures_10m' && a.state === 'firing' && a.dimensions.market === market && a.dimensions.platform === platform), JSON.stringify(report.alerts));
       assert.ok(report.warehouse.usersAffected > 0 && report.warehouse.transientUsers + report.warehouse.blockedUsers === report.warehouse.usersAffected);
+      // What the report's panels are drawn from: the rate's denominator and the alert's own metric crossing its threshold.
+      assert.equal(report.statsdSucceeded.reduce((a, x) => a + x.value, 0), report.publishedByType['orders.v1.PaymentSucceeded']);
+      assert.ok(report.derived.alertMetricValues.some((v) => v.market === market && v.platform === platform && v.value >= report.alertThreshold));
+      assert.ok(report.derived.usersFailedPayment.every((u) => u.windowEnd - u.windowStart === 5 * 60_000));
       assert.match(r.stdout, /agree in all \d+ \(minute, market, platform\) cells/);
-      assert.match(readFileSync(join(out, 'report.html'), 'utf8'), /One truth: do the three views agree\?/);
+      assert.match(r.stdout, /time to detect: \d+ (min|s)/);
+      const html = readFileSync(join(out, 'report.html'), 'utf8');
+      assert.match(html, /One truth: do the three views agree\?/);
+      assert.match(html, /<p class="summary" id="summary">[^<]* alert fired at \d\d:\d\d:\d\d, [^<]* users affected/);
       assert.ok(existsSync(join(out, 'warehouse.duckdb')));
     }
   });
