@@ -13,7 +13,8 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { Kafka, logLevel, type Message } from 'kafkajs';
+import { createKafkaClient, kafkaConnectionSchema } from '../../src/kafka/client.js';
+import type { OutgoingRecord as Message } from '../../src/kafka/port.js';
 import { schema } from '../../src/generated/examples.js';
 import { defineMetrics } from '../../src/derive/definitions.js';
 import { MetricEngine } from '../../src/derive/engine.js';
@@ -68,7 +69,7 @@ async function main(cfg: ChildConfig): Promise<ChildResult> {
   }, 20);
   const metrics = defineMetrics(schema, [{ name: 'orders_5m', from: 'orders.v1.OrderPlaced', groupBy: ['restaurant_id'], window: tumbling('5m', { grace: '30s' }) }]);
   const event = (r: number, t: number) => ({ type: 'orders.v1.OrderPlaced', occurredAt: t, partition: 0, event: { orderId: 'o', restaurantId: `r-${r}`, market: 'GB', platform: 'IOS', context: { userId: 'u' }, total: { amountMinor: '100', currency: 'GBP' } } });
-  const kafka = new Kafka({ clientId: 'bench-state', brokers: [cfg.brokers], logLevel: logLevel.NOTHING });
+  const kafka = createKafkaClient(kafkaConnectionSchema.parse({ clientId: 'bench-state', brokers: [cfg.brokers] }));
   const topic = `bench-state-${cfg.size}-${randomBytes(3).toString('hex')}`;
   const admin = kafka.admin();
   await admin.connect();

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pino from 'pino';
-import { createKafka, kafkaConnectionSchema, type KafkaConnectionOptions } from '../kafka/client.js';
+import { createKafkaClient, kafkaConnectionSchema, type KafkaConnectionOptions } from '../kafka/client.js';
 import { deleteTopics, ensureTopics } from '../kafka/admin.js';
 import { tailTopic } from '../kafka/tail.js';
 import { parseOptions } from '../config/parse.js';
@@ -88,7 +88,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport & { reportPath
 
     // The same connection (TLS, SASL) for every client of the demo; each names itself with its client id.
     const conn = (clientId: string): KafkaConnectionOptions => ({ ...o.kafka, brokers: brokers!, clientId });
-    const kafka = createKafka(parseOptions(kafkaConnectionSchema, conn('multidispatch-demo'), 'kafka'));
+    const kafka = createKafkaClient(parseOptions(kafkaConnectionSchema, conn('multidispatch-demo'), 'kafka'));
     const stamp = `demo-${Date.now().toString(36)}`;
     const topics = { orders: `${stamp}.orders.v1`, heartbeat: `${stamp}.heartbeat`, metrics: `${stamp}.metrics`, alerts: `${stamp}.alerts`, dlq: `${stamp}.dlq` };
     const deriveGroup = `${stamp}-derive`;
@@ -181,7 +181,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport & { reportPath
     while (runner.stats.consumed < sent + 30 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
     const admin = kafka.admin();
     await admin.connect();
-    const high = async () => (await admin.fetchTopicOffsets(topics.metrics)).reduce((a, p) => a + Number(p.high), 0);
+    const high = async () => (await admin.fetchTopicOffsets(topics.metrics)).reduce((a: number, p: { high: string }) => a + Number(p.high), 0);
     let last = -1;
     let stableSince = Date.now();
     while (Date.now() < deadline) {

@@ -5,7 +5,7 @@
  * one transaction holds, and in which order, reads in one place; the runner decides when to commit and what to
  * do when a commit fails.
  */
-import type { Message } from 'kafkajs';
+import type { OutgoingRecord } from '../kafka/port.js';
 import { v7 as uuidv7 } from 'uuid';
 import { HEADER } from '../schema/envelope.js';
 import type { HotShotsSink } from '../sinks/statsd/sink.js';
@@ -45,7 +45,7 @@ export class TaskCommitter {
   constructor(private readonly deps: CommitDeps) {}
 
   /** The changelog records of a task's next commit: one per state key changed since the last one. */
-  private changelogOf(t: Task): Message[] {
+  private changelogOf(t: Task): OutgoingRecord[] {
     const engine = this.deps.engines[t.kind];
     if (!engine) return [];
     return engine.changes(t.partition).map(([key, value]) => ({ key, value: value ? Buffer.from(value.buffer, value.byteOffset, value.byteLength) : null, partition: t.partition }));
@@ -65,7 +65,7 @@ export class TaskCommitter {
     this.deps.setStage(`committing ${id}: beginning the transaction`);
     const tx = await t.producer.transaction();
     try {
-      const messages: Message[] = t.repartition.map((i) => ({ key: routeKey(i), value: JSON.stringify(i) }));
+      const messages: OutgoingRecord[] = t.repartition.map((i) => ({ key: routeKey(i), value: JSON.stringify(i) }));
       // After the data it covers, in the same transaction: a watermark to every partition downstream.
       if (t.pendingWatermark !== undefined) {
         const value = JSON.stringify(t.pendingWatermark);

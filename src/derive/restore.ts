@@ -4,7 +4,7 @@
  * pass of its own over the changelog, with its own consumer and progress watch, so it lives apart from the
  * runner, which hands it everything it uses.
  */
-import type { Admin, EachBatchPayload, Kafka } from 'kafkajs';
+import type { EachBatchContext, KafkaAdmin, KafkaClient } from '../kafka/port.js';
 import { RestoreWriter, type TaskStateStore } from './local-store.js';
 import { liveEntries, type StateEntry } from './state.js';
 import { taskId, type Task, type TaskDeps } from './task.js';
@@ -21,8 +21,8 @@ export interface RestoreStats {
 }
 
 export interface RestoreDeps extends TaskDeps {
-  kafka: Kafka;
-  admin: Admin;
+  kafka: KafkaClient;
+  admin: KafkaAdmin;
   /** A local copy older than this may miss deletes that compaction has since removed (the changelog's delete.retention.ms). */
   maxLocalAgeMs: number;
   /** DeriveOptions.stateCacheKeys, for the engine that reads its windows from the store. */
@@ -144,7 +144,7 @@ export class TaskRestorer {
    */
   private async readChangelog(
     topic: string, partitions: number[], from: Map<string, bigint>,
-    onBatch: (batch: EachBatchPayload['batch']) => void, keysSoFar: () => number,
+    onBatch: (batch: EachBatchContext['batch']) => void, keysSoFar: () => number,
   ): Promise<{ records: number; ends: Map<string, bigint> }> {
     let records = 0;
     const { consumer, caughtUp, ends } = await readFromStart(this.deps.kafka, { topics: [topic], group: `${this.deps.group}-restore`, follow: false, partitions: new Set(partitions), from }, (batch) => {

@@ -1,7 +1,7 @@
-import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import type { EachBatchContext, IncomingRecord, KafkaAdmin, KafkaClient, KafkaConsumer } from '../kafka/port.js';
 import pino, { type Logger } from 'pino';
 import { ensureTopics, missingTopics } from '../kafka/admin.js';
-import { createKafka } from '../kafka/client.js';
+import { createKafkaClient } from '../kafka/client.js';
 import { kafkaConnectionSchema } from '../kafka/client.js';
 import { parseOptions } from '../config/parse.js';
 import { TopologyError } from '../errors.js';
@@ -26,7 +26,7 @@ export type { DeriveOptions } from './options.js';
 const STALL_MS = 120_000;
 
 /**
- * The derived-metric consumer. Two stages, like a Kafka Streams topology with a `groupBy`:
+ * The derived-metric consumer. Two stages, like a KafkaClient Streams topology with a `groupBy`:
  *
  * 1. Source tasks (one per input partition number) decode events, join them with tables, filter and group
  *    them, and write one small record per (event, metric) to `<group>-repartition`, keyed by metric and group
@@ -34,7 +34,7 @@ const STALL_MS = 120_000;
  * 2. Aggregate tasks (one per repartition partition) keep windows, absence joins and alert states, and emit
  *    values when windows close.
  *
- * Every task commits in ONE Kafka transaction per commit interval: what it produced (repartition records,
+ * Every task commits in ONE KafkaClient transaction per commit interval: what it produced (repartition records,
  * metric values, alerts), one changelog record per state key it changed since the last commit (a tombstone for
  * a key it forgot) to partition p of the compacted `<group>-changelog` (source tasks with state: of
  * `<group>-src-changelog`), and the offsets it consumed. Each task has its own transactional producer
@@ -43,7 +43,7 @@ const STALL_MS = 120_000;
  * Tables are read whole from their (compacted) topics before input is processed, and followed afterwards.
  */
 export class DeriveRunner {
-  private readonly kafka: Kafka;
+  private readonly kafka: KafkaClient;
   private readonly registry: EventRegistry;
   private readonly engine: MetricEngine;
   private readonly log: Logger;
@@ -53,7 +53,7 @@ export class DeriveRunner {
   readonly changelogTopic: string;
   readonly srcChangelogTopic: string;
   readonly repartitionTopic: string;
-  private admin: Admin | undefined;
+  private admin: KafkaAdmin | undefined;
   /** Local copies of the tasks' state (with --state-dir). */
   private store: TaskStateStore | undefined;
   /** A local copy older than this may miss deletes that compaction has since removed (the changelog's delete.retention.ms). */
@@ -68,14 +68,14 @@ export class DeriveRunner {
   private partitions = 0;
   private readonly tables: TableState;
   private readonly tableTopics = new Map<string, ResolvedTable>();
-  private consumer: Consumer | undefined;
-  private tableConsumer: Consumer | undefined;
+  private consumer: KafkaConsumer | undefined;
+  private tableConsumer: KafkaConsumer | undefined;
   private readonly tasks = new Map<string, Task>();
   /** Aggregate partitions assigned at the last rebalance whose state is not restored yet. */
   private toRestore: Record<Task['kind'], number[]> = { src: [], agg: [] };
   /**
    * Metrics grouped by the input's key (the group never spans partitions): aggregated in the source task, with
-   * no repartition round trip (like Kafka Streams' groupByKey); its state is snapshotted as `src-<partition>`.
+   * no repartition round trip (like KafkaClient Streams' groupByKey); its state is snapshotted as `src-<partition>`.
    */
   private readonly local: MetricEngine | undefined;
   private lock: Promise<unknown> = Promise.resolve();
@@ -99,7 +99,7 @@ export class DeriveRunner {
   constructor(private readonly options: DeriveOptions) {
     parseOptions(runnerOptionsSchema, options, 'derive');
     const conn = parseOptions(kafkaConnectionSchema, options.kafka, 'derive.kafka');
-    this.kafka = createKafka(conn);
+    this.kafka = createKafkaClient(conn);
     this.registry = new EventRegistry(options.schema, { topics: options.topicRenames ?? {} });
     this.idleMs = options.idleMs ?? 60_000;
     const isLocal = (m: ResolvedMetric) =>
@@ -181,24 +181,23 @@ export class DeriveRunner {
     if (this.tableTopics.size > 0) await this.startTables();
     this.phase = 'joining the consumer group';
 
-    this.consumer = this.kafka.consumer({ groupId: this.group, readUncommitted: false, sessionTimeout: 10_000, heartbeatInterval: 1000, allowAutoTopicCreation: false });
-    this.consumer.on(this.consumer.events.REBALANCING, () => {
+    this.consumer = this.kafka.consumer({ groupId: this.group, readUncommitted: false, sessionTimeout: 10_000, heartbeatInterval: 1000 });
+    this.consumer.onRebalancing(() => {
       this.rebalancing = true;
     });
-    this.consumer.on(this.consumer.events.CRASH, (e) => {
-      if (!e.payload.restart) this.crashed = e.payload.error;
+    this.consumer.onCrash((error, restart) => {
+      if (!restart) this.crashed = error;
     });
-    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
+    this.consumer.onGroupJoin((assigned) => {
       this.stats.rebalances++;
       this.prometheus.rebalances.inc();
-      const assigned = e.payload.memberAssignment;
       // Known at once (readiness counts the tasks still to restore from it); the tasks follow under the lock.
       this.assigned = assigned;
       this.rebalancing = false;
       void this.locked(() => this.onAssignment(assigned)).catch((err) => void this.fail(err));
     });
     // Also for batches with nothing to process (transaction markers, aborted records): which inputs are read to the end.
-    this.consumer.on(this.consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+    this.consumer.onBatchEnd((payload) => {
       if (payload.topic === this.repartitionTopic) return;
       const k = `${payload.topic}:${payload.partition}`;
       if (BigInt(payload.lastOffset) + 1n >= BigInt(payload.highWatermark)) this.fetchedToEnd.add(k);
@@ -222,7 +221,7 @@ export class DeriveRunner {
 
   /**
    * /readyz: ready when the consumer runs, has partitions assigned, and every assigned task with state has
-   * restored it (as in Kafka Streams, where an instance is RUNNING once its active tasks are restored).
+   * restored it (as in KafkaClient Streams, where an instance is RUNNING once its active tasks are restored).
    */
   readiness(): Probe {
     const health = this.health();
@@ -249,7 +248,7 @@ export class DeriveRunner {
    * Makes the restorer and the committer, handing them what they use: called in open() once the partition count,
    * the admin client and the local store (with --state-dir) are known.
    */
-  private wire(admin: Admin): void {
+  private wire(admin: KafkaAdmin): void {
     const both: TaskDeps = {
       log: this.log, group: this.group,
       changelogTopics: { agg: this.changelogTopic, src: this.srcChangelogTopic }, engines: { agg: this.engine, src: this.local },
@@ -305,11 +304,8 @@ export class DeriveRunner {
     this.store = store;
     if (store.discarded) this.log.warn({ stateDir: store.dir, movedTo: store.discarded }, 'local state store could not be read; moved aside, every task is rebuilt from its changelog');
     try {
-      const res = await this.admin!.describeConfigs({
-        includeSynonyms: false,
-        resources: changelogs.filter((t) => t !== this.repartitionTopic).map((name) => ({ type: 2 /* TOPIC */, name, configNames: ['delete.retention.ms'] })),
-      });
-      const ms = res.resources.flatMap((r) => r.configEntries.filter((e) => e.configName === 'delete.retention.ms').map((e) => Number(e.configValue)));
+      const res = await this.admin!.describeTopicConfigs(changelogs.filter((t) => t !== this.repartitionTopic));
+      const ms = res.flatMap((r) => r.entries.filter((e) => e.configName === 'delete.retention.ms').map((e) => Number(e.configValue)));
       if (ms.length > 0 && ms.every(Number.isFinite)) this.maxLocalAgeMs = Math.min(...ms);
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'could not read the changelog delete.retention.ms; local state older than 24 h is rebuilt');
@@ -495,7 +491,7 @@ export class DeriveRunner {
   }
 
   private async newTask(kind: Task['kind'], partition: number): Promise<Task> {
-    const producer = this.kafka.producer({ transactionalId: `${this.group}-${kind}-${partition}`, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    const producer = this.kafka.producer({ transactionalId: `${this.group}-${kind}-${partition}`, idempotent: true, maxInFlightRequests: 1 });
     this.stage = `starting task ${taskId(kind, partition)} (InitProducerId: fencing its previous owner)`;
     await producer.connect(); // InitProducerId: fences any previous owner of this task and aborts its open transaction
     const { floor, eventTime } = await this.committed(kind, partition);
@@ -570,7 +566,7 @@ export class DeriveRunner {
     return this.tasks.get(taskId(kind, partition))!;
   }
 
-  private async eachBatch({ batch, resolveOffset, heartbeat, isStale }: EachBatchPayload): Promise<void> {
+  private async eachBatch({ batch, resolveOffset, heartbeat, isStale }: EachBatchContext): Promise<void> {
     if (this.stopped) return;
     const agg = batch.topic === this.repartitionTopic;
     const t = await this.task(agg ? 'agg' : 'src', batch.partition);
@@ -604,7 +600,7 @@ export class DeriveRunner {
     await heartbeat();
   }
 
-  private sourceRecord(t: Task, topic: string, partition: number, m: KafkaMessage): void {
+  private sourceRecord(t: Task, topic: string, partition: number, m: IncomingRecord): void {
     this.stats.consumed++;
     this.prometheus.consumed.inc();
     const type = m.headers?.[HEADER.eventType]?.toString();
@@ -630,7 +626,7 @@ export class DeriveRunner {
     t.out.values.push(...immediate);
   }
 
-  private aggregateRecord(t: Task, m: KafkaMessage, now: number): void {
+  private aggregateRecord(t: Task, m: IncomingRecord, now: number): void {
     if (!m.value) return;
     const rec = JSON.parse(m.value.toString()) as MetricInput | Watermark | JoinWatermark;
     if ('w' in rec) {
@@ -730,7 +726,7 @@ export class DeriveRunner {
   }
 
   /**
-   * Deletes the repartition records every aggregate task has committed (as Kafka Streams does), so the topic
+   * Deletes the repartition records every aggregate task has committed (as KafkaClient Streams does), so the topic
    * holds what is in flight rather than the broker's retention. A failure is logged and retried next time.
    */
   private async purgeRepartition(): Promise<void> {

@@ -1,4 +1,4 @@
-import type { Message, Transaction } from 'kafkajs';
+import type { KafkaTransaction, OutgoingRecord } from '../kafka/port.js';
 
 /** Largest produce request the runner builds (the broker's default message.max.bytes is 1 MiB). */
 const MAX_SEND_BYTES = 512 * 1024;
@@ -7,8 +7,8 @@ const MAX_SEND_BYTES = 512 * 1024;
  * Sends `messages` in requests of at most MAX_SEND_BYTES, so no batch depends on how many there are. Returns, when
  * the last request went to one partition, the offset after its last record (for a changelog: the checkpoint).
  */
-export async function sendChunked(tx: Transaction, topic: string, messages: Message[]): Promise<bigint | undefined> {
-  let chunk: Message[] = [];
+export async function sendChunked(tx: KafkaTransaction, topic: string, messages: OutgoingRecord[]): Promise<bigint | undefined> {
+  let chunk: OutgoingRecord[] = [];
   let bytes = 0;
   let next: bigint | undefined;
   const send = async () => {

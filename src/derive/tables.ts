@@ -1,4 +1,4 @@
-import type { KafkaMessage } from 'kafkajs';
+import type { IncomingRecord } from '../kafka/port.js';
 import type { Logger } from 'pino';
 import { HEADER } from '../schema/envelope.js';
 import type { EventRegistry } from '../schema/registry.js';
@@ -31,7 +31,7 @@ export class TableState {
   }
 
   /** Applies one record of a table's topic: a row, or a tombstone that deletes it. */
-  applyRecord(table: ResolvedTable, partition: number, m: KafkaMessage): void {
+  applyRecord(table: ResolvedTable, partition: number, m: IncomingRecord): void {
     this.records++;
     const key = m.key?.toString();
     if (key === undefined) return;

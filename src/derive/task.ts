@@ -4,7 +4,7 @@
  * runner, get from it. They live here so that the runner and those modules share them without importing each
  * other.
  */
-import type { Message, Producer } from 'kafkajs';
+import type { KafkaProducer, OutgoingRecord } from '../kafka/port.js';
 import type { Logger } from 'pino';
 import type { EngineOutput, MetricEngine, MetricInput } from './engine.js';
 import type { TaskStateStore } from './local-store.js';
@@ -19,7 +19,7 @@ import type { StreamClock } from './windows.js';
 export interface Task {
   kind: 'src' | 'agg';
   partition: number;
-  producer: Producer;
+  producer: KafkaProducer;
   /** Next offset per consumed topic, not yet committed. */
   offsets: Map<string, string>;
   out: EngineOutput;
@@ -29,7 +29,7 @@ export interface Task {
    * The changelog records of the transaction being committed (one per state key changed since the last commit),
    * taken from the engine once and kept until the transaction commits, so a retry sends the same ones.
    */
-  changelog?: Message[];
+  changelog?: OutgoingRecord[];
   /** Aggregate tasks: repartition records below this offset are committed and may be deleted. */
   purgeBelow?: string;
   dirty: boolean;

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { EachBatchContext, KafkaClient, KafkaConsumer } from '../kafka/port.js';
 
 export interface TopicRead {
   /** Undefined when nothing had to be read and nothing is followed. */
-  consumer: Consumer | undefined;
+  consumer: KafkaConsumer | undefined;
   /** Resolves once every partition read reached the end offset it had when the read started. */
   caughtUp: Promise<void>;
   /** `topic:partition` of the partitions not caught up yet. */
@@ -21,9 +21,9 @@ export interface TopicRead {
  * (`topic:partition`) at an offset instead: records below it are never handed on, even if fetched before the seek.
  */
 export async function readFromStart(
-  kafka: Kafka,
+  kafka: KafkaClient,
   options: { topics: string[]; group: string; follow: boolean; partitions?: ReadonlySet<number>; from?: ReadonlyMap<string, bigint> },
-  onBatch: (batch: EachBatchPayload['batch']) => void,
+  onBatch: (batch: EachBatchContext['batch']) => void,
 ): Promise<TopicRead> {
   const { topics, follow, partitions } = options;
   const from = options.from ?? new Map<string, bigint>();
@@ -61,10 +61,13 @@ export async function readFromStart(
     }
   };
   // A fetch that holds only transaction markers or aborted records reaches no eachBatch; it still ends a batch.
-  consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+  consumer.onBatchEnd((payload) => {
     if (!partitions || partitions.has(payload.partition)) progressed(`${payload.topic}:${payload.partition}`, payload.lastOffset, payload.highWatermark);
   });
   await consumer.run({
+    // A throwaway group: nothing to commit; every record of a batch is done once onBatch has it.
+    autoCommit: false,
+    eachBatchAutoResolve: true,
     eachBatch: async ({ batch }) => {
       if (partitions && !partitions.has(batch.partition)) return;
       const k = `${batch.topic}:${batch.partition}`;

@@ -10,7 +10,7 @@
  */
 import { mkdirSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Kafka, logLevel, type KafkaConfig } from 'kafkajs';
+import { createKafkaClient, kafkaConnectionSchema, type KafkaConnectionOptions } from '../kafka/client.js';
 import { DevEnvironmentError } from '../errors.js';
 import { files, log4jProperties, randomClusterId, readState, serverProperties, writeState, type KafkaState } from './kafka-config.js';
 import { ensureKafkaJars, findJava, kafkaVersion } from './kafka-runtime.js';
@@ -158,20 +158,20 @@ export async function startKafka(opts: StartKafkaOptions): Promise<KafkaHandle> 
 }
 
 /** How the readiness check (and the tests' admin) connects to a secured broker: as the super user, trusting the dev CA. */
-export function adminAuth(material: SecureMaterial | undefined): Pick<KafkaConfig, 'ssl' | 'sasl'> {
+export function adminAuth(material: SecureMaterial | undefined): Pick<KafkaConnectionOptions, 'ssl' | 'sasl'> {
   if (!material) return {};
   return { ssl: { ca: readFileSync(material.caFile, 'utf8') }, sasl: { mechanism: 'scram-sha-512', username: ADMIN_USER, password: material.users[ADMIN_USER]! } };
 }
 
-async function waitForMetadata(brokers: string, port: number, deadline: number, exited: () => string | undefined, auth: Pick<KafkaConfig, 'ssl' | 'sasl'> = {}): Promise<void> {
+async function waitForMetadata(brokers: string, port: number, deadline: number, exited: () => string | undefined, auth: Pick<KafkaConnectionOptions, 'ssl' | 'sasl'> = {}): Promise<void> {
   const started = Date.now();
   let last = 'no answer yet';
   while (Date.now() < deadline) {
     const why = exited();
     if (why) throw new Error(`the broker process exited during startup (${why})`);
-    const kafka = new Kafka({ clientId: 'multidispatch-dev', brokers: [brokers], logLevel: logLevel.NOTHING,
-      connectionTimeout: 1_000, requestTimeout: 5_000, retry: { retries: 0 }, ...auth });
-    const admin = kafka.admin({ retry: { retries: 0 } });
+    const kafka = createKafkaClient(kafkaConnectionSchema.parse({ clientId: 'multidispatch-dev', brokers: [brokers],
+      connectionTimeoutMs: 1_000, requestTimeoutMs: 5_000, ...auth }));
+    const admin = kafka.admin({ retries: 0 });
     try {
       await admin.connect();
       const cluster = await admin.describeCluster();

@@ -1,4 +1,4 @@
-import type { Admin, Kafka } from 'kafkajs';
+import type { KafkaAdmin, KafkaClient } from './port.js';
 import { KafkaAuthorizationError } from '../errors.js';
 
 /**
@@ -6,7 +6,7 @@ import { KafkaAuthorizationError } from '../errors.js';
  * as a missing one is; each unlisted topic is asked for by name, and one the broker refuses becomes a
  * KafkaAuthorizationError naming it (Kafka answers TOPIC_AUTHORIZATION_FAILED, whether or not it exists).
  */
-export async function missingTopics(admin: Admin, wanted: readonly string[], operation: string): Promise<string[]> {
+export async function missingTopics(admin: KafkaAdmin, wanted: readonly string[], operation: string): Promise<string[]> {
   const listed = new Set(await admin.listTopics());
   const missing: string[] = [];
   for (const topic of wanted.filter((t) => !listed.has(t))) {
@@ -23,7 +23,7 @@ export async function missingTopics(admin: Admin, wanted: readonly string[], ope
 }
 
 /** Creates the topics that do not exist yet (idempotent); returns the names it created. */
-export async function ensureTopics(kafka: Kafka, topics: ReadonlyArray<{ topic: string; partitions: number; config?: Record<string, string> }>): Promise<string[]> {
+export async function ensureTopics(kafka: KafkaClient, topics: ReadonlyArray<{ topic: string; partitions: number; config?: Record<string, string> }>): Promise<string[]> {
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -46,7 +46,7 @@ export async function ensureTopics(kafka: Kafka, topics: ReadonlyArray<{ topic: 
   }
 }
 
-export async function deleteTopics(kafka: Kafka, topics: string[]): Promise<void> {
+export async function deleteTopics(kafka: KafkaClient, topics: string[]): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   try {

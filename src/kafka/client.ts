@@ -1,5 +1,6 @@
-import { Kafka, logLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
 import { z } from 'zod';
+import { createKafkajsClient } from './kafkajs/client.js';
+import type { KafkaClient } from './port.js';
 
 /** Connection settings shared by every Kafka user in the package (publisher, tail, loader, derive). */
 export const kafkaConnectionSchema = z
@@ -29,19 +30,12 @@ export function parseBrokerList(list: string): string[] {
 }
 
 /**
- * Builds the kafkajs client. kafkajs' own logger is silenced: its messages would carry connection details;
- * errors reach callers as typed errors instead.
+ * The Kafka client for a connection, behind the port every part of the package uses (src/kafka/port.ts).
+ *
+ * @example
+ * const kafka = createKafkaClient(kafkaConnectionSchema.parse({ brokers: ['localhost:9092'] }));
+ * const admin = kafka.admin();
  */
-export function createKafka(conn: KafkaConnection): Kafka {
-  const config: KafkaConfig = {
-    brokers: conn.brokers,
-    clientId: conn.clientId,
-    connectionTimeout: conn.connectionTimeoutMs,
-    requestTimeout: conn.requestTimeoutMs,
-    logLevel: logLevel.NOTHING,
-    retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 2000 },
-  };
-  if (conn.ssl !== undefined) config.ssl = conn.ssl as KafkaConfig['ssl'];
-  if (conn.sasl) config.sasl = conn.sasl as SASLOptions;
-  return new Kafka(config);
+export function createKafkaClient(conn: KafkaConnection): KafkaClient {
+  return createKafkajsClient(conn);
 }

@@ -1,5 +1,6 @@
-import type { Admin, Kafka, Message, Producer } from 'kafkajs';
+import type { KafkaAdmin, KafkaClient, KafkaProducer, OutgoingRecord } from './port.js';
 import { KafkaAuthorizationError, KafkaDeliveryError } from '../errors.js';
+import type { KafkaErrorContext } from './errors.js';
 import { partitionForKey } from './murmur2.js';
 
 export interface ProduceRecord {
@@ -35,24 +36,19 @@ export interface ProducerPortOptions {
  * batch can be mistaken for the abandoned one.
  */
 export class ProducerPort {
-  private producer: Producer | undefined;
-  private admin: Admin | undefined;
+  private producer: KafkaProducer | undefined;
+  private admin: KafkaAdmin | undefined;
   private readonly partitions = new Map<string, { count: number; at: number }>();
   private roundRobin = 0;
 
   constructor(
-    private readonly kafka: Kafka,
+    private readonly kafka: KafkaClient,
     private readonly options: ProducerPortOptions,
   ) {}
 
-  private async ensure(): Promise<Producer> {
+  private async ensure(): Promise<KafkaProducer> {
     if (!this.producer) {
-      const producer = this.kafka.producer({
-        idempotent: true,
-        maxInFlightRequests: 1,
-        allowAutoTopicCreation: false,
-        retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1000 },
-      });
+      const producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, retries: 5 });
       await producer.connect();
       this.producer = producer;
     }
@@ -67,7 +63,7 @@ export class ProducerPort {
   async partitionCount(topic: string): Promise<number> {
     const cached = this.partitions.get(topic);
     if (cached && Date.now() - cached.at < this.options.metadataMaxAgeMs) return cached.count;
-    this.admin ??= this.kafka.admin({ retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 } });
+    this.admin ??= this.kafka.admin({ retries: 2 });
     await this.admin.connect();
     let count: number;
     try {
@@ -93,11 +89,11 @@ export class ProducerPort {
 
   /**
    * Sends one batch with acks=all and returns each record's position, in input order. Rejects with the
-   * kafkajs error; the caller decides whether to retry the same batch.
+   * client's error; the caller decides whether to retry the same batch (`KafkaClient.isRetriable`).
    */
   async send(records: ReadonlyArray<ProduceRecord & { partition: number }>): Promise<RecordPosition[]> {
     const producer = await this.ensure();
-    const byTopic = new Map<string, Message[]>();
+    const byTopic = new Map<string, OutgoingRecord[]>();
     for (const r of records) {
       let list = byTopic.get(r.topic);
       if (!list) byTopic.set(r.topic, (list = []));
@@ -124,6 +120,16 @@ export class ProducerPort {
     });
   }
 
+  /** The package's typed error for one of the client's failures (see KafkaClient.classify). */
+  classify(err: unknown, context?: KafkaErrorContext): unknown {
+    return this.kafka.classify(err, context);
+  }
+
+  /** Whether sending the same batch again may succeed (the idempotent producer deduplicates it). */
+  isRetriable(err: unknown): boolean {
+    return this.kafka.isRetriable(err);
+  }
+
   /** Drops the producer (and its producer id); the next send starts a new one. */
   async reset(): Promise<void> {
     const p = this.producer;
@@ -136,17 +142,4 @@ export class ProducerPort {
     await this.admin?.disconnect().catch(() => undefined);
     this.admin = undefined;
   }
-}
-
-/** Whether a kafkajs error (or its cause) is worth sending the same batch again. */
-export function isRetriable(err: unknown): boolean {
-  for (let e = err as { retriable?: boolean; name?: string; cause?: unknown; originalError?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
-    if (e.retriable === true) return true;
-    if (e.name === 'KafkaJSNumberOfRetriesExceeded' || e.name === 'KafkaJSNonRetriableError') {
-      e = (e.cause ?? e.originalError) as typeof e;
-      continue;
-    }
-    return false;
-  }
-  return false;
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Kafka } from 'kafkajs';
+import type { KafkaClient } from './port.js';
 import { TopologyError } from '../errors.js';
 import { missingTopics } from './admin.js';
 
@@ -28,7 +28,7 @@ export interface TailOptions {
  * record to `onRecord` in partition order. Resolves when `max` records were read, the topic stayed idle
  * for `idleMs`, or `signal` aborted.
  */
-export async function tailTopic(kafka: Kafka, options: TailOptions, onRecord: (r: RawRecord) => void): Promise<number> {
+export async function tailTopic(kafka: KafkaClient, options: TailOptions, onRecord: (r: RawRecord) => void): Promise<number> {
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -38,31 +38,35 @@ export async function tailTopic(kafka: Kafka, options: TailOptions, onRecord: (r
     throw err;
   }
   const groupId = `multidispatch-tail-${randomUUID()}`;
-  const consumer = kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 1000, allowAutoTopicCreation: false });
+  const consumer = kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 1000 });
   let count = 0;
   let lastAt = Date.now();
   let finish!: () => void;
   let fail!: (err: unknown) => void;
   const done = new Promise<void>((res, rej) => ((finish = res), (fail = rej)));
-  // A crash kafkajs will not recover from (an ACL denies the group, the broker went away for good) ends the run instead
-  // of leaving it waiting; a retriable one (the coordinator is still loading) restarts the consumer by itself.
-  consumer.on(consumer.events.CRASH, (e) => {
-    if (!e.payload.restart) fail(e.payload.error);
+  // A crash the client will not recover from (an ACL denies the group, the broker went away for good) ends the run
+  // instead of leaving it waiting; a retriable one (the coordinator is still loading) restarts the consumer by itself.
+  consumer.onCrash((error, restart) => {
+    if (!restart) fail(error);
   });
   let idle: NodeJS.Timeout | undefined;
   try {
     await consumer.connect();
-    await consumer.subscribe({ topic: options.topic, fromBeginning: options.fromBeginning });
+    await consumer.subscribe({ topics: [options.topic], fromBeginning: options.fromBeginning });
     await consumer.run({
       autoCommit: false,
-      eachMessage: async ({ topic, partition, message }) => {
-        if (options.max !== undefined && count >= options.max) return;
-        count++;
-        lastAt = Date.now();
-        const headers: Record<string, string> = {};
-        for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = Array.isArray(v) ? v.map(String).join(',') : v === undefined ? '' : v.toString();
-        onRecord({ topic, partition, offset: message.offset, timestamp: message.timestamp, key: message.key, value: message.value, headers });
-        if (options.max !== undefined && count >= options.max) finish();
+      eachBatch: async ({ batch, resolveOffset, isStale, isRunning }) => {
+        const { topic, partition } = batch;
+        for (const message of batch.messages) {
+          if (!isRunning() || isStale() || (options.max !== undefined && count >= options.max)) return;
+          count++;
+          lastAt = Date.now();
+          const headers: Record<string, string> = {};
+          for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = Array.isArray(v) ? v.map(String).join(',') : v === undefined ? '' : v.toString();
+          onRecord({ topic, partition, offset: message.offset, timestamp: message.timestamp, key: message.key, value: message.value, headers });
+          resolveOffset(message.offset);
+          if (options.max !== undefined && count >= options.max) finish();
+        }
       },
     });
     options.signal?.addEventListener('abort', () => finish(), { once: true });

@@ -1,4 +1,4 @@
-import type { Admin, ConfigResourceTypes, Kafka } from 'kafkajs';
+import type { KafkaAdmin, KafkaClient } from './port.js';
 import { KafkaAuthorizationError, OptionsError, TopologyError } from '../errors.js';
 
 /**
@@ -42,13 +42,9 @@ export interface TopicDescription {
   configs: Record<string, string>;
 }
 
-/** kafkajs' ConfigSource.TOPIC_CONFIG: a value set on this topic, as opposed to a broker or built-in default. */
-const TOPIC_CONFIG_SOURCE = 1;
-/** kafkajs' ConfigResourceTypes.TOPIC; the enum is not a named export Node's ESM loader can see in kafkajs' CommonJS. */
-const TOPIC_RESOURCE = 2 as ConfigResourceTypes;
 const DELETE_WAIT_MS = 15_000;
 
-async function withAdmin<T>(kafka: Kafka, fn: (admin: Admin) => Promise<T>): Promise<T> {
+async function withAdmin<T>(kafka: KafkaClient, fn: (admin: KafkaAdmin) => Promise<T>): Promise<T> {
   const admin = kafka.admin();
   try {
     await admin.connect();
@@ -69,7 +65,7 @@ function missingError(missing: string[], hint: string): TopologyError {
  * @example
  * await createTopics(kafka, [{ topic: 'orders.v1', partitions: 6, config: { 'cleanup.policy': 'compact' } }], { ifNotExists: true });
  */
-export async function createTopics(kafka: Kafka, specs: readonly TopicSpec[], options: { ifNotExists?: boolean } = {}): Promise<CreateTopicsResult> {
+export async function createTopics(kafka: KafkaClient, specs: readonly TopicSpec[], options: { ifNotExists?: boolean } = {}): Promise<CreateTopicsResult> {
   return withAdmin(kafka, async (admin) => {
     const names = new Set(await admin.listTopics());
     const present = specs.filter((s) => names.has(s.topic));
@@ -132,7 +128,7 @@ function creationError(err: unknown): unknown {
  * Every topic with its partition count and replication factor, sorted by name. Internal topics (`__`-prefixed,
  * such as `__consumer_offsets`) only with `internal`.
  */
-export async function listTopics(kafka: Kafka, options: { internal?: boolean } = {}): Promise<TopicSummary[]> {
+export async function listTopics(kafka: KafkaClient, options: { internal?: boolean } = {}): Promise<TopicSummary[]> {
   return withAdmin(kafka, async (admin) => {
     const { topics } = await admin.fetchTopicMetadata();
     return topics
@@ -153,24 +149,21 @@ function replicationOf(partitions: ReadonlyArray<{ replicas: number[] }>): numbe
  * @example
  * const [d] = await describeTopics(kafka, ['orders.v1']); // d.configs['cleanup.policy'] === 'compact'
  */
-export async function describeTopics(kafka: Kafka, topics: readonly string[]): Promise<TopicDescription[]> {
+export async function describeTopics(kafka: KafkaClient, topics: readonly string[]): Promise<TopicDescription[]> {
   return withAdmin(kafka, async (admin) => {
     const names = new Set(await admin.listTopics());
     const missing = topics.filter((t) => !names.has(t));
     if (missing.length > 0) throw missingError(missing, '');
     const metadata = await admin.fetchTopicMetadata({ topics: [...topics] });
-    const configs = await admin.describeConfigs({
-      includeSynonyms: false,
-      resources: topics.map((name) => ({ type: TOPIC_RESOURCE, name })),
-    });
-    const configsOf = new Map(configs.resources.map((r) => [r.resourceName, r.configEntries]));
+    const configs = await admin.describeTopicConfigs([...topics]);
+    const configsOf = new Map(configs.map((r) => [r.topic, r.entries]));
     const byName = new Map(metadata.topics.map((t) => [t.name, t]));
     return topics.map((name) => {
       const t = byName.get(name);
       if (!t) throw missingError([name], ' (deleted meanwhile)');
       const own: Record<string, string> = {};
       for (const e of configsOf.get(t.name) ?? []) {
-        if ((e.configSource as number) === TOPIC_CONFIG_SOURCE) own[e.configName] = e.isSensitive ? '(sensitive)' : e.configValue;
+        if (e.isTopicConfig) own[e.configName] = e.isSensitive ? '(sensitive)' : e.configValue ?? '';
       }
       const partitions = [...t.partitions]
         .sort((a, b) => a.partitionId - b.partitionId)
@@ -188,7 +181,7 @@ function sortKeys(o: Record<string, string>): Record<string, string> {
  * Deletes topics and waits (up to 15 s) until the cluster no longer lists them. Any missing topic is a
  * TopologyError naming it, and then nothing is deleted.
  */
-export async function deleteTopics(kafka: Kafka, topics: readonly string[]): Promise<void> {
+export async function deleteTopics(kafka: KafkaClient, topics: readonly string[]): Promise<void> {
   await withAdmin(kafka, async (admin) => {
     const names = new Set(await admin.listTopics());
     const missing = topics.filter((t) => !names.has(t));

@@ -1,8 +1,8 @@
-import type { Admin, Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
+import type { EachBatchContext, KafkaAdmin, KafkaClient, KafkaConsumer, KafkaProducer } from '../kafka/port.js';
 import pino, { type Logger } from 'pino';
 import { MdError, OffsetConflictError, PoisonRecordError, WarehouseError, WarehouseUnavailableError } from '../errors.js';
 import { parseOptions } from '../config/parse.js';
-import { createKafka } from '../kafka/client.js';
+import { createKafkaClient } from '../kafka/client.js';
 import { ensureTopics, missingTopics } from '../kafka/admin.js';
 import { withBuiltinSchema } from '../schema/builtin.js';
 import { EventRegistry } from '../schema/registry.js';
@@ -65,7 +65,7 @@ const emptyPending = (): Pending => ({ tables: new Map(), moves: new Map(), dlq:
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const big = (s: string) => BigInt(s);
 /** The offset the fetch that produced this batch asked for (kafkajs sets it; its typings omit it). */
-const fetchedOffsetOf = (batch: EachBatchPayload['batch']): string => String((batch as unknown as { fetchedOffset: string | number }).fetchedOffset);
+const fetchedOffsetOf = (batch: EachBatchContext['batch']): string => batch.fetchedOffset;
 
 /**
  * The Kafka → warehouse loader. Exactly once: every batch's rows and the next offset of every partition
@@ -82,12 +82,12 @@ export class Loader {
   readonly registry: EventRegistry;
   readonly log: Logger;
   private readonly hooks: LoaderHooks;
-  private readonly kafka: Kafka;
+  private readonly kafka: KafkaClient;
   private warehouse: Warehouse | undefined;
   private ownsWarehouse = false;
-  private consumer: Consumer | undefined;
-  private producer: Producer | undefined;
-  private admin: Admin | undefined;
+  private consumer: KafkaConsumer | undefined;
+  private producer: KafkaProducer | undefined;
+  private admin: KafkaAdmin | undefined;
   private topics: string[] = [];
   private readonly tableOf = new Map<string, string>();
   private readonly ensuredTables = new Set<string>();
@@ -125,7 +125,7 @@ export class Loader {
     // The built-in schema too: the loader loads derive's metric values and alerts like any other event type.
     this.registry = new EventRegistry(withBuiltinSchema(this.options.schema), { topics: this.options.topicRenames });
     for (const [topic, table] of Object.entries(this.options.tables)) checkIdentifier(`tables.${topic}`, table);
-    this.kafka = createKafka(this.options.kafka);
+    this.kafka = createKafkaClient(this.options.kafka);
   }
 
   stats(): LoaderStats {
@@ -205,7 +205,7 @@ export class Loader {
         return;
       }
     }
-    this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await this.producer.connect();
     if (this.options.errorsTolerance === 'all') await ensureTopics(this.kafka, [{ topic: this.options.dlqTopic, partitions: 1 }]);
     this.consumer = this.kafka.consumer({
@@ -213,15 +213,14 @@ export class Loader {
       sessionTimeout: this.options.sessionTimeoutMs,
       rebalanceTimeout: Math.max(60_000, this.options.sessionTimeoutMs),
       heartbeatInterval: Math.max(500, Math.floor(this.options.sessionTimeoutMs / 10)),
-      allowAutoTopicCreation: false,
       maxBytesPerPartition: 4 * 1024 * 1024,
       maxBytes: 16 * 1024 * 1024,
       maxWaitTimeInMs: 500,
       readUncommitted: false,
     });
-    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => this.onAssignment(e.payload.memberAssignment));
-    this.consumer.on(this.consumer.events.CRASH, (e) => {
-      if (!e.payload.restart) this.fail(e.payload.error);
+    this.consumer.onGroupJoin((assignment) => this.onAssignment(assignment));
+    this.consumer.onCrash((error, restart) => {
+      if (!restart) this.fail(error);
     });
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: this.topics, fromBeginning: this.options.startFrom === 'earliest' });
@@ -320,7 +319,7 @@ export class Loader {
     return this.pending.moves.get(key)?.next ?? this.writing?.batch.moves.get(key)?.next ?? this.committed.get(key) ?? null;
   }
 
-  private async eachBatch(payload: EachBatchPayload): Promise<void> {
+  private async eachBatch(payload: EachBatchContext): Promise<void> {
     this.heartbeat = payload.heartbeat;
     await this.locked(async () => {
       if (this.stopping || this.fatal) return;
@@ -335,7 +334,7 @@ export class Loader {
     if (!this.stopping && !this.fatal) await payload.heartbeat();
   }
 
-  private async processBatch(payload: EachBatchPayload): Promise<void> {
+  private async processBatch(payload: EachBatchContext): Promise<void> {
     {
       const { batch } = payload;
       const key = offsetKey(batch.topic, batch.partition);

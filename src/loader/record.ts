@@ -1,4 +1,4 @@
-import type { KafkaMessage } from 'kafkajs';
+import type { IncomingRecord } from '../kafka/port.js';
 import { HEADER } from '../schema/envelope.js';
 import type { EventRegistry } from '../schema/registry.js';
 import type { LoadRow } from '../warehouse/types.js';
@@ -25,7 +25,7 @@ function headerString(v: unknown): string | undefined {
  * every field present (proto3 defaults included); int64 as decimal strings, enums as names, bytes as
  * base64, google.protobuf.Timestamp as ISO-8601 UTC strings.
  */
-export function decodeRecord(registry: EventRegistry, topic: string, partition: number, message: KafkaMessage, loadTime: string): Decoded {
+export function decodeRecord(registry: EventRegistry, topic: string, partition: number, message: IncomingRecord, loadTime: string): Decoded {
   if (message.value === null || message.value === undefined) return { kind: 'tombstone' };
   // Headers as strings, and their JSON object text, in one pass (this runs for every record: the metadata
   // JSON is built by hand rather than through an intermediate object).

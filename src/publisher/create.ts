@@ -1,6 +1,6 @@
 import { OptionsError } from '../errors.js';
 import { parseOptions } from '../config/parse.js';
-import { createKafka } from '../kafka/client.js';
+import { createKafkaClient } from '../kafka/client.js';
 import { ProducerPort } from '../kafka/producer.js';
 import { EventRegistry } from '../schema/registry.js';
 import type { EventMapBase, EventSchema } from '../schema/types.js';
@@ -77,7 +77,7 @@ export function createPublisher<M extends EventMapBase>(options: PublisherOption
   const o = parseOptions(publisherOptionsSchema, withStatsdEnv(options, process.env));
   const registry = new EventRegistry(options.schema, { ...(o.topics ? { topics: o.topics } : {}), ...(o.overrides ? { events: o.overrides } : {}) });
   const onError = o.onError ?? (() => undefined);
-  const port = new ProducerPort(createKafka(o.kafka), { metadataMaxAgeMs: o.metadataMaxAgeMs, requestTimeoutMs: o.kafka.requestTimeoutMs });
+  const port = new ProducerPort(createKafkaClient(o.kafka), { metadataMaxAgeMs: o.metadataMaxAgeMs, requestTimeoutMs: o.kafka.requestTimeoutMs });
   const records = new KafkaSink(port, {
     lingerMs: o.lingerMs,
     maxBatchCount: o.maxBatchCount,

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import pino from 'pino';
-import type { Producer } from 'kafkajs';
+import type { KafkaProducer } from '../../src/kafka/port.js';
 import { schema } from '../../src/generated/examples.js';
 import { TaskCommitter } from '../../src/derive/commit.js';
 import { defineMetrics } from '../../src/derive/definitions.js';
@@ -48,7 +48,7 @@ describe('commit with --state-dir', () => {
       abort: async () => undefined,
     };
     const task: Task = {
-      kind: 'agg', partition: 0, producer: { transaction: async () => tx } as unknown as Producer, offsets: new Map([['g-repartition', '10']]),
+      kind: 'agg', partition: 0, producer: { transaction: async () => tx } as unknown as KafkaProducer, offsets: new Map([['g-repartition', '10']]),
       position: new Map(), out: emptyOutput(), repartition: [], dirty: true, startedAt: 0, sentJoinWatermarks: new Map(), watermarks: new Map(),
     };
     const failing = Object.assign(Object.create(store) as LmdbTaskStore, {

@@ -4,7 +4,7 @@ import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ensureTopics } from '../../src/kafka/admin.js';
-import { brokers, kafka } from '../support/kafka.js';
+import { brokers, kafkaClient } from '../support/kafka.js';
 
 /**
  * Every ```ts run block in README.md and docs/*.md is a program: it is written next to the package (so
@@ -38,7 +38,7 @@ describe('code examples in the docs run', async () => {
 
   for (const block of blocks) {
     it(`${block.file} example ${block.index + 1}`, async (t) => {
-      await ensureTopics(kafka(), [{ topic: 'orders.v1', partitions: 3 }]);
+      await ensureTopics(kafkaClient(), [{ topic: 'orders.v1', partitions: 3 }]);
       const dir = join('.tmp-doc-examples');
       await mkdir(dir, { recursive: true });
       const file = join(dir, `${block.file.replace(/[^a-z0-9]+/gi, '_')}_${block.index}.mts`);

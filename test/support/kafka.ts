@@ -3,6 +3,8 @@
  * Outside `npm test`, export KAFKA_BROKERS yourself, e.g. `eval "$(node bin/multidispatch.js dev up --print-env)"`.
  */
 import { randomBytes } from 'node:crypto';
+import { createKafkaClient, kafkaConnectionSchema } from '../../src/kafka/client.js';
+import type { KafkaClient, KafkaClientName } from '../../src/kafka/port.js';
 import { Kafka, logLevel, type Admin, type IHeaders, type KafkaMessage } from 'kafkajs';
 import { restartKafka, type KafkaHandle } from '../../src/dev/kafka.js';
 
@@ -21,6 +23,11 @@ export function brokers(): string[] {
 /** A kafkajs client for the suite broker with kafkajs' own logging off. */
 export function kafka(clientId = 'multidispatch-test'): Kafka {
   return new Kafka({ clientId, brokers: brokers(), logLevel: logLevel.NOTHING });
+}
+
+/** The package's own Kafka client (the port, on the default adapter) for the suite broker. */
+export function kafkaClient(clientId = 'multidispatch-test', client?: KafkaClientName): KafkaClient {
+  return createKafkaClient(kafkaConnectionSchema.parse({ clientId, brokers: brokers(), ...(client && { client }) }));
 }
 
 export const randomSuffix = (): string => randomBytes(4).toString('hex');

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
-import { createKafka, kafkaConnectionSchema } from '../../kafka/client.js';
+import { createKafkaClient, kafkaConnectionSchema } from '../../kafka/client.js';
 import { tailTopic, type RawRecord } from '../../kafka/tail.js';
 import { parseOptions } from '../../config/parse.js';
 import { HEADER } from '../../schema/envelope.js';
@@ -66,7 +66,7 @@ export function registerTail(program: Command): void {
       if (idleMs !== undefined && (!Number.isInteger(idleMs) || idleMs <= 0)) throw new UsageError(`--idle-exit-ms must be a positive integer, got '${flags.idleExitMs}'`);
       const registry = new EventRegistry(withBuiltinSchema(await loadSchema(flags.proto)));
       const conn = parseOptions(kafkaConnectionSchema, kafkaConnectionFor(flags, 'multidispatch-tail'), 'kafka');
-      const kafka = createKafka(conn);
+      const kafka = createKafkaClient(conn);
       const abort = new AbortController();
       const stop = (): void => abort.abort();
       process.once('SIGINT', stop);

@@ -1,9 +1,8 @@
 import { Option, type Command } from 'commander';
-import type { Kafka } from 'kafkajs';
+import type { KafkaClient } from '../../kafka/port.js';
 import { parseOptions } from '../../config/parse.js';
 import { EXIT_CODES_HELP, UsageError } from '../../errors.js';
-import { createKafka, kafkaConnectionSchema } from '../../kafka/client.js';
-import { classifyKafkaError } from '../../kafka/errors.js';
+import { createKafkaClient, kafkaConnectionSchema } from '../../kafka/client.js';
 import { createTopics, deleteTopics, describeTopics, listTopics, type TopicDescription, type TopicSpec } from '../../kafka/topics.js';
 import { loadSchema } from '../../schema/index.js';
 import { topicsOfSchema } from '../../schema/topics.js';
@@ -23,18 +22,18 @@ interface CreateFlags extends BrokerFlags {
 }
 
 /** The one place `topics` builds its Kafka client: the shared resolver (flags > KAFKA_* > --kafka-config > --config). */
-function kafkaFor(flags: BrokerFlags): { kafka: Kafka; brokers: string[]; mechanism: string | undefined } {
+function kafkaFor(flags: BrokerFlags): { kafka: KafkaClient; brokers: string[]; mechanism: string | undefined } {
   const conn = parseOptions(kafkaConnectionSchema, kafkaConnectionFor(flags, 'multidispatch-topics'), 'kafka');
-  return { kafka: createKafka(conn), brokers: conn.brokers, mechanism: conn.sasl?.mechanism.toUpperCase() };
+  return { kafka: createKafkaClient(conn), brokers: conn.brokers, mechanism: conn.sasl?.mechanism.toUpperCase() };
 }
 
-/** Runs one admin operation, turning kafkajs failures into typed errors (unreachable → 7, auth → 4). */
-async function withKafka<T>(flags: BrokerFlags, operation: string, resources: readonly string[], fn: (kafka: Kafka) => Promise<T>): Promise<T> {
+/** Runs one admin operation, turning client failures into typed errors (unreachable → 7, auth → 4). */
+async function withKafka<T>(flags: BrokerFlags, operation: string, resources: readonly string[], fn: (kafka: KafkaClient) => Promise<T>): Promise<T> {
   const { kafka, brokers, mechanism } = kafkaFor(flags);
   try {
     return await fn(kafka);
   } catch (err) {
-    throw classifyKafkaError(err, { brokers, mechanism, topics: resources, operation });
+    throw kafka.classify(err, { brokers, mechanism, topics: resources, operation });
   }
 }
 

@@ -1,6 +1,5 @@
 import { BufferFullError, ClosedError, DeliveryTimeoutError, KafkaAuthenticationError, KafkaAuthorizationError, KafkaDeliveryError } from '../../errors.js';
-import { classifyKafkaError } from '../../kafka/errors.js';
-import { isRetriable, type ProducerPort, type ProduceRecord, type RecordPosition } from '../../kafka/producer.js';
+import { type ProducerPort, type ProduceRecord, type RecordPosition } from '../../kafka/producer.js';
 
 export interface KafkaSinkOptions {
   lingerMs: number;
@@ -209,9 +208,9 @@ export class KafkaSink {
           continue;
         }
         // A missing ACL or failed authentication will not heal by retrying: fail fast with the typed error.
-        const typed = classifyKafkaError(err, { topics: [...new Set(batch.map((p) => p.record.topic))], operation: 'WRITE' });
+        const typed = this.port.classify(err, { topics: [...new Set(batch.map((p) => p.record.topic))], operation: 'WRITE' });
         const denied = typed instanceof KafkaAuthorizationError || typed instanceof KafkaAuthenticationError;
-        const retriable = !denied && isRetriable(err);
+        const retriable = !denied && this.port.isRetriable(err);
         const waited = Date.now() - batch[0]!.acceptedAt;
         if (!retriable || waited + backoff > this.options.deliveryTimeoutMs) {
           const topic = batch[0]!.record.topic;
