@@ -13,7 +13,8 @@ import { performance } from 'node:perf_hooks';
 import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { Kafka, logLevel, type EachBatchPayload } from 'kafkajs';
 import pino from 'pino';
-import { createLoader, createPublisher, tableNameForTopic, type LoaderStats } from 'multidispatch';
+import { createLoader, createPublisher, type LoaderStats } from 'multidispatch';
+import { tableNameForTopic } from 'multidispatch/loader';
 import { schema } from 'multidispatch/examples';
 // decodeRecord is not exported from the package root: the built modules the loader itself uses (the same
 // files `multidispatch` resolves to, so the same module instances at run time).

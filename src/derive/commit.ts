@@ -5,6 +5,7 @@
  * one transaction holds, and in which order, reads in one place; the runner decides when to commit and what to
  * do when a commit fails.
  */
+import { channels } from '../log.js';
 import type { OutgoingRecord } from '../kafka/port.js';
 import { v7 as uuidv7 } from 'uuid';
 import { HEADER } from '../schema/envelope.js';
@@ -53,6 +54,7 @@ export class TaskCommitter {
 
   async commitTask(t: Task): Promise<void> {
     const emittedAt = Date.now();
+    const started = performance.now();
     t.changelog ??= this.changelogOf(t);
     // The envelope every multidispatch record carries, so a loader's typed view has EVENT_ID and OCCURRED_AT.
     const occurredAt = new Date(emittedAt).toISOString();
@@ -120,6 +122,9 @@ export class TaskCommitter {
     }
     for (const a of t.out.alerts) this.deps.log.warn({ metric: a.metric, dimensions: a.dimensions, value: a.value, state: a.state }, `alert ${a.state}: ${a.metric}`);
     this.deps.stats.commits++;
+    if (channels.deriveCommit.hasSubscribers) {
+      channels.deriveCommit.publish({ group: this.deps.group, task: id, values: values.length, alerts: alerts.length, changelog: t.changelog.length, commitMs: performance.now() - started });
+    }
     for (const m of t.changelog) {
       const bytes = (m.key?.length ?? 0) + (m.value?.length ?? 0);
       this.deps.stats.changelogRecords++;

@@ -4,7 +4,7 @@
  * hence the topic-name rule on the group.
  */
 import { isIP } from 'node:net';
-import type { Logger } from 'pino';
+import type { Logger } from '../log.js';
 import { z } from 'zod';
 import type { KafkaConnectionOptions } from '../kafka/client.js';
 import type { EventSchema } from '../schema/types.js';

@@ -1,5 +1,5 @@
 import type { EachBatchContext, IncomingRecord, KafkaAdmin, KafkaClient, KafkaConsumer } from '../kafka/port.js';
-import pino, { type Logger } from 'pino';
+import { channels, stderrLogger, type Logger } from '../log.js';
 import { ensureTopics, missingTopics } from '../kafka/admin.js';
 import { createKafkaClient } from '../kafka/client.js';
 import { kafkaConnectionSchema } from '../kafka/client.js';
@@ -112,7 +112,7 @@ export class DeriveRunner {
     this.engine = new MetricEngine(options.metrics.filter((m) => !isLocal(m)), { idleMs: this.idleMs, externalTime: true });
     this.local = local.length > 0 ? new MetricEngine(local, { idleMs: this.idleMs }) : undefined;
     this.localMetrics = local.map((m) => m.name);
-    this.log = options.logger ?? pino({ name: 'multidispatch-derive' }, pino.destination(2));
+    this.log = options.logger ?? stderrLogger('multidispatch-derive');
     this.group = options.group ?? 'multidispatch-derive';
     this.metricsTopic = options.metricsTopic ?? 'multidispatch.metrics';
     this.alertsTopic = options.alertsTopic ?? 'multidispatch.alerts';
@@ -190,6 +190,7 @@ export class DeriveRunner {
     });
     this.consumer.onGroupJoin((assigned) => {
       this.stats.rebalances++;
+      if (channels.deriveAssignment.hasSubscribers) channels.deriveAssignment.publish({ group: this.group, assignment: assigned });
       this.prometheus.rebalances.inc();
       // Known at once (readiness counts the tasks still to restore from it); the tasks follow under the lock.
       this.assigned = assigned;

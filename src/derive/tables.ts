@@ -1,5 +1,5 @@
 import type { IncomingRecord } from '../kafka/port.js';
-import type { Logger } from 'pino';
+import type { Logger } from '../log.js';
 import { HEADER } from '../schema/envelope.js';
 import type { EventRegistry } from '../schema/registry.js';
 import type { ResolvedTable } from './definitions.js';

@@ -5,7 +5,7 @@
  * other.
  */
 import type { KafkaProducer, OutgoingRecord } from '../kafka/port.js';
-import type { Logger } from 'pino';
+import type { Logger } from '../log.js';
 import type { EngineOutput, MetricEngine, MetricInput } from './engine.js';
 import type { TaskStateStore } from './local-store.js';
 import type { DerivePrometheus } from './prometheus.js';

@@ -1,5 +1,5 @@
 import type { EachBatchContext, KafkaAdmin, KafkaClient, KafkaConsumer, KafkaProducer } from '../kafka/port.js';
-import pino, { type Logger } from 'pino';
+import { channels, stderrLogger, type Logger } from '../log.js';
 import { MdError, OffsetConflictError, PoisonRecordError, WarehouseError, WarehouseUnavailableError } from '../errors.js';
 import { parseOptions } from '../config/parse.js';
 import { createKafkaClient } from '../kafka/client.js';
@@ -40,7 +40,7 @@ export interface LoaderProgress {
 }
 
 export interface LoaderHooks {
-  /** Pino-compatible logger (default: pino at 'info' on stderr). */
+  /** Where the loader logs (pino, bunyan, winston or console fit; default: JSON lines at 'info' on stderr). */
   logger?: Logger;
   /** Called after every committed batch (progress bars). */
   onProgress?: (p: LoaderProgress) => void;
@@ -121,7 +121,7 @@ export class Loader {
   constructor(options: LoaderOptions, hooks: LoaderHooks = {}) {
     this.options = parseOptions(loaderOptionsSchema, options, 'loader');
     this.hooks = hooks;
-    this.log = hooks.logger ?? pino({ name: 'multidispatch-loader', level: 'info' }, pino.destination(2));
+    this.log = hooks.logger ?? stderrLogger('multidispatch-loader');
     // The built-in schema too: the loader loads derive's metric values and alerts like any other event type.
     this.registry = new EventRegistry(withBuiltinSchema(this.options.schema), { topics: this.options.topicRenames });
     for (const [topic, table] of Object.entries(this.options.tables)) checkIdentifier(`tables.${topic}`, table);
@@ -489,6 +489,7 @@ export class Loader {
     this.statsData.batches++;
     this.statsData.deadLettered += batch.dlq.length;
     this.log.debug({ rows: batch.rows, records: batch.count, reason }, 'batch committed');
+    if (channels.loaderBatch.hasSubscribers) channels.loaderBatch.publish({ group: this.options.group, rows: batch.rows, records: batch.count, deadLettered: batch.dlq.length, reason });
     if (this.options.commitToKafka && this.consumer) {
       const offsets = [...batch.moves.values()].map((m) => ({ topic: m.topic, partition: m.partition, offset: m.next }));
       this.consumer.commitOffsets(offsets).catch(() => undefined);

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { createLoader, EventRegistry, HEADER } from '../../src/index.js';
+import { createLoader, HEADER } from '../../src/index.js';
+import { EventRegistry } from '../../src/schema/registry.js';
 import { schema } from '../../src/generated/examples.js';
 import { DuckDbWarehouse } from '../../src/warehouse/duckdb/warehouse.js';
 import { brokers, freshTopic, kafka } from '../support/kafka.js';

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createPublisher, EventRegistry, HEADER, partitionForKey, type PublishReceipt } from '../../src/index.js';
+import { createPublisher, HEADER, type PublishReceipt } from '../../src/index.js';
+import { EventRegistry } from '../../src/schema/registry.js';
+import { partitionForKey } from '../../src/kafka/murmur2.js';
 import { schema } from '../../src/generated/examples.js';
 import { brokers, freshTopic, readAll } from '../support/kafka.js';
 import { orderPlaced, paymentFailed } from '../support/events.js';

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createMemoryPublisher } from '../../src/testing.js';
-import { ClosedError, EventRegistry, HEADER, UnknownEventTypeError, ValidationError, partitionForKey } from '../../src/index.js';
+import { ClosedError, HEADER, UnknownEventTypeError, ValidationError } from '../../src/index.js';
+import { EventRegistry } from '../../src/schema/registry.js';
+import { partitionForKey } from '../../src/kafka/murmur2.js';
 import { schema } from '../../src/generated/examples.js';
 import { orderPlaced, paymentFailed } from '../support/events.js';
 

@@ -5,7 +5,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { EventRegistry, loadSchema, SchemaError } from '../../src/index.js';
+import { loadSchema, SchemaError } from '../../src/index.js';
+import { EventRegistry } from '../../src/schema/registry.js';
 import { withBuiltinSchema } from '../../src/schema/builtin.js';
 import { encodeAlert } from '../../src/derive/outputs.js';
 
