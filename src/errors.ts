@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'MD_KAFKA_UNAVAILABLE'
   | 'MD_KAFKA_AUTHENTICATION'
   | 'MD_KAFKA_AUTHORIZATION'
+  | 'MD_KAFKA_FENCED'
   | 'MD_DEAD_LETTERED'
   | 'MD_KAFKA_DELIVERY'
   | 'MD_DELIVERY_TIMEOUT'
@@ -257,6 +258,19 @@ export class KafkaAuthorizationError extends MdError {
     this.resourceType = resourceType;
     this.resource = resource;
     this.operation = operation;
+  }
+}
+
+/**
+ * A newer producer with the same transactional id started (another instance of the same consumer took over, or
+ * this one restarted): this producer is fenced and can never commit again. Its open transaction is aborted by the
+ * broker; nothing it wrote becomes visible.
+ */
+export class KafkaFencedError extends MdError {
+  readonly transactionalId: string;
+  constructor(transactionalId: string, options: MdErrorOptions = {}) {
+    super('MD_KAFKA_FENCED', `the transactional producer '${transactionalId}' was fenced: a newer producer with the same transactional id took over`, options);
+    this.transactionalId = transactionalId;
   }
 }
 

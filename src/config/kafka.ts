@@ -18,6 +18,7 @@ import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import { OptionsError, UsageError } from '../errors.js';
 import type { KafkaConnectionOptions } from '../kafka/client.js';
+import { KAFKA_CLIENTS, type KafkaClientName } from '../kafka/port.js';
 import { registerSecret } from './secrets.js';
 
 interface PropertySpec {
@@ -50,6 +51,7 @@ export const KAFKA_PROPERTIES: Readonly<Record<string, PropertySpec>> = {
   'ssl.endpoint.identification.algorithm': { help: 'https (default): the certificate must name the broker host; none: do not check the name' },
   'socket.connection.setup.timeout.ms': { help: 'how long a connection attempt may take (default: 3000)' },
   'request.timeout.ms': { help: 'how long a request may wait for its answer (default: 30000)' },
+  client: { help: `the Kafka client library: ${KAFKA_CLIENTS.join(' or ')} (default: chosen per command)` },
 };
 
 /** Names accepted as another spelling of a known property. */
@@ -106,6 +108,9 @@ function put(out: KafkaProperties, name: string, value: string, where: string): 
   const n = canonical(name.trim(), where);
   if (n === undefined) return;
   if (KAFKA_PROPERTIES[n]!.secret && value) registerSecret(value);
+  if (n === 'client' && value.trim() !== '' && !(KAFKA_CLIENTS as readonly string[]).includes(value.trim().toLowerCase())) {
+    throw new OptionsError(`${where}: client`, `must be ${KAFKA_CLIENTS.join(' or ')}, got '${value}'`);
+  }
   out[n] = value;
 }
 
@@ -253,6 +258,11 @@ export function connectionFromProperties(props: KafkaProperties, clientId = 'mul
   const requestTimeout = positiveInt(props, 'request.timeout.ms');
   if (connectTimeout !== undefined) conn.connectionTimeoutMs = connectTimeout;
   if (requestTimeout !== undefined) conn.requestTimeoutMs = requestTimeout;
+  const client = props.client?.trim().toLowerCase();
+  if (client) {
+    if (!(KAFKA_CLIENTS as readonly string[]).includes(client)) throw new OptionsError('client', `must be ${KAFKA_CLIENTS.join(' or ')}, got '${props.client}'`);
+    conn.client = client as KafkaClientName;
+  }
 
   const sslKeys = Object.keys(props).filter((k) => k.startsWith('ssl.') || k === 'enable.ssl.certificate.verification');
   if (!tls && sslKeys.length > 0) {

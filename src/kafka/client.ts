@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { createKafkajsClient } from './kafkajs/client.js';
-import type { KafkaClient } from './port.js';
+import { createPlatformaticClient } from './platformatic/client.js';
+import { KAFKA_CLIENTS, type KafkaClient, type KafkaClientName } from './port.js';
 
 /** Connection settings shared by every Kafka user in the package (publisher, tail, loader, derive). */
 export const kafkaConnectionSchema = z
@@ -18,6 +19,8 @@ export const kafkaConnectionSchema = z
       .optional(),
     connectionTimeoutMs: z.number().int().positive().default(3000),
     requestTimeoutMs: z.number().int().positive().default(30000),
+    /** The client library behind the port; without it, the caller's fallback (see createKafkaClient). */
+    client: z.enum(KAFKA_CLIENTS).optional(),
   })
   .strict();
 
@@ -30,12 +33,14 @@ export function parseBrokerList(list: string): string[] {
 }
 
 /**
- * The Kafka client for a connection, behind the port every part of the package uses (src/kafka/port.ts).
+ * The Kafka client for a connection, behind the port every part of the package uses (src/kafka/port.ts): the
+ * adapter named by `conn.client`, else `fallback` (a caller's own default), else kafkajs.
  *
  * @example
  * const kafka = createKafkaClient(kafkaConnectionSchema.parse({ brokers: ['localhost:9092'] }));
  * const admin = kafka.admin();
  */
-export function createKafkaClient(conn: KafkaConnection): KafkaClient {
-  return createKafkajsClient(conn);
+export function createKafkaClient(conn: KafkaConnection, fallback?: KafkaClientName): KafkaClient {
+  const name = conn.client ?? fallback ?? 'kafkajs';
+  return name === 'platformatic' ? createPlatformaticClient(conn) : createKafkajsClient(conn);
 }

@@ -1,9 +1,13 @@
 /**
- * Turns kafkajs errors into the package's typed errors, so that every command reports the same failure the same way
- * (and exits with the same code): an unreachable cluster, failed authentication (SASL or TLS trust), or a missing ACL
- * naming the resource it is for. Errors that are none of these are returned unchanged.
+ * Turns the Kafka clients' errors into the package's typed errors, so that every command reports the same failure the
+ * same way (and exits with the same code) whichever client is in use: an unreachable cluster, failed authentication
+ * (SASL or TLS trust), a missing ACL naming the resource it is for, or a fenced transactional producer. Errors that
+ * are none of these are returned unchanged. What only one client's errors tell is inferred in
+ * src/kafka/<client>/errors.ts; this file holds the part every client shares (protocol error names, socket codes).
  */
-import { KafkaAuthenticationError, KafkaAuthorizationError, KafkaUnavailableError, MdError, type KafkaResourceType } from '../errors.js';
+import { KafkaAuthenticationError, KafkaAuthorizationError, KafkaFencedError, KafkaUnavailableError, MdError, type KafkaResourceType } from '../errors.js';
+import { kafkajsAuthError, kafkajsMechanism, kafkajsUnavailable } from './kafkajs/errors.js';
+import { platformaticAuthError, platformaticBrokers, platformaticType, platformaticUnavailable } from './platformatic/errors.js';
 
 /** What the failing call was about, to name the resource an ACL is missing for. */
 export interface KafkaErrorContext {
@@ -23,7 +27,7 @@ const TLS_TRUST = new Set([
 ]);
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ECONNRESET']);
 
-interface KafkaJsLike extends Error {
+interface ClientError extends Error {
   type?: string;
   /** Set by kafkajs on per-topic errors (KafkaJSCreateTopicError, …). */
   topic?: string;
@@ -35,14 +39,14 @@ interface KafkaJsLike extends Error {
 }
 
 /** The error and everything it wraps (cause chains, retry wrappers, aggregate errors), outermost first. */
-function chain(err: unknown): KafkaJsLike[] {
-  const out: KafkaJsLike[] = [];
+function chain(err: unknown): ClientError[] {
+  const out: ClientError[] = [];
   const seen = new Set<unknown>();
   const walk = (e: unknown) => {
     if (!e || typeof e !== 'object' || seen.has(e) || out.length > 20) return;
     seen.add(e);
-    out.push(e as KafkaJsLike);
-    const k = e as KafkaJsLike;
+    out.push(e as ClientError);
+    const k = e as ClientError;
     walk(k.cause);
     walk(k.originalError);
     if (Array.isArray(k.errors)) k.errors.forEach(walk);
@@ -58,20 +62,17 @@ const AUTHZ: Record<string, KafkaResourceType> = {
   CLUSTER_AUTHORIZATION_FAILED: 'cluster',
 };
 
-/** The SASL mechanism named in a kafkajs authentication message ("SASL SCRAM SHA512 authentication failed: …"). */
-function mechanismOf(message: string): string {
-  const scram = /SASL SCRAM (SHA256|SHA512)/i.exec(message);
-  if (scram) return `SCRAM-${scram[1]!.toUpperCase().replace('SHA', 'SHA-')}`;
-  const other = /SASL (PLAIN|OAUTHBEARER|AWS-IAM)/i.exec(message);
-  return other ? other[1]!.toUpperCase() : 'SASL';
-}
+/** The protocol error name an error carries: the port's `type` (kafkajs sets it too), or platformatic's `apiId`. */
+const typeOf = (e: ClientError): string => (typeof e.type === 'string' && e.type) || platformaticType(e);
 
-/** The typed error for a kafkajs failure, or `err` itself when it is not a connection, authentication or ACL problem. */
+const FENCED = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED', 'TRANSACTIONAL_ID_FENCED']);
+
+/** The typed error for a Kafka client's failure, or `err` itself when it is not a connection, authentication, ACL or fencing problem. */
 export function classifyKafkaError(err: unknown, ctx: KafkaErrorContext = {}): unknown {
   if (err instanceof MdError) return err;
   const all = chain(err);
   for (const e of all) {
-    const type = typeof e.type === 'string' ? e.type : '';
+    const type = typeOf(e);
     const resourceType = AUTHZ[type];
     if (resourceType) {
       const resource =
@@ -83,18 +84,11 @@ export function classifyKafkaError(err: unknown, ctx: KafkaErrorContext = {}): u
       const operation = e.name === 'KafkaJSCreateTopicError' ? 'CREATE (it does not exist, or this principal cannot see it)' : ctx.operation ?? 'access';
       return new KafkaAuthorizationError(resourceType, resource, operation, { cause: err });
     }
-    // kafkajs drops the FindCoordinator error (GROUP_/TRANSACTIONAL_ID_AUTHORIZATION_FAILED) and says only that no
-    // coordinator was found; on a reachable cluster that is how a missing ACL shows. The stack tells which one.
-    if (e.name === 'KafkaJSGroupCoordinatorNotFound') {
-      const stack = e.stack ?? '';
-      const txn = /eosManager/.test(stack) && !/sendOffsets/.test(stack);
-      const detail = 'the broker would not name its coordinator, which is how Kafka answers a missing ACL';
-      if (txn && ctx.transactionalId) return new KafkaAuthorizationError('transactional id', ctx.transactionalId, 'WRITE and DESCRIBE', { cause: err, detail });
-      if (!txn && ctx.group) return new KafkaAuthorizationError('group', ctx.group, 'READ', { cause: err, detail });
-    }
-    if (e.name === 'KafkaJSSASLAuthenticationError' || type === 'SASL_AUTHENTICATION_FAILED' || type === 'ILLEGAL_SASL_STATE' || type === 'UNSUPPORTED_SASL_MECHANISM') {
+    const inferred = kafkajsAuthError(e, ctx, err) ?? platformaticAuthError(e, ctx, err);
+    if (inferred) return inferred;
+    if (type === 'SASL_AUTHENTICATION_FAILED' || type === 'ILLEGAL_SASL_STATE' || type === 'UNSUPPORTED_SASL_MECHANISM') {
       const why = type === 'UNSUPPORTED_SASL_MECHANISM' ? 'the broker does not enable this SASL mechanism' : 'wrong user name or password, or the user does not exist';
-      return new KafkaAuthenticationError(ctx.mechanism ?? mechanismOf(e.message ?? ''), why, { cause: err });
+      return new KafkaAuthenticationError(ctx.mechanism ?? kafkajsMechanism(e), why, { cause: err });
     }
   }
   for (const e of all) {
@@ -106,18 +100,18 @@ export function classifyKafkaError(err: unknown, ctx: KafkaErrorContext = {}): u
       return new KafkaAuthenticationError('TLS', 'the TLS handshake failed: is security.protocol right for this listener (SSL/SASL_SSL vs PLAINTEXT)?', { cause: err });
     }
   }
-  const brokers = ctx.brokers ?? [...new Set(all.map((e) => e.broker).filter((b): b is string => typeof b === 'string' && b !== ''))];
+  for (const e of all) {
+    if (FENCED.has(typeOf(e))) return new KafkaFencedError(ctx.transactionalId ?? '(unknown)', { cause: err });
+  }
+  const named = [...new Set(all.map((e) => e.broker).filter((b): b is string => typeof b === 'string' && b !== ''))];
+  const brokers = ctx.brokers ?? (named.length > 0 ? named : platformaticBrokers(err));
   for (const e of all) {
     const code = typeof e.code === 'string' ? e.code : '';
     if (UNREACHABLE.has(code)) return new KafkaUnavailableError(brokers, code === 'ETIMEDOUT' ? 'connection timed out' : code, { cause: err });
   }
   for (const e of all) {
-    if (['KafkaJSConnectionError', 'KafkaJSConnectionClosedError', 'KafkaJSBrokerNotFound', 'KafkaJSNoBrokerAvailableError', 'KafkaJSRequestTimeoutError'].includes(e.name)) {
-      const m = /Connection timeout/i.test(e.message) ? 'connection timed out'
-        : /closed/i.test(e.message) ? `${e.message.replace(/^Connection error: /, '')} by the broker (is it a TLS or SASL listener? check security.protocol)`
-        : e.message.replace(/^Connection error: /, '');
-      return new KafkaUnavailableError(brokers, m, { cause: err });
-    }
+    const unavailable = kafkajsUnavailable(e, brokers, err) ?? platformaticUnavailable(e, brokers, err);
+    if (unavailable) return unavailable;
   }
   return err;
 }

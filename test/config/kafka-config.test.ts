@@ -84,6 +84,21 @@ describe('Kafka client properties', () => {
     bad(() => resolveKafkaConfig({ env: {}, file: join(dir, 'missing.properties') }), /--kafka-config .*missing\.properties: cannot read the file \(ENOENT\)/);
   });
 
+  it('client picks the Kafka client library from -X, KAFKA_CLIENT or a properties file, and names the source of a bad value', () => {
+    assert.equal(resolveKafkaConfig({ env: {}, overrides: ['bootstrap.servers=b:1', 'client=platformatic'] }).client, 'platformatic');
+    assert.equal(resolveKafkaConfig({ env: { KAFKA_BROKERS: 'b:1', KAFKA_CLIENT: 'KafkaJS' } }).client, 'kafkajs');
+    const props = file('client.properties', 'bootstrap.servers=b:1\nclient=platformatic\n');
+    assert.equal(resolveKafkaConfig({ env: {}, file: props }).client, 'platformatic');
+    assert.equal(resolveKafkaConfig({ env: {}, file: props, overrides: ['client=kafkajs'] }).client, 'kafkajs');
+    assert.equal(resolveKafkaConfig({ env: { KAFKA_BROKERS: 'b:1' } }).client, undefined);
+    assert.throws(() => resolveKafkaConfig({ env: { KAFKA_BROKERS: 'b:1', KAFKA_CLIENT: 'rdkafka' } }),
+      (e: unknown) => e instanceof OptionsError && /environment KAFKA_CLIENT: client/.test(e.message) && /kafkajs or platformatic, got 'rdkafka'/.test(e.message));
+    const bad = file('bad-client.properties', 'bootstrap.servers=b:1\nclient=librdkafka\n');
+    assert.throws(() => resolveKafkaConfig({ env: {}, file: bad }), (e: unknown) => e instanceof OptionsError && e.message.includes(`${bad}:2: client`));
+    assert.throws(() => resolveKafkaConfig({ env: {}, overrides: ['bootstrap.servers=b:1', 'client=java'] }), /'-X: client'.*got 'java'/);
+    assert.throws(() => connectionFromProperties({ 'bootstrap.servers': 'b:1', client: 'java' }), /'client'.*got 'java'/);
+  });
+
   it('a secret given wrong is never quoted back', () => {
     try {
       resolveKafkaConfig({ env: {}, overrides: ['bootstrap.servers=a:1', 'sasl.password=pw-quoted-nowhere'] });

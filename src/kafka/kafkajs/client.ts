@@ -6,6 +6,7 @@
 import { Kafka, logLevel, type Admin, type Consumer, type KafkaConfig, type Producer, type RecordMetadata, type SASLOptions, type Transaction } from 'kafkajs';
 import type { KafkaConnection } from '../client.js';
 import { classifyKafkaError } from '../errors.js';
+import { isRetriable } from './errors.js';
 import type {
   AdminOptions, ConsumerOptions, EachBatchContext, KafkaAdmin, KafkaClient, KafkaConsumer, KafkaProducer, KafkaTransaction,
   OutgoingRecord, ProduceAck, ProducerOptions, RecordBatch, SendBatchRequest,
@@ -41,7 +42,7 @@ export function createKafkajsClient(conn: KafkaConnection): KafkaClient {
       maxInFlightRequests: options.maxInFlightRequests ?? (options.transactionalId ? 1 : undefined),
       allowAutoTopicCreation: false,
       retry: { retries: options.retries ?? 5, initialRetryTime: 100, maxRetryTime: 1000 },
-    })),
+    }), options.transactionalId !== undefined),
     consumer: (options) => wrapConsumer(kafka.consumer(consumerConfig(options))),
     admin: (options: AdminOptions = {}) => wrapAdmin(kafka.admin(options.retries === undefined ? undefined : { retry: { retries: options.retries, initialRetryTime: 100, maxRetryTime: 1000 } })),
     classify: (err, context) => classifyKafkaError(err, context),
@@ -82,9 +83,15 @@ function wrapTransaction(tx: Transaction): KafkaTransaction {
   };
 }
 
-function wrapProducer(p: Producer): KafkaProducer {
+function wrapProducer(p: Producer, transactional: boolean): KafkaProducer {
   return {
-    connect: () => p.connect(),
+    connect: async () => {
+      await p.connect();
+      // kafkajs' connect() gets an idempotent producer id without the transactional id (no fencing); the port's
+      // connect() fences. kafkajs sends InitProducerId with the transactional id on its first transaction(); an
+      // abort with nothing sent ends that transaction without a request.
+      if (transactional) await (await p.transaction()).abort();
+    },
     send: async (r) => acks(await p.send({ topic: r.topic, messages: messages(r.messages), acks: r.acks ?? -1, timeout: r.timeout })),
     sendBatch: async (r) => acks(await p.sendBatch({
       acks: r.acks ?? -1,
@@ -176,17 +183,4 @@ function wrapAdmin(a: Admin): KafkaAdmin {
       return { clusterId: c.clusterId, brokers: c.brokers.map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port })) };
     },
   };
-}
-
-/** Whether a kafkajs error (or its cause) is worth sending the same batch again. */
-export function isRetriable(err: unknown): boolean {
-  for (let e = err as { retriable?: boolean; name?: string; cause?: unknown; originalError?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
-    if (e.retriable === true) return true;
-    if (e.name === 'KafkaJSNumberOfRetriesExceeded' || e.name === 'KafkaJSNonRetriableError') {
-      e = (e.cause ?? e.originalError) as typeof e;
-      continue;
-    }
-    return false;
-  }
-  return false;
 }
