@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { OptionsError } from '../errors.js';
 import { createKafkajsClient } from './kafkajs/client.js';
 import { createPlatformaticClient } from './platformatic/client.js';
 import { KAFKA_CLIENTS, type KafkaClient, type KafkaClientName } from './port.js';
@@ -41,6 +42,19 @@ export function parseBrokerList(list: string): string[] {
  * const admin = kafka.admin();
  */
 export function createKafkaClient(conn: KafkaConnection, fallback?: KafkaClientName): KafkaClient {
-  const name = conn.client ?? fallback ?? 'kafkajs';
+  const name = conn.client ?? defaultOverride() ?? fallback ?? 'kafkajs';
   return name === 'platformatic' ? createPlatformaticClient(conn) : createKafkajsClient(conn);
+}
+
+/**
+ * `MULTIDISPATCH_KAFKA_CLIENT`: replaces the default client of every path (not a `client` a connection names), so a
+ * whole deployment, or the test suite, can run on one adapter. Checked on each use; a bad value is an OptionsError.
+ */
+function defaultOverride(): KafkaClientName | undefined {
+  const v = process.env.MULTIDISPATCH_KAFKA_CLIENT;
+  if (v === undefined || v === '') return undefined;
+  if (!(KAFKA_CLIENTS as readonly string[]).includes(v)) {
+    throw new OptionsError('MULTIDISPATCH_KAFKA_CLIENT', `'${v}' is not a Kafka client (one of ${KAFKA_CLIENTS.join(', ')})`);
+  }
+  return v as KafkaClientName;
 }
