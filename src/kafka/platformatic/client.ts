@@ -16,6 +16,7 @@ import {
   Admin, ConfigResourceTypes, ConfigSources, FetchIsolationLevels, FindCoordinatorKeyTypes, Producer, kGetApi, kGetBootstrapConnection, kGetConnection,
   type BaseOptions, type Connection, type MessageToProduce, type SASLOptions,
 } from '@platformatic/kafka';
+import { isIP } from 'node:net';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import type { KafkaConnection } from '../client.js';
 import { classifyKafkaError, type KafkaErrorContext } from '../errors.js';
@@ -49,8 +50,9 @@ export function platformaticOptions(conn: KafkaConnection, retries = 3): BaseOpt
   };
   if (conn.ssl) {
     options.tls = conn.ssl === true ? {} : (conn.ssl as TlsOptions);
-    // SNI with the broker's host name, as kafkajs and the Java client send it.
-    options.tlsServerName = true;
+    // SNI with the broker's host name, as kafkajs and the Java client send it; never an IP address (RFC 6066 forbids
+    // it, and Node warns on stderr for each connection).
+    if (!conn.brokers.some((b) => isIP(b.slice(0, b.lastIndexOf(':')).replace(/^\[|\]$/g, '')) !== 0)) options.tlsServerName = true;
   }
   if (conn.sasl) {
     const s = conn.sasl;
@@ -241,13 +243,21 @@ function wrapAdmin(conn: KafkaConnection, options: AdminOptions): KafkaAdmin {
     const m = await admin.metadata({ topics: [topic], forceUpdate: true });
     return Array.from({ length: m.topics.get(topic)!.partitionsCount }, (_, i) => i);
   };
-  const metadata = async (topics: string[]): Promise<TopicMetadata[]> => {
+  /** Metadata of named topics (a missing one rejects, as kafkajs does), or of every listed topic still there. */
+  const metadata = async (topics: string[], listed = false): Promise<TopicMetadata[]> => {
     if (topics.length === 0) return [];
     const m = await admin.metadata({ topics, forceUpdate: true });
-    return topics.map((name) => ({
-      name,
-      partitions: m.topics.get(name)!.partitions.map((p, partitionId) => ({ partitionId, leader: p.leader, replicas: p.replicas, isr: p.isr })),
-    }));
+    const out: TopicMetadata[] = [];
+    for (const name of topics) {
+      const t = m.topics.get(name);
+      if (!t) {
+        // Listed a moment ago and deleted since: not part of "every topic".
+        if (listed) continue;
+        throw portError(Object.assign(new Error(`This server does not host this topic-partition: ${name}`), { type: 'UNKNOWN_TOPIC_OR_PARTITION', topic: name }));
+      }
+      out.push({ name, partitions: t.partitions.map((p, partitionId) => ({ partitionId, leader: p.leader, replicas: p.replicas, isr: p.isr })) });
+    }
+    return out;
   };
   const listOffsets = async (topic: string, timestamp: bigint): Promise<Map<number, bigint>> => {
     const partitions = await partitionsOf(topic);
@@ -258,7 +268,9 @@ function wrapAdmin(conn: KafkaConnection, options: AdminOptions): KafkaAdmin {
     connect: () => ported(admin.metadata({ topics: [] }).then(() => undefined)),
     disconnect: () => ported(admin.close()),
     listTopics: () => ported(admin.listTopics({ includeInternals: true })),
-    fetchTopicMetadata: (r) => ported((async () => ({ topics: await metadata(r?.topics ?? (await admin.listTopics({ includeInternals: true }))) }))()),
+    fetchTopicMetadata: (r) => ported((async () => ({
+      topics: r?.topics ? await metadata(r.topics) : await metadata(await admin.listTopics({ includeInternals: true }), true),
+    }))()),
     fetchTopicOffsets: (topic) => ported((async () => {
       const [low, high] = await Promise.all([listOffsets(topic, -2n), listOffsets(topic, -1n)]);
       return [...high.keys()].sort((a, b) => a - b).map((partition) => ({ partition, low: String(low.get(partition) ?? 0n), high: String(high.get(partition)) }));

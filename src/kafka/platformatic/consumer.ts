@@ -462,7 +462,11 @@ export class PlatformaticConsumer implements KafkaConsumer {
   async disconnect(): Promise<void> {
     await this.stop();
     await this.pool.close().catch(() => undefined);
-    await (this.consumer.close(true) as unknown as Promise<void>).catch(() => undefined);
+    await (this.consumer.close(true) as unknown as Promise<void>).catch(async () => {
+      // platformatic's close() leaves the group first and, when that fails (the member already left, or the
+      // coordinator moved), gives up without closing its connections: close them here, or the process stays up.
+      await (this.consumer.connections.close() as unknown as Promise<void>).catch(() => undefined);
+    });
   }
 }
 
