@@ -414,7 +414,7 @@ const INCLUSIVE: Array<{ label: string; match: (f: Frame) => boolean }> = [
   { label: 'publish() in publisher/core (synchronous part of every call)', match: (f) => f.functionName === 'publish' && mdFile(f, 'publisher/core') },
   { label: '  EventRegistry.encode (validation + protobuf encode)', match: (f) => f.functionName === 'encode' && mdFile(f, 'schema/registry') },
   { label: '    prepare (validation)', match: (f) => f.functionName === 'prepare' && mdFile(f, 'schema/validate') },
-  { label: '  uuid v7', match: (f) => f.url.includes('node_modules/uuid/') },
+  { label: '  uuid v7', match: (f) => f.url.includes('node_modules/uuid/') || (f.functionName === 'next' && mdFile(f, 'publisher/envelope')) },
   { label: '  startPublishSpan (OpenTelemetry, no SDK registered)', match: (f) => f.functionName === 'startPublishSpan' },
   { label: '  counterFor (StatsD tags + cardinality guard)', match: (f) => f.functionName === 'counterFor' },
   { label: '  HotShotsSink.increment', match: (f) => f.functionName === 'increment' && mdFile(f, 'sinks/statsd') },
