@@ -7,9 +7,10 @@
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Kafka } from 'kafkajs';
+import { Producer as PlatformaticProducer } from '@platformatic/kafka';
 import { percentile, round } from '../lib/stats.js';
 import { eventPool } from './events.js';
-import { createVariant, type VariantConfig } from './variants.js';
+import { CLIENT_OF, createVariant, type VariantConfig } from './variants.js';
 import { send, waitFor } from '../lib/child-ipc.js';
 
 export interface ChildConfig extends VariantConfig {
@@ -30,7 +31,7 @@ export interface ChildResult {
   latencyMs: { p50: number; p99: number; max: number };
   /** Event-loop delay (histogram value minus the sampling interval), ms. */
   eventLoopDelayMs: { p50: number; p99: number; max: number; resolutionMs: number };
-  /** Produce calls seen by kafkajs during the timed phase and the records they carried. */
+  /** Produce calls seen by the variant's Kafka client during the timed phase and the records they carried. */
   produceCalls: number;
   recordsPerCall: { mean: number; p50: number; max: number };
   errors: number;
@@ -42,23 +43,34 @@ export interface ChildResult {
 
 const cfg = JSON.parse(process.env.BENCH_CONFIG ?? '{}') as ChildConfig;
 
-// Count what reaches kafkajs (one produce request per call here: a single broker), per producer created.
+// Count what reaches the variant's Kafka client (one produce request per call here: a single broker). Only that
+// client is counted, so a variant that silently ran on the other one shows no produce calls and fails below.
 let counting = false;
 const callSizes: number[] = [];
-const originalProducer = Kafka.prototype.producer;
-Kafka.prototype.producer = function (this: Kafka, ...args: Parameters<Kafka['producer']>) {
-  const producer = originalProducer.apply(this, args);
-  const { send: s, sendBatch: sb } = producer;
-  producer.send = (r) => {
-    if (counting) callSizes.push(r.messages.length);
-    return s(r);
+const client = CLIENT_OF[cfg.variant];
+if (client === 'kafkajs') {
+  const originalProducer = Kafka.prototype.producer;
+  Kafka.prototype.producer = function (this: Kafka, ...args: Parameters<Kafka['producer']>) {
+    const producer = originalProducer.apply(this, args);
+    const { send: s, sendBatch: sb } = producer;
+    producer.send = (r) => {
+      if (counting) callSizes.push(r.messages.length);
+      return s(r);
+    };
+    producer.sendBatch = (r) => {
+      if (counting) callSizes.push(r.topicMessages?.reduce((a, t) => a + t.messages.length, 0) ?? 0);
+      return sb(r);
+    };
+    return producer;
   };
-  producer.sendBatch = (r) => {
-    if (counting) callSizes.push(r.topicMessages?.reduce((a, t) => a + t.messages.length, 0) ?? 0);
-    return sb(r);
+} else {
+  const proto = PlatformaticProducer.prototype as unknown as { send: (this: unknown, options: { messages: unknown[] }, ...rest: unknown[]) => unknown };
+  const originalSend = proto.send;
+  proto.send = function (this: unknown, options, ...rest) {
+    if (counting) callSizes.push(options.messages.length);
+    return originalSend.call(this, options, ...rest);
   };
-  return producer;
-};
+}
 
 async function main(): Promise<void> {
   const pool = eventPool();
@@ -86,6 +98,7 @@ async function main(): Promise<void> {
   clearInterval(rssTimer);
   maxRss = Math.max(maxRss, process.memoryUsage.rss());
 
+  if (callSizes.length === 0) throw new Error(`no produce call reached ${client} during the timed phase: ${cfg.variant} did not run on the client it names`);
   const sizes = Float64Array.from(callSizes);
   const eldMs = (ns: number) => round(Math.max(0, ns / 1e6 - cfg.eldResolutionMs), 2);
   const result: ChildResult = {

@@ -1,10 +1,9 @@
-import { v7 as uuidv7 } from 'uuid';
 import { ClosedError } from '../errors.js';
-import { HEADER } from '../schema/envelope.js';
 import type { EventRegistry } from '../schema/registry.js';
 import type { EventMapBase } from '../schema/types.js';
 import type { CounterSink, RecordPosition, RecordSink } from '../sinks/types.js';
 import { CounterPlanner, type CounterRules } from './counters.js';
+import { IsoTime, UuidV7 } from './envelope.js';
 import { endPublishSpan, startPublishSpan } from './tracing.js';
 
 /** What publish() resolves with: the envelope's identity and where Kafka wrote the record. */
@@ -72,6 +71,8 @@ export function createPublisherCore<M extends EventMapBase>(options: CoreOptions
   const countOnAck = statsd?.countOn === 'ack';
   const producerHeader = Buffer.from(options.producer);
   const typeHeaders = new Map<string, TypeHeaders>();
+  const uuid = new UuidV7();
+  const iso = new IsoTime();
   let closed = false;
   let invalid = 0;
 
@@ -80,16 +81,19 @@ export function createPublisherCore<M extends EventMapBase>(options: CoreOptions
     try {
       const encoded = registry.encode(eventType, event);
       const { rule, fingerprint } = encoded.compiled;
-      const occurredAt = new Date(encoded.eventTimeMs ?? Date.now());
-      const eventId = uuidv7();
+      const now = Date.now();
+      const occurredMs = encoded.eventTimeMs ?? now;
+      const eventId = uuid.next(now);
       let constant = typeHeaders.get(eventType);
       if (!constant) typeHeaders.set(eventType, (constant = { eventType: Buffer.from(eventType), fingerprint: Buffer.from(fingerprint) }));
+      // The names are HEADER's (schema/envelope.ts; test/publisher/envelope.test.ts checks they agree), written as
+      // literal keys: an object literal with constant keys is built from a template, one with computed keys is not.
       const headers: Record<string, string | Buffer> = {
-        [HEADER.eventType]: constant.eventType,
-        [HEADER.eventId]: eventId,
-        [HEADER.occurredAt]: occurredAt.toISOString(),
-        [HEADER.producer]: producerHeader,
-        [HEADER.schemaFingerprint]: constant.fingerprint,
+        'md-event-type': constant.eventType,
+        'md-event-id': eventId,
+        'md-occurred-at': iso.format(occurredMs),
+        'md-producer': producerHeader,
+        'md-schema-fingerprint': constant.fingerprint,
       };
       // The record timestamp is the publish time: brokers reject timestamps more than an hour ahead of their
       // clock (log.message.timestamp.after.max.ms), and a client's event time may be skewed. The event's own
@@ -97,7 +101,9 @@ export function createPublisherCore<M extends EventMapBase>(options: CoreOptions
       const span = startPublishSpan(rule.topic, eventType, eventId, headers as Record<string, string>);
       let pending: Promise<RecordPosition>;
       try {
-        pending = records.send({ topic: rule.topic, key: encoded.key, value: Buffer.from(encoded.bytes.buffer, encoded.bytes.byteOffset, encoded.bytes.byteLength), headers, timestampMs: Date.now() });
+        const { bytes } = encoded;
+        const value = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        pending = records.send({ topic: rule.topic, key: encoded.key, value, headers, timestampMs: now });
       } catch (err) {
         endPublishSpan(span, undefined, undefined, err as Error);
         throw err;
@@ -108,7 +114,7 @@ export function createPublisherCore<M extends EventMapBase>(options: CoreOptions
         (pos) => {
           if (counter && countOnAck) counters!.increment(counter);
           endPublishSpan(span, pos.partition, pos.offset);
-          return { eventId, eventType, occurredAt, topic: pos.topic, partition: pos.partition, offset: pos.offset };
+          return { eventId, eventType, occurredAt: new Date(occurredMs), topic: pos.topic, partition: pos.partition, offset: pos.offset };
         },
         (err: Error) => {
           endPublishSpan(span, undefined, undefined, err);

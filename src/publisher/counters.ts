@@ -19,10 +19,17 @@ interface TagPlan {
   cache: Map<unknown, { value: string; overflow: boolean }>;
 }
 
+/** Resolved tag values, one level per tag, down to the increment for that combination. */
+type CounterTree = Map<string, CounterTree | CounterIncrement>;
+
 interface EventPlan {
   name: string;
   base: Record<string, string>;
   tags: TagPlan[];
+  /** The increments seen so far, looked up by tag values without building a string key per event. */
+  tree: CounterTree;
+  /** The increment of a counter without tags. */
+  only?: CounterIncrement;
 }
 
 const MAX_CACHED_COUNTERS = 10_000;
@@ -30,13 +37,14 @@ const MAX_CACHED_COUNTERS = 10_000;
 /**
  * Turns an accepted event into its StatsD counter. Everything constant per event type (metric name, global
  * tags, sanitised tag names) is computed once, and each tag's raw value is resolved through a cache, so the
- * per-event work is a few map lookups and one string key; the same frozen increment object is reused for
- * every event with the same tag values.
+ * per-event work is a few map lookups; the same frozen increment object is reused for every event with the same
+ * tag values, found through a tree of the resolved values (no key string is built per event).
  */
 export class CounterPlanner {
   readonly guard: CardinalityGuard;
   private readonly plans = new Map<string, EventPlan | null>();
-  private readonly increments = new Map<string, CounterIncrement>();
+  private cached = 0;
+  private readonly values: string[] = [];
 
   constructor(
     private readonly registry: EventRegistry,
@@ -49,22 +57,43 @@ export class CounterPlanner {
   counterFor(eventType: string, prepared: Record<string, unknown>, event: Record<string, unknown>): CounterIncrement | undefined {
     const plan = this.planFor(eventType);
     if (!plan) return undefined;
-    let key = plan.name;
-    const values: string[] = [];
-    for (const t of plan.tags) {
+    const { tags } = plan;
+    if (tags.length === 0) return (plan.only ??= this.increment(plan, []));
+    const values = this.values;
+    let node: CounterTree | undefined = plan.tree;
+    let found: CounterIncrement | undefined;
+    for (let i = 0; i < tags.length; i++) {
+      const t = tags[i]!;
       const raw = t.rule.kind === 'enum' ? event[t.rule.field] : prepared[t.rule.field];
       const v = this.resolve(plan, t, raw);
-      values.push(v);
-      key += `|${v}`;
+      values[i] = v;
+      if (node) {
+        const next: CounterTree | CounterIncrement | undefined = node.get(v);
+        if (i === tags.length - 1) found = next as CounterIncrement | undefined;
+        else node = next as CounterTree | undefined;
+      }
     }
-    let inc = this.increments.get(key);
-    if (!inc) {
-      const tags = { ...plan.base };
-      plan.tags.forEach((t, i) => (tags[t.name] = values[i]!));
-      inc = Object.freeze({ name: plan.name, tags: Object.freeze(tags), value: 1, key });
-      if (this.increments.size < MAX_CACHED_COUNTERS) this.increments.set(key, inc);
+    if (found) return found;
+    const inc = this.increment(plan, values.slice(0, tags.length));
+    if (this.cached < MAX_CACHED_COUNTERS) {
+      this.cached++;
+      let at = plan.tree;
+      for (let i = 0; i < tags.length - 1; i++) {
+        let next = at.get(values[i]!) as CounterTree | undefined;
+        if (!next) at.set(values[i]!, (next = new Map()));
+        at = next;
+      }
+      at.set(values[tags.length - 1]!, inc);
     }
     return inc;
+  }
+
+  private increment(plan: EventPlan, values: string[]): CounterIncrement {
+    let key = plan.name;
+    for (const v of values) key += `|${v}`;
+    const tags = { ...plan.base };
+    plan.tags.forEach((t, i) => (tags[t.name] = values[i]!));
+    return Object.freeze({ name: plan.name, tags: Object.freeze(tags), value: 1, key });
   }
 
   private resolve(plan: EventPlan, t: TagPlan, raw: unknown): string {
@@ -103,6 +132,7 @@ export class CounterPlanner {
         name: sanitizeMetricName(this.rules.prefix + rule.metricName),
         base,
         tags: rule.tags.map((t) => ({ rule: t, name: sanitizeTagName(t.protoName), allowed: t.allowedValues ? new Set(t.allowedValues) : undefined, cache: new Map() })),
+        tree: new Map(),
       };
     }
     this.plans.set(eventType, plan);

@@ -1,14 +1,29 @@
-import { context, propagation, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
+import { context, propagation, ProxyTracerProvider, SpanKind, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api';
 
 const tracer = () => trace.getTracer('multidispatch');
+
+/** The provider the API hands out while no SDK registered one (a fresh proxy's delegate is that singleton). */
+const NOOP_PROVIDER = new ProxyTracerProvider().getDelegate();
+
+/**
+ * Whether a publish span would have any effect: false when no tracer provider is registered, no span is active
+ * (so none would be recorded and no trace context written) and the registered propagator writes nothing. Checked
+ * on every publish, so an SDK registered later is picked up at once.
+ */
+function tracingOff(parent: Context): boolean {
+  const provider = trace.getTracerProvider();
+  return provider instanceof ProxyTracerProvider && provider.getDelegate() === NOOP_PROVIDER && trace.getSpan(parent) === undefined && propagation.fields().length === 0;
+}
 
 /**
  * Starts the producer span (a no-op unless the application registered a tracer provider) and writes the
  * W3C trace context of that span, or of the active one, into the record headers. The traceparent is
  * written here rather than only through a registered propagator, so it is present whenever a span is active.
  */
-export function startPublishSpan(topic: string, eventType: string, eventId: string, headers: Record<string, string>): Span {
+export function startPublishSpan(topic: string, eventType: string, eventId: string, headers: Record<string, string>): Span | undefined {
   const parent = context.active();
+  // Without an SDK and outside any span, the span would be a non-recording one with an invalid context: skip it.
+  if (tracingOff(parent)) return undefined;
   const span = tracer().startSpan(
     `send ${topic}`,
     {
@@ -35,7 +50,8 @@ export function startPublishSpan(topic: string, eventType: string, eventId: stri
   return span;
 }
 
-export function endPublishSpan(span: Span, partition?: number, offset?: string, error?: Error): void {
+export function endPublishSpan(span: Span | undefined, partition?: number, offset?: string, error?: Error): void {
+  if (!span) return;
   if (!span.isRecording()) return span.end();
   if (error) {
     span.recordException(error);

@@ -120,9 +120,11 @@ export function prepare(eventType: string, spec: MessageSpec, value: unknown, pa
       throw new ValidationError(eventType, path ? `${path}.${name}` : name, 'is required');
     }
   }
-  for (const [oneof, members] of spec.oneofs) {
-    const set = members.filter((m) => out[m] !== undefined);
-    if (set.length > 1) throw new ValidationError(eventType, path ? `${path}.${set[1]}` : set[1]!, `cannot be set together with '${set[0]}' (oneof ${oneof})`);
+  if (spec.oneofs.size > 0) {
+    for (const [oneof, members] of spec.oneofs) {
+      const set = members.filter((m) => out[m] !== undefined);
+      if (set.length > 1) throw new ValidationError(eventType, path ? `${path}.${set[1]}` : set[1]!, `cannot be set together with '${set[0]}' (oneof ${oneof})`);
+    }
   }
   return out;
 }
@@ -139,53 +141,55 @@ function prepareMap(eventType: string, field: FieldSpec, v: unknown, p: string):
   return out;
 }
 
+/** Throws the ValidationError for a value of the wrong type (a function rather than a closure per call: this runs per field). */
+function invalid(eventType: string, p: string, v: unknown, expected: string): never {
+  throw new ValidationError(eventType, p, `must be ${expected}, got ${describe(v)}`);
+}
+
 function prepareValue(eventType: string, field: FieldSpec, v: unknown, p: string): unknown {
-  const bad = (expected: string): never => {
-    throw new ValidationError(eventType, p, `must be ${expected}, got ${describe(v)}`);
-  };
   switch (field.kind) {
     case 'string':
-      return typeof v === 'string' ? v : bad('a string');
+      return typeof v === 'string' ? v : invalid(eventType, p, v, 'a string');
     case 'bool':
-      return typeof v === 'boolean' ? v : bad('a boolean');
+      return typeof v === 'boolean' ? v : invalid(eventType, p, v, 'a boolean');
     case 'double':
-      return typeof v === 'number' ? v : bad('a number');
+      return typeof v === 'number' ? v : invalid(eventType, p, v, 'a number');
     case 'int32':
-      return typeof v === 'number' && Number.isInteger(v) && v >= -2147483648 && v <= 2147483647 ? v : bad('an int32 (integer in [-2^31, 2^31-1])');
+      return typeof v === 'number' && Number.isInteger(v) && v >= -2147483648 && v <= 2147483647 ? v : invalid(eventType, p, v, 'an int32 (integer in [-2^31, 2^31-1])');
     case 'uint32':
-      return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 4294967295 ? v : bad('a uint32 (integer in [0, 2^32-1])');
+      return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 4294967295 ? v : invalid(eventType, p, v, 'a uint32 (integer in [0, 2^32-1])');
     case 'int64':
     case 'uint64':
-      return prepareInt64(field.kind, v, bad);
+      return prepareInt64(field.kind, v, (expected) => invalid(eventType, p, v, expected));
     case 'bytes':
-      return v instanceof Uint8Array ? v : bad('a Uint8Array or Buffer');
+      return v instanceof Uint8Array ? v : invalid(eventType, p, v, 'a Uint8Array or Buffer');
     case 'enum': {
       if (typeof v === 'string') {
         const n = field.enumValues![v];
-        return n !== undefined ? n : bad(`one of ${Object.keys(field.enumValues!).join(', ')}`);
+        return n !== undefined ? n : invalid(eventType, p, v, `one of ${Object.keys(field.enumValues!).join(', ')}`);
       }
-      return typeof v === 'number' && field.enumNumbers!.has(v) ? v : bad(`one of ${Object.keys(field.enumValues!).join(', ')}`);
+      return typeof v === 'number' && field.enumNumbers!.has(v) ? v : invalid(eventType, p, v, `one of ${Object.keys(field.enumValues!).join(', ')}`);
     }
     case 'timestamp':
-      return prepareTimestamp(v, bad);
+      return prepareTimestamp(v, (expected) => invalid(eventType, p, v, expected));
     case 'message':
       return prepare(eventType, field.message!, v, p);
   }
 }
 
 function prepareInt64(kind: 'int64' | 'uint64', v: unknown, bad: (e: string) => never): unknown {
+  // A safe integer is within int64 as it is; only its sign matters for uint64 (no BigInt needed).
+  if (typeof v === 'number' && Number.isSafeInteger(v) && (kind === 'int64' || v >= 0)) return v;
   const expected = kind === 'int64' ? 'an int64 (safe integer, bigint or decimal string)' : 'a uint64 (non-negative safe integer, bigint or decimal string)';
   let big: bigint;
-  if (typeof v === 'number') {
-    if (!Number.isSafeInteger(v)) return bad(expected);
-    big = BigInt(v);
-  } else if (typeof v === 'bigint') big = v;
+  if (typeof v === 'number') return bad(expected);
+  else if (typeof v === 'bigint') big = v;
   else if (typeof v === 'string' && INT_STRING.test(v)) big = BigInt(v);
   else return bad(expected);
   const ok = kind === 'int64' ? big >= INT64_MIN && big <= INT64_MAX : big >= 0n && big <= UINT64_MAX;
   if (!ok) return bad(expected);
   // protobufjs' writer takes decimal strings for 64-bit fields (through long.js) without precision loss.
-  return typeof v === 'number' ? v : big.toString();
+  return big.toString();
 }
 
 function prepareTimestamp(v: unknown, bad: (e: string) => never): unknown {
