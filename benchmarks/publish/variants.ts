@@ -14,7 +14,8 @@ import { Kafka, logLevel, type Message, type Producer } from 'kafkajs';
 import { Producer as PlatformaticProducer, type MessageToProduce } from '@platformatic/kafka';
 import protobuf from 'protobufjs';
 import { v7 as uuidv7 } from 'uuid';
-import { createPublisher, murmur2, toPositive, type PublisherOptions } from 'multidispatch';
+import { createPublisher, type PublisherOptions } from 'multidispatch';
+import { murmur2, toPositive } from 'multidispatch/kafka';
 import { schema } from 'multidispatch/examples';
 import { counterTags, EVENT_TYPE, METRIC, type PaymentFailed } from './events.js';
 

@@ -6,6 +6,6 @@ export { resolveKafkaConfig, readKafkaProperties, connectionFromProperties, KAFK
 export { createKafkaClient, kafkaConnectionSchema, parseBrokerList, type KafkaConnection, type KafkaConnectionOptions } from './client.js';
 export { classifyKafkaError, type KafkaErrorContext } from './errors.js';
 export { createTopics, describeTopics, deleteTopics, listTopics, type TopicDescription, type TopicSpec } from './topics.js';
-export { partitionForKey, murmur2 } from './murmur2.js';
+export { partitionForKey, murmur2, toPositive } from './murmur2.js';
 export type * from './port.js';
 export { KAFKA_CLIENTS } from './port.js';

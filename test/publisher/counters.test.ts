@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { EventRegistry } from '../../src/index.js';
+import { EventRegistry } from '../../src/schema/registry.js';
 import { schema } from '../../src/generated/examples.js';
 import { CounterPlanner } from '../../src/publisher/counters.js';
 import { paymentFailed } from '../support/events.js';
