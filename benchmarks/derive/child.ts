@@ -32,6 +32,8 @@ export type GroupBy = 'key' | 'market' | 'join' | 'restaurant' | 'users';
 export interface ChildConfig {
   mode: 'prepare' | 'prepare-table' | 'D';
   brokers: string;
+  /** D's Kafka client (the publisher that pre-fills the topics stays on the package default). */
+  client?: 'kafkajs' | 'platformatic';
   topic: string;
   partitions: number;
   plan: EventPlan;
@@ -127,7 +129,7 @@ async function derive(): Promise<DeriveChildResult> {
         },
       ]);
   const runner = new DeriveRunner({
-    kafka: { brokers: [cfg.brokers] },
+    kafka: { brokers: [cfg.brokers], ...(cfg.client && { client: cfg.client }) },
     schema,
     metrics,
     group: cfg.group,

@@ -73,6 +73,8 @@ const GROUP_BYS = groupBysOf('BENCH_DERIVE_GROUP_BY', 'key,market,join');
 
 const method = {
   partitions: 6,
+  /** The Kafka client D (multidispatch) runs on: BENCH_DERIVE_CLIENT (kafkajs; benchmarks/derive-platformatic sets platformatic). */
+  dClient: (process.env.BENCH_DERIVE_CLIENT ?? 'kafkajs') as 'kafkajs' | 'platformatic',
   n: envInt('BENCH_DERIVE_N', 100_000),
   keys: envInt('BENCH_DERIVE_KEYS', 10_000),
   /**
@@ -393,7 +395,7 @@ async function main(): Promise<void> {
     const inputs = {} as Record<GroupBy, Input>;
     const prefill: Record<string, unknown> = {};
     const baseCfg: ChildConfig = {
-      mode: 'prepare', brokers, topic: '', partitions: method.partitions, plan: undefined as unknown as EventPlan, flushTopic: '', maxOutstanding: method.maxOutstanding,
+      mode: 'prepare', brokers, client: method.dClient, topic: '', partitions: method.partitions, plan: undefined as unknown as EventPlan, flushTopic: '', maxOutstanding: method.maxOutstanding,
       group: '', groupBy: 'key', metricName: '', metricsTopic: '', alertsTopic: '', commitIntervalMs: method.commitIntervalMs, idleMs: method.idleMs, expectRecords: method.n,
     };
     for (const g of method.groupBys) {

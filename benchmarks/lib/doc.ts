@@ -13,6 +13,7 @@ export const BENCHMARKS: Array<{ name: string; title: string }> = [
   { name: 'publish', title: 'publish: multidispatch vs hand-written kafkajs + hot-shots' },
   { name: 'load', title: 'load: Kafka → DuckDB with exactly-once vs the consume and write limits' },
   { name: 'derive', title: 'derive: a windowed count, multidispatch vs the same metric as a Kafka Streams application (exactly-once)' },
+  { name: 'derive-platformatic', title: 'derive on @platformatic/kafka: the same three variants with D on the platformatic adapter, vs Kafka Streams' },
   { name: 'derive-hc', title: 'derive at high cardinality: a count per restaurant (100,000) and distinct users per restaurant (20,000), multidispatch vs Kafka Streams' },
   { name: 'state', title: 'derive state: commit cost, restore, resume and memory at 1k / 100k / 1M live keys' },
 ];
