@@ -17,7 +17,8 @@ export { murmur2, partitionForKey, toPositive } from './kafka/murmur2.js';
 // The loader: Kafka topics → warehouse (DuckDB by default, Snowflake), exactly once.
 export { createLoader, Loader, type LoaderStats, type LoaderProgress, type LoaderHooks } from './loader/loader.js';
 export type { LoaderOptions } from './loader/options.js';
-export type { Warehouse, LoadRow, BatchWrite, OffsetMove, ViewSpec, ViewColumn } from './warehouse/types.js';
+export type { Warehouse, LoadRow, BatchWrite, OffsetMove, ViewSpec, ViewColumn, RowBuffer, TableRows } from './warehouse/types.js';
+export { ArrayRowBuffer } from './warehouse/types.js';
 export { openWarehouse } from './warehouse/open.js';
 export { tableNameForTopic, viewNameForEvent, viewSpecFor, quoteIdent, checkIdentifier } from './warehouse/naming.js';
 
