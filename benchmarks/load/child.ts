@@ -15,6 +15,7 @@ import { Kafka, logLevel, type EachBatchPayload } from 'kafkajs';
 import pino from 'pino';
 import { createLoader, createPublisher, type LoaderStats } from 'multidispatch';
 import { tableNameForTopic } from 'multidispatch/loader';
+import type { IncomingRecord } from 'multidispatch/kafka';
 import { schema } from 'multidispatch/examples';
 // decodeRecord is not exported from the package root: the built modules the loader itself uses (the same
 // files `multidispatch` resolves to, so the same module instances at run time).
@@ -237,7 +238,7 @@ async function prepare(): Promise<ChildResult> {
       for (const m of batch.messages) {
         seen++;
         payloadBytes += messageBytes(m);
-        const d = decodeRecord(registry, batch.topic, batch.partition, m, loadTime);
+        const d = decodeRecord(registry, batch.topic, batch.partition, m as unknown as IncomingRecord, loadTime); // kafkajs consumed headers are Buffers
         if (d.kind !== 'row') throw new Error(`record ${batch.partition}/${m.offset} did not decode: ${d.kind}`);
         rows++;
         rowJsonBytes += d.bytes;
@@ -287,7 +288,7 @@ async function consumeLimit(): Promise<ChildResult> {
       const loadTime = new Date().toISOString();
       for (const m of batch.messages) {
         payloadBytes += messageBytes(m);
-        const d = decodeRecord(registry, batch.topic, batch.partition, m, loadTime);
+        const d = decodeRecord(registry, batch.topic, batch.partition, m as unknown as IncomingRecord, loadTime); // kafkajs consumed headers are Buffers
         if (d.kind === 'row') sink += d.bytes;
         seen++;
       }

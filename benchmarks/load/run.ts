@@ -51,6 +51,8 @@ const method = {
   brokerWarmup: (process.env.BENCH_LOAD_WARMUP ?? '1') !== '0',
   /** Variants profiled in one extra run each (BENCH_LOAD_PROFILE=0 for none, or e.g. L,C). */
   profile: ((process.env.BENCH_LOAD_PROFILE ?? 'L') === '0' ? [] : (process.env.BENCH_LOAD_PROFILE ?? 'L').split(',')) as VariantId[],
+  /** Variants to run (BENCH_LOAD_VARIANTS=L for a quick look at the loader alone; the summary needs all three). */
+  variants: (process.env.BENCH_LOAD_VARIANTS ?? 'C,W,L').split(',') as VariantId[],
   mix: Object.fromEntries(MIX) as Record<string, number>,
 };
 
@@ -220,7 +222,7 @@ async function main(): Promise<void> {
     }
     for (let rep = 1; rep <= method.repetitions; rep++) {
       // Interleaved, the order rotating by one each repetition: C W L, then W L C, then L C W.
-      const order = ALL.map((_, i) => ALL[(i + rep - 1) % ALL.length]!);
+      const order = ALL.map((_, i) => ALL[(i + rep - 1) % ALL.length]!).filter((v) => method.variants.includes(v));
       for (const variant of order) runs.push(await execute(variant, rep));
     }
 

@@ -8,7 +8,7 @@ import { withBuiltinSchema } from '../schema/builtin.js';
 import { EventRegistry } from '../schema/registry.js';
 import { checkIdentifier, tableNameForTopic, upperSnake, viewSpecFor } from '../warehouse/naming.js';
 import { openWarehouse } from '../warehouse/open.js';
-import { offsetKey, type LoadRow, type OffsetMove, type Warehouse } from '../warehouse/types.js';
+import { ArrayRowBuffer, offsetKey, type OffsetMove, type RowBuffer, type TableRows, type Warehouse } from '../warehouse/types.js';
 import { loaderOptionsSchema, type LoaderOptions, type ResolvedLoaderOptions } from './options.js';
 import { decodeRecord } from './record.js';
 
@@ -52,7 +52,8 @@ interface Move extends OffsetMove {
 }
 
 interface Pending {
-  tables: Map<string, LoadRow[]>;
+  /** Rows per table, in the warehouse's buffers (released once the batch is committed or dropped). */
+  tables: Map<string, RowBuffer>;
   moves: Map<string, Move>;
   dlq: Array<{ topic: string; partition: number; offset: string; key: Buffer | null; value: Buffer | null; headers: Record<string, string>; reason: string; errorClass: string }>;
   count: number;
@@ -62,8 +63,14 @@ interface Pending {
 }
 
 const emptyPending = (): Pending => ({ tables: new Map(), moves: new Map(), dlq: [], count: 0, bytes: 0, rows: 0, since: 0 });
+const release = (batch: Pending) => {
+  for (const buffer of batch.tables.values()) buffer.release();
+};
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const big = (s: string) => BigInt(s);
+const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
+/** Records decoded between two yields to the event loop while a write is in flight. */
+const YIELD_EVERY = 256;
 /** The offset the fetch that produced this batch asked for (kafkajs sets it; its typings omit it). */
 const fetchedOffsetOf = (batch: EachBatchContext['batch']): string => batch.fetchedOffset;
 
@@ -366,7 +373,15 @@ export class Loader {
       const loadTime = new Date().toISOString();
       const table = this.tableFor(batch.topic);
       let lastSeen: string | undefined;
+      let sinceYield = 0;
       for (const message of batch.messages) {
+        // While a batch is being written, give its statements' completions a turn every few hundred records:
+        // each step of the write (BEGIN, offsets compare-and-set, COMMIT) resolves on the event loop, and a
+        // fetch batch of ~10,000 records decoded in one go would hold every step back until it ends.
+        if (this.writing !== undefined && ++sinceYield >= YIELD_EVERY) {
+          sinceYield = 0;
+          await yieldToEventLoop();
+        }
         if (!payload.isRunning() || payload.isStale() || this.stopping) return;
         const pos = this.position(key);
         if (pos !== null && big(message.offset) < big(pos)) {
@@ -389,8 +404,8 @@ export class Loader {
           this.statsData.tombstones++;
         } else {
           let rows = this.pending.tables.get(table);
-          if (!rows) this.pending.tables.set(table, (rows = []));
-          rows.push(d.row);
+          if (!rows) this.pending.tables.set(table, (rows = this.newRowBuffer(table)));
+          rows.add(d.row.metadata, d.row.content);
           this.pending.bytes += d.bytes;
           this.pending.rows++;
         }
@@ -407,6 +422,11 @@ export class Loader {
       }
       if (this.targets && this.pendingReachesTargets()) await this.flush('caught up');
     }
+  }
+
+  private newRowBuffer(table: string): RowBuffer {
+    // The warehouse's own buffer once its table exists (DuckDB: native data chunks), else an array.
+    return (this.ensuredTables.has(table) ? this.warehouse!.createRowBuffer?.(table) : undefined) ?? new ArrayRowBuffer();
   }
 
   private async lowOffset(topic: string, partition: number): Promise<string | undefined> {
@@ -476,7 +496,13 @@ export class Loader {
     for (const table of batch.tables.keys()) await this.ensureTable(table);
     const write = {
       group: this.options.group,
-      tables: [...batch.tables].map(([table, rows]) => ({ table, rows })),
+      tables: [...batch.tables].map(([table, buffer]): TableRows => ({
+        table,
+        buffer,
+        get rows() {
+          return buffer.toRows();
+        },
+      })),
       offsets: [...batch.moves.values()].map(({ topic, partition, expected, next }) => ({ topic, partition, expected, next })),
     };
     await this.withWarehouseRetry(`write a batch of ${batch.rows} rows`, () => this.warehouse!.writeBatch(write), batch);
@@ -484,6 +510,7 @@ export class Loader {
 
   private onCommitted(batch: Pending, reason: string): void {
     this.lockConflicts = 0;
+    release(batch);
     for (const [key, m] of batch.moves) this.committed.set(key, m.next);
     this.statsData.rowsLoaded += batch.rows;
     this.statsData.batches++;
@@ -531,6 +558,7 @@ export class Loader {
       }
       const dropped = [failure.batch, this.pending];
       this.pending = emptyPending();
+      for (const b of dropped) release(b);
       await this.repositionAfterDrop(dropped);
       return;
     }
@@ -703,6 +731,7 @@ export class Loader {
         await this.locked(async () => {
           this.stopping = true;
           if (this.pending.count > 0) this.log.info({ records: this.pending.count }, 'open batch abandoned');
+          release(this.pending);
           this.pending = emptyPending();
           await this.awaitWrite().catch(() => undefined);
         });

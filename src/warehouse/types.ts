@@ -26,11 +26,51 @@ export interface OffsetMove {
   next: string;
 }
 
+/**
+ * The rows of one table in the batch the loader is building, added as they are decoded. A warehouse can hand
+ * out its own implementation (Warehouse.createRowBuffer) to keep the rows in the form it writes them in:
+ * DuckDB's keeps them in native data chunks, so a batch of row strings is not kept alive on the JS heap.
+ */
+export interface RowBuffer {
+  add(metadata: string, content: string): void;
+  readonly length: number;
+  /** The rows as strings, in the order added. */
+  toRows(): LoadRow[];
+  /** The batch was committed or dropped: the buffer may free or reuse what it holds; it is not used again. */
+  release(): void;
+}
+
+/** The default RowBuffer: an array of row strings. */
+export class ArrayRowBuffer implements RowBuffer {
+  private readonly rows: LoadRow[] = [];
+  add(metadata: string, content: string): void {
+    this.rows.push({ metadata, content });
+  }
+  get length(): number {
+    return this.rows.length;
+  }
+  toRows(): LoadRow[] {
+    return this.rows;
+  }
+  release(): void {
+    this.rows.length = 0;
+  }
+}
+
+/** The rows of one table in a BatchWrite. */
+export interface TableRows {
+  /** An already validated table name. */
+  table: string;
+  rows: readonly LoadRow[];
+  /** The loader's buffer the rows come from (`rows` reads it): an adapter that created it writes from it directly. */
+  buffer?: RowBuffer;
+}
+
 export interface BatchWrite {
   /** The consumer group: offsets are stored per (group, topic, partition). */
   group: string;
   /** Rows per (already validated) table name. */
-  tables: ReadonlyArray<{ table: string; rows: readonly LoadRow[] }>;
+  tables: ReadonlyArray<TableRows>;
   offsets: readonly OffsetMove[];
 }
 
@@ -66,6 +106,11 @@ export interface Warehouse {
   ensureView(view: ViewSpec): Promise<void>;
   /** NEXT_OFFSET per `${topic}\u0000${partition}` for the group and topics (absent: nothing loaded yet). */
   readOffsets(group: string, topics: readonly string[]): Promise<Map<string, string>>;
+  /**
+   * Optional: a buffer for the rows of `table` in the batch being built (after ensureTable). writeBatch gets
+   * it back as `tables[i].buffer`, may be called more than once with it (retries), and must leave it intact.
+   */
+  createRowBuffer?(table: string): RowBuffer;
   /**
    * Writes every row and every offset move in ONE transaction. Throws OffsetConflictError (nothing written)
    * when a stored offset differs from `expected`, WarehouseUnavailableError when the warehouse cannot be

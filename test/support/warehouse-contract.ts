@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import { IdentifierError, OffsetConflictError } from '../../src/errors.js';
-import { offsetKey, type BatchWrite, type LoadRow, type ViewSpec, type Warehouse } from '../../src/warehouse/types.js';
+import { ArrayRowBuffer, offsetKey, type BatchWrite, type LoadRow, type RowBuffer, type ViewSpec, type Warehouse } from '../../src/warehouse/types.js';
 
 export interface OpenedWarehouse {
   warehouse: Warehouse;
@@ -53,6 +53,9 @@ function epochMs(v: unknown): number {
   }
   return Number.NaN;
 }
+
+/** A JSON / VARIANT column value as text, whether the driver returns text or parsed JSON. */
+const asText = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x)));
 
 const bool = (v: unknown): boolean => (typeof v === 'boolean' ? v : v === 1 || v === '1' || v === 'true' || v === 'TRUE');
 
@@ -271,6 +274,55 @@ export function warehouseContract(name: string, open: () => Promise<OpenedWareho
       } finally {
         await peer?.cleanup();
       }
+    }),
+  );
+
+  test(`${name}: rows written from the adapter's row buffer are the rows written as strings (NULLs, unicode, big ints, nesting, > one chunk)`, topts, () =>
+    withWarehouse(async (w) => {
+      const group = uniq('g');
+      const fromRows = uniq('T_ROWS');
+      const fromBuffer = uniq('T_BUF');
+      const again = uniq('T_AGAIN');
+      for (const t of [fromRows, fromBuffer, again]) await w.ensureTable(t);
+      const samples: Array<Record<string, unknown>> = [
+        { s: null, list: [null, 1, 'x'], nested: { deeper: { v: null } } },
+        { text: 'héllo wörld — 日本語 — 😀👩‍👩‍👧 — \u0301e', rtl: 'مرحبا', quote: 'say "hi"\\ back\nslash', nul: 'a\u0000b' },
+        { big: '9223372036854775807', neg: '-9223372036854775808', unsafe: 9007199254740993n.toString() },
+        { empty: '', emptyObj: {}, emptyList: [], t: true, f: false, n: 0, d: -12.5e-3 },
+      ];
+      const n = 2100; // more than one DuckDB data chunk (2,048 rows)
+      const rows: LoadRow[] = [];
+      for (let i = 0; i < n; i++) rows.push(row('x.v1.A', i, { i, ...samples[i % samples.length] }, i % 7 === 0 ? { key: null, headers: { 'md-ü': `v${i}` } } : {}));
+      // Big integers as JSON numbers in the text (not representable as a double): kept as written.
+      rows.push({ metadata: '{"offset":9007199254740993,"partition":0,"event_id":"e-big"}', content: '{"amount":12345678901234567890,"x":null}' });
+      const buffer: RowBuffer = w.createRowBuffer?.(fromBuffer) ?? new ArrayRowBuffer();
+      for (const r of rows) buffer.add(r.metadata, r.content);
+      assert.equal(buffer.length, rows.length);
+      assert.deepEqual(buffer.toRows(), rows);
+      const tableOf = (table: string) => ({ table, buffer, get rows() { return buffer.toRows(); } });
+      await w.writeBatch({ group, tables: [{ table: fromRows, rows }], offsets: [] });
+      await w.writeBatch({ group, tables: [tableOf(fromBuffer)], offsets: [{ topic: 'x.v1', partition: 0, expected: null, next: String(rows.length) }] });
+      // A write leaves the buffer as it was (a retried write sends it again).
+      await w.writeBatch({ group, tables: [tableOf(again)], offsets: [] });
+      assert.deepEqual(buffer.toRows(), rows);
+      buffer.release();
+      const dump = (t: string) =>
+        w.query(`SELECT RECORD_METADATA AS M, RECORD_CONTENT AS C FROM "${t}"`).then((rs) => rs.map((r) => `${asText(r.M)}\u0001${asText(r.C)}`).sort());
+      const expected = await dump(fromRows);
+      assert.equal(expected.length, rows.length);
+      assert.deepEqual(await dump(fromBuffer), expected);
+      assert.deepEqual(await dump(again), expected);
+      assert.equal((await w.readOffsets(group, ['x.v1'])).get(offsetKey('x.v1', 0)), String(rows.length));
+
+      // A buffer after a release (DuckDB reuses the chunks): only its own rows.
+      const second = uniq('T_SECOND');
+      await w.ensureTable(second);
+      const small = w.createRowBuffer?.(second) ?? new ArrayRowBuffer();
+      small.add(rows[1]!.metadata, rows[1]!.content);
+      assert.deepEqual(small.toRows(), [rows[1]]);
+      await w.writeBatch({ group, tables: [{ table: second, buffer: small, get rows() { return small.toRows(); } }], offsets: [] });
+      small.release();
+      assert.deepEqual(await dump(second), [expected.find((x) => x.includes('"e-1"'))]);
     }),
   );
 }

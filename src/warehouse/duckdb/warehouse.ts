@@ -1,7 +1,8 @@
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { DuckDBDataChunk, DuckDBInstance, DuckDBVarCharType, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
+import bindings from '@duckdb/node-bindings';
 import { MdError, OffsetConflictError, WarehouseError, WarehouseUnavailableError } from '../../errors.js';
 import { checkJsonKey, quoteIdent, sqlString } from '../naming.js';
-import { OFFSETS_TABLE, offsetKey, type BatchWrite, type ViewColumn, type ViewSpec, type Warehouse } from '../types.js';
+import { OFFSETS_TABLE, offsetKey, type BatchWrite, type LoadRow, type RowBuffer, type ViewColumn, type ViewSpec, type Warehouse } from '../types.js';
 
 export interface DuckDbOptions {
   /** The database file (created when missing), or ':memory:'. */
@@ -98,21 +99,28 @@ export class DuckDbWarehouse implements Warehouse {
     });
   }
 
+  /** Rows go straight into native data chunks as the loader decodes them (see DuckDbRowBuffer). */
+  createRowBuffer(): RowBuffer {
+    return new DuckDbRowBuffer(this.chunkPool);
+  }
+
+  private readonly chunkPool: DuckDBDataChunk[] = [];
+
   async writeBatch(batch: BatchWrite): Promise<void> {
     await this.serial(async () => {
       const c = await this.connection();
       await this.wrap(() => c.run('BEGIN TRANSACTION'));
       try {
-        for (const { table, rows } of batch.tables) {
-          if (rows.length === 0) continue;
+        for (const t of batch.tables) {
+          const { table, buffer } = t;
+          // A buffer of this adapter is written from as it is; `rows` is read only for other inputs.
+          const rows = buffer instanceof DuckDbRowBuffer ? undefined : t.rows;
+          if ((buffer instanceof DuckDbRowBuffer ? buffer.length : rows!.length) === 0) continue;
           quoteIdent(table);
           const appender = await c.createAppender(table);
           try {
-            for (const row of rows) {
-              appender.appendVarchar(row.metadata);
-              appender.appendVarchar(row.content);
-              appender.endRow();
-            }
+            if (buffer instanceof DuckDbRowBuffer) buffer.appendTo(appender);
+            else appendRows(appender, rows!);
             appender.flushSync();
           } finally {
             appender.closeSync();
@@ -195,6 +203,98 @@ export class DuckDbWarehouse implements Warehouse {
       return new WarehouseUnavailableError(this.description, firstLine(msg), { cause: err });
     }
     return new WarehouseError(this.description, firstLine(msg), { cause: err });
+  }
+}
+
+function appendRows(appender: DuckDBAppender, rows: readonly LoadRow[]): void {
+  for (const row of rows) {
+    appender.appendVarchar(row.metadata);
+    appender.appendVarchar(row.content);
+    appender.endRow();
+  }
+}
+
+/** The topic tables' column types: RECORD_METADATA JSON, RECORD_CONTENT JSON (a VARCHAR with the alias JSON). */
+const JSON_TYPE = DuckDBVarCharType.create('JSON');
+const CHUNK_ROWS = bindings.vector_size();
+/** Data chunks kept for reuse per warehouse (each holds CHUNK_ROWS rows; 64 × 2,048 = 131,072 rows). */
+const POOL_MAX = 64;
+
+/**
+ * A batch's rows of one table in DuckDB data chunks (native memory, CHUNK_ROWS rows each): each row's two
+ * strings are copied into the chunk's vectors as the loader decodes them, so the JS strings die young instead
+ * of staying alive until the batch commits, and writeBatch appends whole chunks. The chunks are not changed
+ * by writing them (a retried write appends them again); release() clears them for reuse by the next batch.
+ */
+class DuckDbRowBuffer implements RowBuffer {
+  private readonly chunks: DuckDBDataChunk[] = [];
+  private metadata: bindings.Vector | undefined;
+  private content: bindings.Vector | undefined;
+  /** Rows in the last chunk. */
+  private inLast = CHUNK_ROWS;
+  private count = 0;
+  private released = false;
+
+  constructor(private readonly pool: DuckDBDataChunk[]) {}
+
+  add(metadata: string, content: string): void {
+    if (this.released) throw new Error('DuckDbRowBuffer: add after release');
+    if (this.inLast === CHUNK_ROWS) this.nextChunk();
+    bindings.vector_assign_string_element(this.metadata!, this.inLast, metadata);
+    bindings.vector_assign_string_element(this.content!, this.inLast, content);
+    this.inLast++;
+    this.count++;
+  }
+
+  get length(): number {
+    return this.count;
+  }
+
+  private nextChunk(): void {
+    const last = this.chunks[this.chunks.length - 1];
+    if (last) bindings.data_chunk_set_size(last.chunk, CHUNK_ROWS);
+    const chunk = this.pool.pop() ?? DuckDBDataChunk.create([JSON_TYPE, JSON_TYPE]);
+    this.chunks.push(chunk);
+    this.metadata = bindings.data_chunk_get_vector(chunk.chunk, 0);
+    this.content = bindings.data_chunk_get_vector(chunk.chunk, 1);
+    this.inLast = 0;
+  }
+
+  /** Sets the size of the last (partly filled) chunk; the others were set when they filled up. */
+  private seal(): void {
+    const last = this.chunks[this.chunks.length - 1];
+    if (last) bindings.data_chunk_set_size(last.chunk, this.inLast);
+  }
+
+  appendTo(appender: DuckDBAppender): void {
+    if (this.released) throw new Error('DuckDbRowBuffer: written after release');
+    this.seal();
+    for (const chunk of this.chunks) appender.appendDataChunk(chunk);
+  }
+
+  toRows(): LoadRow[] {
+    this.seal();
+    const out: LoadRow[] = [];
+    for (const chunk of this.chunks) {
+      // A fresh wrapper: DuckDBDataChunk caches its vectors, and pooled chunks are reused.
+      const fresh = new DuckDBDataChunk(chunk.chunk);
+      const m = fresh.getColumnValues(0);
+      const c = fresh.getColumnValues(1);
+      for (let i = 0; i < m.length; i++) out.push({ metadata: String(m[i]), content: String(c[i]) });
+    }
+    return out;
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    for (const chunk of this.chunks) {
+      if (this.pool.length >= POOL_MAX) break;
+      chunk.reset();
+      this.pool.push(chunk);
+    }
+    this.chunks.length = 0;
+    this.count = 0;
   }
 }
 
