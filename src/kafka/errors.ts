@@ -81,7 +81,12 @@ export function classifyKafkaError(err: unknown, ctx: KafkaErrorContext = {}): u
         : resourceType === 'group' ? ctx.group ?? '(unknown)'
         : resourceType === 'transactional id' ? ctx.transactionalId ?? '(unknown)'
         : 'kafka-cluster';
-      const operation = e.name === 'KafkaJSCreateTopicError' ? 'CREATE (it does not exist, or this principal cannot see it)' : ctx.operation ?? 'access';
+      // A group and a transactional id each need the same operations whatever the command was doing (consumers and
+      // committers need READ on their group; a transactional producer WRITE and DESCRIBE on its id).
+      const operation = e.name === 'KafkaJSCreateTopicError' ? 'CREATE (it does not exist, or this principal cannot see it)'
+        : resourceType === 'group' ? 'READ'
+        : resourceType === 'transactional id' ? 'WRITE and DESCRIBE'
+        : ctx.operation ?? 'access';
       return new KafkaAuthorizationError(resourceType, resource, operation, { cause: err });
     }
     const inferred = kafkajsAuthError(e, ctx, err) ?? platformaticAuthError(e, ctx, err);

@@ -76,7 +76,7 @@ for (const client of KAFKA_CLIENTS) {
 
     it('is the adapter the connection names', () => {
       assert.equal(kafka.name, client);
-      assert.equal(createKafkaClient(kafkaConnectionSchema.parse({ brokers: ['127.0.0.1:9'] }), client).name, client);
+      if (!process.env.MULTIDISPATCH_KAFKA_CLIENT) assert.equal(createKafkaClient(kafkaConnectionSchema.parse({ brokers: ['127.0.0.1:9'] }), client).name, client, 'the fallback, when nothing overrides it');
       const other: KafkaClientName = client === 'kafkajs' ? 'platformatic' : 'kafkajs';
       assert.equal(createKafkaClient(kafkaConnectionSchema.parse({ brokers: ['127.0.0.1:9'], client }), other).name, client, 'conn.client wins over the fallback');
     });
