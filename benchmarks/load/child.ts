@@ -12,6 +12,7 @@ import { createWriteStream, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { Kafka, logLevel, type EachBatchPayload } from 'kafkajs';
+import { Consumer as PlatformaticKafkaConsumer, FetchIsolationLevels, type Message as PlatformaticMessage } from '@platformatic/kafka';
 import pino from 'pino';
 import { createLoader, createPublisher, type LoaderStats } from 'multidispatch';
 import { tableNameForTopic } from 'multidispatch/loader';
@@ -22,12 +23,13 @@ import { schema } from 'multidispatch/examples';
 import { decodeRecord } from '../../dist/src/loader/record.js';
 import { EventRegistry } from '../../dist/src/schema/registry.js';
 import { DuckDbWarehouse } from '../../dist/src/warehouse/duckdb/warehouse.js';
+import { PlatformaticConsumer } from '../../dist/src/kafka/platformatic/consumer.js';
 import { publishAll } from '../lib/prefill.js';
 import { round } from '../lib/stats.js';
 import { loadEventPool } from './events.js';
 import { send, waitFor } from '../lib/child-ipc.js';
 
-export type Mode = 'prepare' | 'C' | 'W' | 'L';
+export type Mode = 'prepare' | 'C' | 'Cp' | 'W' | 'L' | 'Lp';
 
 export interface ChildConfig {
   mode: Mode;
@@ -35,7 +37,7 @@ export interface ChildConfig {
   topic: string;
   /** Records in the topic (prepare: to publish). */
   n: number;
-  /** Fresh consumer group (C, L). */
+  /** Fresh consumer group (C, C′, L, L′). */
   group: string;
   /** W, L: the fresh DuckDB file; prepare: unused. */
   dbPath: string;
@@ -50,29 +52,32 @@ export interface ChildConfig {
 export interface ChildResult {
   mode: Mode;
   n: number;
-  /** The timed phase: C first fetch → last record decoded; W first BEGIN → last COMMIT; L start() → caught up. */
+  /** The timed phase: C, C′ first fetch → last record decoded; W first BEGIN → last COMMIT; L, L′ start() → caught up. */
   elapsedMs: number;
   rowsPerSec: number;
   cpuUserMs: number;
   cpuSystemMs: number;
   cpuUsPerRow: number;
   maxRssMiB: number;
-  /** C, L: eachBatch calls (kafkajs fetch batches, one per partition per fetch); W: transactions. */
+  /**
+   * C, L, L′: eachBatch calls (one per partition per fetch: kafkajs's, or the platformatic adapter's own fetch loop);
+   * C′: fetch responses of platformatic's message stream (its 'fetch' event: one per broker per fetch, no batches).
+   */
   fetchBatches: number;
   /** W, L: committed DuckDB transactions. */
   transactions: number;
   /** C: bytes of key + value + header keys and values of the records read. */
   payloadBytes?: number;
-  /** C, L: from the consumer's start (C: run(); L: start()) to the first eachBatch call. */
+  /** C, C′, L, L′: from the consumer's start (C: run(); C′: consume(); L, L′: start()) to the first eachBatch call (C′: first message). */
   startToFirstFetchMs?: number;
-  /** L: start() → first committed batch; start() → caught up; start() → runOnce() resolved (shutdown included). */
+  /** L, L′: start() → first committed batch; start() → caught up; start() → runOnce() resolved (shutdown included). */
   firstCommitMs?: number;
   caughtUpMs?: number;
   runOnceMs?: number;
-  /** L: rows ÷ (first fetch → caught up), and its CPU per row. */
+  /** L, L′: rows ÷ (first fetch → caught up), and its CPU per row. */
   steadyRowsPerSec?: number;
   steadyCpuUsPerRow?: number;
-  /** L: what the loader said, and the check of the DuckDB table afterwards. */
+  /** L, L′: what the loader said, and the check of the DuckDB table afterwards. */
   loaderStats?: LoaderStats;
   check?: { rows: number; distinctPartitionOffset: number; offsetsSum: number; ok: boolean };
   /** prepare: publish time, payload bytes and type mix. */
@@ -84,10 +89,11 @@ export interface ChildResult {
 }
 
 /**
- * Wall-clock accounting, from 'go' on: time inside the eachBatch callbacks (C: decode; L: the loader's
- * per-record loop, and the writes it awaits), inside DuckDbWarehouse.writeBatch (L), and inside the awaited
- * DuckDB statements by their first keyword (BEGIN, SELECT, UPDATE, INSERT, COMMIT, CREATE...; W and L).
- * The appender calls are synchronous and not in `sql`.
+ * Wall-clock accounting, from 'go' on: time inside the eachBatch callbacks (C: decode; L, L′: the loader's
+ * per-record loop, and the writes it awaits), inside DuckDbWarehouse.writeBatch (L, L′), and inside the awaited
+ * DuckDB statements by their first keyword (BEGIN, SELECT, UPDATE, INSERT, COMMIT, CREATE...; W, L, L′).
+ * The appender calls are synchronous and not in `sql`. C′ has no eachBatch (platformatic's stream hands over
+ * single messages, and timing each one would cost more than it measures): its inEachBatchMs is not measured.
  */
 export interface WallSplit {
   inEachBatchMs: number;
@@ -112,11 +118,19 @@ const CONSUMER_SETTINGS = {
   readUncommitted: false,
 };
 
-// Count the eachBatch calls of every consumer created in this process (the loader's included) and note the first.
+// Count the eachBatch calls of every consumer created in this process (the loader's included, on either client)
+// and note the first: kafkajs's Kafka.consumer and the platformatic adapter's PlatformaticConsumer.run are wrapped.
 let firstFetchAt: number | undefined;
 let firstFetchCpu: NodeJS.CpuUsage | undefined;
 let firstFetchHr: number | undefined;
 let fetchBatches = 0;
+const noteFirstFetch = () => {
+  if (firstFetchAt === undefined) {
+    firstFetchAt = performance.now();
+    firstFetchCpu = process.cpuUsage();
+    firstFetchHr = hrUs();
+  }
+};
 const wall: WallSplit = { inEachBatchMs: 0, writeBatchMs: 0, writeBatches: 0, sql: {} };
 const resetWall = () => Object.assign(wall, { inEachBatchMs: 0, writeBatchMs: 0, writeBatches: 0, sql: {} });
 const roundWall = (): WallSplit => ({
@@ -161,11 +175,7 @@ Kafka.prototype.consumer = function (this: Kafka, ...args: Parameters<Kafka['con
       ...(config?.eachBatch
         ? {
             eachBatch: (p: EachBatchPayload) => {
-              if (firstFetchAt === undefined) {
-                firstFetchAt = performance.now();
-                firstFetchCpu = process.cpuUsage();
-                firstFetchHr = hrUs();
-              }
+              noteFirstFetch();
               fetchBatches++;
               return timed(() => config.eachBatch!(p), (ms) => (wall.inEachBatchMs += ms));
             },
@@ -173,6 +183,19 @@ Kafka.prototype.consumer = function (this: Kafka, ...args: Parameters<Kafka['con
         : {}),
     });
   return consumer;
+};
+// The loader on client 'platformatic' (L′) consumes through the adapter's PlatformaticConsumer (the same module
+// instance: dist/src, which `multidispatch` resolves to); its eachBatch is the port's, called from the adapter's loop.
+const originalPlatformaticRun = PlatformaticConsumer.prototype.run;
+PlatformaticConsumer.prototype.run = function (this: PlatformaticConsumer, options: Parameters<PlatformaticConsumer['run']>[0]) {
+  return originalPlatformaticRun.call(this, {
+    ...options,
+    eachBatch: (ctx) => {
+      noteFirstFetch();
+      fetchBatches++;
+      return timed(() => options.eachBatch(ctx), (ms) => (wall.inEachBatchMs += ms));
+    },
+  });
 };
 
 function rssSampler(): { stop(): number } {
@@ -310,6 +333,91 @@ async function consumeLimit(): Promise<ChildResult> {
   return r;
 }
 
+/**
+ * C′: a bare, hand-written consumer on @platformatic/kafka's own API (not the package's port): a fresh group,
+ * `consume({ mode: 'earliest', autocommit: false })` with C's fetch sizes, wait and isolation, a 'data' listener
+ * (messages are handed over synchronously while a fetch response is parsed: no async iterator, no buffering).
+ * Each message is turned into the IncomingRecord decodeRecord expects (bigint offset and timestamp → decimal
+ * strings, headers Map<Buffer, Buffer> → object of Buffers) inside the timed phase, then decoded and discarded.
+ */
+async function consumeLimitPlatformatic(): Promise<ChildResult> {
+  const registry = new EventRegistry(schema, { topics: renames() });
+  const consumer = new PlatformaticKafkaConsumer({ clientId: 'bench-load-cp', bootstrapBrokers: [cfg.brokers], groupId: cfg.group, autocreateTopics: false });
+  await consumer.metadata({ topics: [cfg.topic] }); // connect (C's connect() + subscribe())
+  await send({ type: 'ready' });
+  await waitFor('go');
+  (globalThis as { gc?: () => void }).gc?.();
+  resetWall();
+  const rss = rssSampler();
+  let seen = 0;
+  let payloadBytes = 0;
+  let sink = 0;
+  let end: { t: number; cpu: NodeJS.CpuUsage; hr: number } | undefined;
+  let done!: () => void;
+  let fail!: (err: unknown) => void;
+  const finished = new Promise<void>((res, rej) => ((done = res), (fail = rej)));
+  // C computes the load time once per eachBatch; here once per fetch response (the stream emits 'fetch' before
+  // it hands over that response's messages).
+  let loadTime = new Date().toISOString();
+  const runAt = performance.now();
+  const stream = await consumer.consume({
+    topics: [cfg.topic],
+    mode: 'earliest',
+    autocommit: false,
+    sessionTimeout: CONSUMER_SETTINGS.sessionTimeout,
+    rebalanceTimeout: CONSUMER_SETTINGS.rebalanceTimeout,
+    heartbeatInterval: CONSUMER_SETTINGS.heartbeatInterval,
+    minBytes: 1,
+    maxBytes: CONSUMER_SETTINGS.maxBytes,
+    maxBytesPerPartition: CONSUMER_SETTINGS.maxBytesPerPartition,
+    maxWaitTime: CONSUMER_SETTINGS.maxWaitTimeInMs,
+    isolationLevel: CONSUMER_SETTINGS.readUncommitted ? FetchIsolationLevels.READ_UNCOMMITTED : FetchIsolationLevels.READ_COMMITTED,
+  });
+  stream.on('fetch', () => {
+    fetchBatches++;
+    loadTime = new Date().toISOString();
+  });
+  stream.on('error', (err) => fail(err));
+  stream.on('data', (m: PlatformaticMessage<Buffer, Buffer, Buffer, Buffer>) => {
+    if (end) return;
+    noteFirstFetch();
+    try {
+      const headers: IncomingRecord['headers'] = {};
+      let hb = 0;
+      for (const [k, v] of m.headers) {
+        headers[k.toString()] = v;
+        hb += k.length + (v?.length ?? 0);
+      }
+      const record: IncomingRecord = { offset: String(m.offset), timestamp: String(m.timestamp), key: m.key ?? null, value: m.value ?? null, headers };
+      payloadBytes += (m.key?.length ?? 0) + (m.value?.length ?? 0) + hb;
+      const d = decodeRecord(registry, m.topic, m.partition, record, loadTime);
+      if (d.kind === 'row') sink += d.bytes;
+      seen++;
+      if (seen >= cfg.n) {
+        end = { t: performance.now(), cpu: process.cpuUsage(), hr: hrUs() };
+        done();
+      }
+    } catch (err) {
+      fail(err);
+    }
+  });
+  await finished;
+  const maxRss = rss.stop();
+  const r = baseResult(seen, end!.t - firstFetchAt!, diffCpu(end!.cpu, firstFetchCpu!), maxRss, [firstFetchHr!, end!.hr]);
+  r.payloadBytes = payloadBytes;
+  r.wall = roundWall(); // nothing wraps C′'s per-message work: inEachBatchMs stays 0 and is not reported
+  r.startToFirstFetchMs = round(firstFetchAt! - runAt, 1);
+  if (sink === 0) throw new Error('nothing decoded');
+  await send({ type: 'result', result: r });
+  // Untimed: leave the group and close; platformatic's close() can give up without closing its connections.
+  const closing = (async () => {
+    await (stream.close() as unknown as Promise<void>).catch(() => undefined);
+    await (consumer.close(true) as unknown as Promise<void>).catch(() => consumer.connections.close() as unknown as Promise<void>);
+  })();
+  await Promise.race([closing.catch(() => undefined), new Promise((res) => setTimeout(res, 5000).unref())]);
+  return r;
+}
+
 const diffCpu = (a: NodeJS.CpuUsage, b: NodeJS.CpuUsage): NodeJS.CpuUsage => ({ user: a.user - b.user, system: a.system - b.system });
 
 const OFFSETS_DDL = `CREATE TABLE IF NOT EXISTS "MULTIDISPATCH_OFFSETS" (GROUP_ID VARCHAR NOT NULL, TOPIC VARCHAR NOT NULL, "PARTITION" INTEGER NOT NULL, NEXT_OFFSET BIGINT NOT NULL, UPDATED_AT TIMESTAMP NOT NULL, PRIMARY KEY (GROUP_ID, TOPIC, "PARTITION"))`;
@@ -382,13 +490,13 @@ async function writeLimit(): Promise<ChildResult> {
   return r;
 }
 
-/** L: createLoader(...).runOnce() into a fresh DuckDB file, default batch settings, exactly-once (always on). */
-async function multidispatchLoad(): Promise<ChildResult> {
+/** L (kafkajs), L′ (platformatic): createLoader(...).runOnce() into a fresh DuckDB file, default batch settings, exactly-once (always on). */
+async function multidispatchLoad(client: 'kafkajs' | 'platformatic'): Promise<ChildResult> {
   let firstCommit: number | undefined;
   let caughtUp: { t: number; cpu: NodeJS.CpuUsage; hr: number } | undefined;
   const loader = createLoader(
     {
-      kafka: { brokers: [cfg.brokers] },
+      kafka: { brokers: [cfg.brokers], client },
       schema,
       topics: [cfg.topic],
       topicRenames: renames(),
@@ -460,8 +568,14 @@ async function main(): Promise<void> {
     case 'W':
       await writeLimit();
       return;
+    case 'Cp':
+      await consumeLimitPlatformatic();
+      return;
     case 'L':
-      await multidispatchLoad();
+      await multidispatchLoad('kafkajs');
+      return;
+    case 'Lp':
+      await multidispatchLoad('platformatic');
       return;
   }
 }
