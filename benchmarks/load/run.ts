@@ -2,8 +2,10 @@
  * benchmarks/load: rows/s from a pre-filled topic into DuckDB, in one run against one local broker that this
  * script starts (src/dev/kafka.ts) in a temp dir and stops:
  *   C — the consume limit: a bare kafkajs consumer that only decodes (the loader's decodeRecord) and discards;
+ *   C′ — the same on @platformatic/kafka's own Consumer API (consume() stream), not through the package's port;
  *   W — the write limit: the same rows, pre-built, through the DuckDB appender in 10,000-row transactions, no Kafka;
- *   L — multidispatch: createLoader({ warehouse: 'duckdb:<fresh file>' }).runOnce(), exactly-once, defaults.
+ *   L — multidispatch: createLoader({ warehouse: 'duckdb:<fresh file>' }).runOnce(), exactly-once, defaults;
+ *   L′ — L with kafka.client 'platformatic' (the package's @platformatic/kafka adapter).
  * The topic is pre-filled once (real publisher, untimed) and read back once to build W's rows. Every run is
  * its own child process (child.ts) with a fresh group / fresh DuckDB file; repetitions are interleaved (the
  * order rotates) and medians are reported. A last, separate L run is profiled with `node --cpu-prof`.
@@ -32,13 +34,20 @@ const root = resolve(here, '../..');
 const say = (msg: string) => process.stderr.write(`[bench:load] ${msg}\n`);
 const envInt = (name: string, dflt: number) => (process.env[name] ? Number.parseInt(process.env[name]!, 10) : dflt);
 
-type VariantId = 'C' | 'W' | 'L';
-const ALL: VariantId[] = ['C', 'W', 'L'];
+type VariantId = 'C' | 'Cp' | 'W' | 'L' | 'Lp';
+const ALL: VariantId[] = ['C', 'Cp', 'W', 'L', 'Lp'];
+/** The loader variants (correctness-checked, timed from start()). */
+const LOADERS: VariantId[] = ['L', 'Lp'];
+const CONSUMERS: VariantId[] = ['C', 'Cp'];
 const VARIANTS: Record<VariantId, string> = {
   C: 'consume limit: a bare kafkajs consumer (fresh group, `eachBatch`, the loader\'s fetch settings, no offset commits) that runs the loader\'s own `decodeRecord` on every record (header parse, protobuf decode, the two `JSON.stringify`) and discards the row',
+  Cp: 'consume limit on @platformatic/kafka: a bare consumer written against platformatic\'s own `Consumer` API, not the package\'s port (fresh group, `consume({ mode: \'earliest\', autocommit: false })` with C\'s fetch sizes (16 MiB per fetch, 4 MiB per partition), 500 ms max wait and read_committed, messages taken from a `\'data\'` listener), that turns each message into the record shape `decodeRecord` takes (bigint offset and timestamp → decimal strings, headers `Map<Buffer, Buffer>` → object of Buffers; inside the timed part), runs the loader\'s `decodeRecord` and discards the row, exactly like C',
   W: 'write limit: the same rows as pre-built metadata/content JSON strings (read back from the topic with `decodeRecord` once, before timing), written into a fresh DuckDB file with the appender inside transactions of 10,000 rows, plus one offsets compare-and-set `UPDATE` per transaction; no Kafka',
-  L: 'multidispatch: `createLoader({ warehouse: \'duckdb:<fresh file>\', topics: [topic], topicRenames, group: <fresh> }).runOnce()`, default options (exactly-once: rows and offsets in one DuckDB transaction; batches of 10,000 records / 5 MB; views on)',
+  L: 'multidispatch: `createLoader({ warehouse: \'duckdb:<fresh file>\', topics: [topic], topicRenames, group: <fresh> }).runOnce()`, default options (exactly-once: rows and offsets in one DuckDB transaction; batches of 10,000 records / 5 MB; views on), on the default Kafka client (kafkajs)',
+  Lp: 'L on @platformatic/kafka: the same `createLoader(...).runOnce()` with `kafka: { brokers, client: \'platformatic\' }` (the package\'s platformatic adapter: its own fetch loop over platformatic\'s group membership and Fetch), everything else as L',
 };
+/** How a variant is written in the log and the doc. */
+const DISPLAY: Record<VariantId, string> = { C: 'C', Cp: 'C′', W: 'W', L: 'L', Lp: 'L′' };
 
 const method = {
   partitions: envInt('BENCH_LOAD_PARTITIONS', 6),
@@ -51,8 +60,8 @@ const method = {
   brokerWarmup: (process.env.BENCH_LOAD_WARMUP ?? '1') !== '0',
   /** Variants profiled in one extra run each (BENCH_LOAD_PROFILE=0 for none, or e.g. L,C). */
   profile: ((process.env.BENCH_LOAD_PROFILE ?? 'L') === '0' ? [] : (process.env.BENCH_LOAD_PROFILE ?? 'L').split(',')) as VariantId[],
-  /** Variants to run (BENCH_LOAD_VARIANTS=L for a quick look at the loader alone; the summary needs all three). */
-  variants: (process.env.BENCH_LOAD_VARIANTS ?? 'C,W,L').split(',') as VariantId[],
+  /** Variants to run (BENCH_LOAD_VARIANTS=L for a quick look at the loader alone; ids C, Cp, W, L, Lp; the summary needs all five). */
+  variants: (process.env.BENCH_LOAD_VARIANTS ?? ALL.join(',')).split(',') as VariantId[],
   mix: Object.fromEntries(MIX) as Record<string, number>,
 };
 
@@ -61,7 +70,7 @@ interface RunRecord {
   repetition: number;
   result?: ChildResult;
   failure?: string;
-  /** L: the DuckDB table has exactly N rows, N distinct (partition, offset), offsets summing to N. */
+  /** L, L′: the DuckDB table has exactly N rows, N distinct (partition, offset), offsets summing to N. */
   check: 'ok' | 'failed' | 'n/a';
   brokerCpuUsPerRow: number;
   otherCpuCores: number;
@@ -116,15 +125,16 @@ async function runChild(cfg: ChildConfig, brokerPid: number, cpuProfDir?: string
 }
 
 function describeRun(r: RunRecord): string {
-  if (!r.result) return `${r.variant}#${r.repetition}: FAILED ${r.failure}`;
+  const name = DISPLAY[r.variant] ?? r.variant;
+  if (!r.result) return `${name}#${r.repetition}: FAILED ${r.failure}`;
   const x = r.result;
   const extra =
-    r.variant === 'L'
+    LOADERS.includes(r.variant)
       ? `, first fetch ${x.startToFirstFetchMs} ms, first commit ${x.firstCommitMs} ms, caught up ${x.caughtUpMs} ms, runOnce ${x.runOnceMs} ms, steady ${x.steadyRowsPerSec?.toLocaleString('en-US')} rows/s, ${x.transactions} transactions, check ${r.check}${x.check ? ` (${x.check.rows} rows, ${x.check.distinctPartitionOffset} distinct, offsets ${x.check.offsetsSum})` : ''}`
-      : r.variant === 'C'
-        ? `, ${x.fetchBatches} fetch batches, group join ${x.startToFirstFetchMs} ms`
+      : CONSUMERS.includes(r.variant)
+        ? `, ${x.fetchBatches} ${r.variant === 'Cp' ? 'fetch responses' : 'fetch batches'}, group join ${x.startToFirstFetchMs} ms`
         : `, ${x.transactions} transactions`;
-  return `${r.variant}#${r.repetition}: ${x.rowsPerSec.toLocaleString('en-US')} rows/s, ${x.cpuUsPerRow} µs CPU/row, RSS ${x.maxRssMiB} MiB, broker ${r.brokerCpuUsPerRow} µs/row, other procs ${r.otherCpuCores} cores, steal ${r.stealCores} cores${extra}`;
+  return `${name}#${r.repetition}: ${x.rowsPerSec.toLocaleString('en-US')} rows/s, ${x.cpuUsPerRow} µs CPU/row, RSS ${x.maxRssMiB} MiB, broker ${r.brokerCpuUsPerRow} µs/row, other procs ${r.otherCpuCores} cores, steal ${r.stealCores} cores${extra}`;
 }
 
 /** On-disk size of the topic's log segments (sum over its partition directories). */
@@ -144,7 +154,7 @@ function topicDiskBytes(kafka: BenchKafka, topic: string): number {
 
 async function main(): Promise<void> {
   const started = Date.now();
-  const machine = machineInfo(root, ['kafkajs', '@duckdb/node-api', 'protobufjs']);
+  const machine = machineInfo(root, ['kafkajs', '@platformatic/kafka', '@duckdb/node-api', 'protobufjs']);
   say(`machine: ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}, node ${machine.node}; load average ${machine.loadAvgAtStart.join(' ')}`);
   let kafka: BenchKafka | undefined;
   let failed = false;
@@ -201,13 +211,13 @@ async function main(): Promise<void> {
         repetition,
         ...(x ? { result: x } : {}),
         ...(run.failure ? { failure: run.failure } : {}),
-        check: variant !== 'L' ? 'n/a' : x?.check?.ok ? 'ok' : 'failed',
+        check: !LOADERS.includes(variant) ? 'n/a' : x?.check?.ok ? 'ok' : 'failed',
         brokerCpuUsPerRow: round((run.brokerCpuS * 1e6) / method.n, 2),
         otherCpuCores: round(Math.max(0, run.systemBusyS - run.brokerCpuS - childCpuS - run.parentCpuS) / run.wallS, 2),
         stealCores: round(run.stealS / run.wallS, 3),
         wallS: round((Date.now() - t) / 1000, 1),
       };
-      // An L run whose table does not check out counts as failed.
+      // An L or L′ run whose table does not check out counts as failed.
       if (record.check === 'failed') record.failure ??= `correctness check failed: ${JSON.stringify(x?.check ?? null)}`;
       rmSync(dbPath, { force: true });
       rmSync(`${dbPath}.wal`, { force: true });
@@ -221,7 +231,7 @@ async function main(): Promise<void> {
       brokerWarmup.push(await execute('C', -1));
     }
     for (let rep = 1; rep <= method.repetitions; rep++) {
-      // Interleaved, the order rotating by one each repetition: C W L, then W L C, then L C W.
+      // Interleaved, the order rotating by one each repetition: C C′ W L L′, then C′ W L L′ C, and so on.
       const order = ALL.map((_, i) => ALL[(i + rep - 1) % ALL.length]!).filter((v) => method.variants.includes(v));
       for (const variant of order) runs.push(await execute(variant, rep));
     }
@@ -296,8 +306,9 @@ function summarise(runs: RunRecord[]): Summary {
       brokerCpuUsPerRow: round(pick((r) => r.brokerCpuUsPerRow), 2),
       otherCpuCores: round(pick((r) => r.otherCpuCores), 2),
       stealCores: round(Math.max(...ok.map((r) => r.stealCores)), 3),
-      checks: v === 'L' ? `${all.filter((r) => r.check === 'ok').length}/${all.length}` : 'n/a',
-      ...(v === 'L'
+      checks: LOADERS.includes(v) ? `${all.filter((r) => r.check === 'ok').length}/${all.length}` : 'n/a',
+      ...(CONSUMERS.includes(v) ? { startToFirstFetchMs: round(pick((r) => r.result!.startToFirstFetchMs)) } : {}),
+      ...(LOADERS.includes(v)
         ? {
             startToFirstFetchMs: round(pick((r) => r.result!.startToFirstFetchMs)),
             firstCommitMs: round(pick((r) => r.result!.firstCommitMs)),
@@ -316,14 +327,21 @@ function summarise(runs: RunRecord[]): Summary {
 const TARGETS = {
   vsConsume: { min: 0.7, text: 'L ≥ 0.7 × C (the consume limit)' },
   absolute: { min: 60_000, text: 'L ≥ 60,000 rows/s on this machine' },
+  vsConsumeP: { min: 0.7, text: 'L′ ≥ 0.7 × C′ (the consume limit on @platformatic/kafka)' },
+  absoluteP: { min: 50_000, text: 'L′ ≥ 50,000 rows/s on this machine' },
 };
 
 function ratios(s: Summary) {
   const lc = s.L.rowsPerSec / s.C.rowsPerSec;
   const lw = s.L.rowsPerSec / s.W.rowsPerSec;
+  const lpcp = s.Lp.rowsPerSec / s.Cp.rowsPerSec;
+  // A variant that was not run (BENCH_LOAD_VARIANTS) has NaN medians: its targets are neither met nor missed.
+  const target = (value: number, min: number, text: string) => ({ value, target: text, pass: Number.isFinite(value) ? value >= min : null });
   return {
-    throughputLvsC: { value: round(lc, 3), target: TARGETS.vsConsume.text, pass: lc >= TARGETS.vsConsume.min },
-    absoluteL: { value: s.L.rowsPerSec, target: TARGETS.absolute.text, pass: s.L.rowsPerSec >= TARGETS.absolute.min },
+    throughputLvsC: target(round(lc, 3), TARGETS.vsConsume.min, TARGETS.vsConsume.text),
+    absoluteL: target(s.L.rowsPerSec, TARGETS.absolute.min, TARGETS.absolute.text),
+    throughputLpvsCp: target(round(lpcp, 3), TARGETS.vsConsumeP.min, TARGETS.vsConsumeP.text),
+    absoluteLp: target(s.Lp.rowsPerSec, TARGETS.absoluteP.min, TARGETS.absoluteP.text),
     /** No target: L against the write limit, CPU per row against C and C + W, and the steady-state rate against C. */
     diagnostic: {
       throughputLvsW: round(lw, 3),
@@ -332,6 +350,12 @@ function ratios(s: Summary) {
       cpuLvsCplusW: round(s.L.cpuUsPerRow / (s.C.cpuUsPerRow + s.W.cpuUsPerRow), 3),
       /** Serial lower bound on L: one row through C then through W, one after the other (1 / (1/C + 1/W)). */
       serialCW: round(1 / (1 / s.C.rowsPerSec + 1 / s.W.rowsPerSec)),
+      /** The same for the platformatic pair, and each client's pair against the other. */
+      steadyLpvsCp: round((s.Lp.steadyRowsPerSec ?? Number.NaN) / s.Cp.rowsPerSec, 3),
+      cpuLpvsCp: round(s.Lp.cpuUsPerRow / s.Cp.cpuUsPerRow, 3),
+      serialCpW: round(1 / (1 / s.Cp.rowsPerSec + 1 / s.W.rowsPerSec)),
+      CpvsC: round(s.Cp.rowsPerSec / s.C.rowsPerSec, 3),
+      LpvsL: round(s.Lp.rowsPerSec / s.L.rowsPerSec, 3),
     },
   };
 }
@@ -341,6 +365,8 @@ const mdFile = (f: Frame, path: string) => f.url.includes(`/src/${path}`);
 const INCLUSIVE: Array<{ label: string; match: (f: Frame) => boolean }> = [
   { label: 'kafkajs (any frame: fetch, record batch decode, consumer loop; not the eachBatch callback)', match: (f) => f.url.includes('node_modules/kafkajs/') },
   { label: '  kafkajs record batch decode (protocol/recordBatch)', match: (f) => f.url.includes('kafkajs/src/protocol/recordBatch/') },
+  { label: '@platformatic/kafka (any frame; L′ and C′ only)', match: (f) => f.url.includes('node_modules/@platformatic/kafka/') },
+  { label: 'the package\'s platformatic adapter (kafka/platformatic/: fetch loop, record conversion)', match: (f) => mdFile(f, 'kafka/platformatic/') },
   { label: 'Loader.processBatch (the per-record loop)', match: (f) => f.functionName === 'processBatch' && mdFile(f, 'loader/loader') },
   { label: '  decodeRecord (record → row; its self time includes the two JSON.stringify, which V8 does not show as a frame)', match: (f) => f.functionName === 'decodeRecord' && mdFile(f, 'loader/record') },
   { label: '    EventRegistry.decode (protobuf decode + toObject + timestamps)', match: (f) => f.functionName === 'decode' && mdFile(f, 'schema/registry') },
