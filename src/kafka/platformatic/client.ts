@@ -207,13 +207,19 @@ class PlatformaticProducer implements KafkaProducer {
   }
 
   async connect(): Promise<void> {
-    await ported(this.producer.connectToBrokers(null));
-    if (this.transactionalId !== undefined) {
-      // InitProducerId for the transactional id (bumps its epoch: any older producer with this id is fenced now).
-      // platformatic would send producer id 0 and epoch 0, which the broker reads as "I am producer 0" and answers
-      // PRODUCER_FENCED whenever another producer id holds the transactional id; -1/-1 asks for a new epoch.
-      const tx = await this.guard(this.producer.beginTransaction({ producerId: -1n, producerEpoch: -1 }));
-      await tx.cancel();
+    try {
+      await ported(this.producer.connectToBrokers(null));
+      if (this.transactionalId !== undefined) {
+        // InitProducerId for the transactional id (bumps its epoch: any older producer with this id is fenced now).
+        // platformatic would send producer id 0 and epoch 0, which the broker reads as "I am producer 0" and answers
+        // PRODUCER_FENCED whenever another producer id holds the transactional id; -1/-1 asks for a new epoch.
+        const tx = await this.guard(this.producer.beginTransaction({ producerId: -1n, producerEpoch: -1 }));
+        await tx.cancel();
+      }
+    } catch (err) {
+      // A failed connect leaves nothing open (a caller that never got a producer does not disconnect it).
+      await (this.producer.close(true) as unknown as Promise<void>).catch(() => (this.producer.connections.close() as unknown as Promise<void>).catch(() => undefined));
+      throw err;
     }
   }
 
@@ -265,7 +271,11 @@ function wrapAdmin(conn: KafkaConnection, options: AdminOptions): KafkaAdmin {
     return new Map(res.flatMap((t) => t.partitions.map((p) => [p.partitionIndex, p.offset] as const)));
   };
   return {
-    connect: () => ported(admin.metadata({ topics: [] }).then(() => undefined)),
+    connect: () => ported(admin.metadata({ topics: [] }).then(() => undefined)).catch(async (err: unknown) => {
+      // A failed connect leaves nothing open.
+      await (admin.close() as unknown as Promise<void>).catch(() => undefined);
+      throw err;
+    }),
     disconnect: () => ported(admin.close()),
     listTopics: () => ported(admin.listTopics({ includeInternals: true })),
     fetchTopicMetadata: (r) => ported((async () => ({

@@ -221,6 +221,8 @@ export class PlatformaticConsumer implements KafkaConsumer {
     try {
       await this.consumer.metadata({ topics: [] });
     } catch (err) {
+      // A failed connect leaves nothing open.
+      await (this.consumer.connections.close() as unknown as Promise<void>).catch(() => undefined);
       throw portError(err);
     }
   }
