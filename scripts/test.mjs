@@ -161,17 +161,34 @@ const env = {
 };
 const hasTimeout = nodeFlags.some((f) => f.startsWith('--test-timeout'));
 const runnerArgs = ['--import', 'tsx', '--test', '--test-concurrency=1', ...(hasTimeout ? [] : ['--test-timeout=300000']), ...nodeFlags, ...files];
-say(`running ${files.length} test file(s): node ${runnerArgs.join(' ')}`);
-t0 = Date.now();
-const code = await new Promise((res) => {
-  child = spawn(process.execPath, runnerArgs, { stdio: 'inherit', env });
+const runTests = (args, extraEnv = {}) => new Promise((res) => {
+  child = spawn(process.execPath, args, { stdio: 'inherit', env: { ...env, ...extraEnv } });
   child.once('exit', (c, signal) => res(c ?? (signal ? 1 : 0)));
   child.once('error', (err) => {
     loud('could not start the test runner', describeError(err));
     res(1);
   });
 });
+say(`running ${files.length} test file(s): node ${runnerArgs.join(' ')}`);
+t0 = Date.now();
+let code = await runTests(runnerArgs);
 say(`tests finished in ${secs(t0)} with exit code ${code}`);
+
+// (d′) the fault tests again on the other Kafka client of each path (the publisher defaults to platformatic, the
+// loader and derive to kafkajs), with MULTIDISPATCH_KAFKA_CLIENT replacing the default. Only in a full run.
+if (args.filter((a) => !a.startsWith('-')).length === 0) {
+  const otherClient = [
+    ['kafkajs', ['test/publisher/fault.test.ts']],
+    ['platformatic', ['test/loader/faults.test.ts', 'test/derive/kill.test.ts']],
+  ];
+  for (const [client, faultFiles] of otherClient) {
+    const t1 = Date.now();
+    say(`fault tests on the other client: MULTIDISPATCH_KAFKA_CLIENT=${client} ${faultFiles.join(' ')}`);
+    const c = await runTests(['--import', 'tsx', '--test', '--test-concurrency=1', '--test-timeout=300000', ...nodeFlags, ...faultFiles], { MULTIDISPATCH_KAFKA_CLIENT: client });
+    say(`fault tests on ${client} finished in ${secs(t1)} with exit code ${c}`);
+    if (c !== 0) code = c;
+  }
+}
 
 // (e) teardown
 await cleanup();

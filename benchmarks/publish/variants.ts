@@ -276,9 +276,8 @@ export async function clientUnavailable(client: 'kafkajs' | 'platformatic', brok
 
 /** `{ brokers, client }`, the client only when it is not the default, so this compiles and runs before the option exists. */
 function kafkaOptions(brokers: string, client: 'kafkajs' | 'platformatic'): PublisherOptions['kafka'] {
-  const options: Record<string, unknown> = { brokers: [brokers] };
-  if (client !== 'kafkajs') options.client = client;
-  return options as PublisherOptions['kafka'];
+  // Named explicitly, whatever the publisher's default client is.
+  return { brokers: [brokers], client } as PublisherOptions['kafka'];
 }
 
 /**

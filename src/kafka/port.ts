@@ -93,7 +93,7 @@ export interface TopicPartitionOffset {
 export interface ProducerOptions {
   /** Idempotent producer (acks=all, deduplicated retries). Default true. */
   idempotent?: boolean;
-  /** Transactional id: enables transaction(); connect() fences any earlier producer with the same id. */
+  /** Transactional id: enables transaction(). Older producers with the same id are fenced at connect() on platformatic, at the first transaction() on kafkajs. */
   transactionalId?: string;
   /** Requests in flight per broker connection; 1 keeps batches in order across retries. */
   maxInFlightRequests?: number;

@@ -63,8 +63,12 @@ export class ProducerPort {
   async partitionCount(topic: string): Promise<number> {
     const cached = this.partitions.get(topic);
     if (cached && Date.now() - cached.at < this.options.metadataMaxAgeMs) return cached.count;
-    this.admin ??= this.kafka.admin({ retries: 2 });
-    await this.admin.connect();
+    if (!this.admin) {
+      // Kept only once connected: a failed connect() closes the admin, and the next call starts a new one.
+      const admin = this.kafka.admin({ retries: 2 });
+      await admin.connect();
+      this.admin = admin;
+    }
     let count: number;
     try {
       const meta = await this.admin.fetchTopicMetadata({ topics: [topic] });

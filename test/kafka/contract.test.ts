@@ -213,12 +213,13 @@ for (const client of KAFKA_CLIENTS) {
       const second = kafka.producer({ transactionalId });
       await second.connect();
       t.after(() => second.disconnect());
+      // platformatic fences at connect(); kafkajs at the first transaction() (docs/operations.md): begin one on both.
+      const tx2 = await second.transaction();
       const err = await tx.commit().then(() => undefined, (e: unknown) => e);
       assert.ok(err, 'the fenced producer could not commit');
       const typed = kafka.classify(err, { transactionalId });
       assert.ok(typed instanceof KafkaFencedError, `classified as ${(typed as Error)?.name}: ${(typed as Error)?.message}`);
       assert.equal(typed.transactionalId, transactionalId);
-      const tx2 = await second.transaction();
       await tx2.send({ topic, messages: [{ value: 'live' }] });
       await tx2.commit();
       const r = await reader(t, kafka, topic);

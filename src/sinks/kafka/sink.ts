@@ -1,4 +1,4 @@
-import { BufferFullError, ClosedError, DeliveryTimeoutError, KafkaAuthenticationError, KafkaAuthorizationError, KafkaDeliveryError } from '../../errors.js';
+import { BufferFullError, ClosedError, DeliveryTimeoutError, KafkaAuthenticationError, KafkaAuthorizationError, KafkaDeliveryError, KafkaUnavailableError } from '../../errors.js';
 import { type ProducerPort, type ProduceRecord, type RecordPosition } from '../../kafka/producer.js';
 
 export interface KafkaSinkOptions {
@@ -210,7 +210,8 @@ export class KafkaSink {
         // A missing ACL or failed authentication will not heal by retrying: fail fast with the typed error.
         const typed = this.port.classify(err, { topics: [...new Set(batch.map((p) => p.record.topic))], operation: 'WRITE' });
         const denied = typed instanceof KafkaAuthorizationError || typed instanceof KafkaAuthenticationError;
-        const retriable = !denied && this.port.isRetriable(err);
+        // An unreachable cluster may come back: retried until deliveryTimeoutMs, whatever the client calls its error.
+        const retriable = !denied && (this.port.isRetriable(err) || typed instanceof KafkaUnavailableError);
         const waited = Date.now() - batch[0]!.acceptedAt;
         if (!retriable || waited + backoff > this.options.deliveryTimeoutMs) {
           const topic = batch[0]!.record.topic;
