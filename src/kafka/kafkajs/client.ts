@@ -42,7 +42,7 @@ export function createKafkajsClient(conn: KafkaConnection): KafkaClient {
       maxInFlightRequests: options.maxInFlightRequests ?? (options.transactionalId ? 1 : undefined),
       allowAutoTopicCreation: false,
       retry: { retries: options.retries ?? 5, initialRetryTime: 100, maxRetryTime: 1000 },
-    }), options.transactionalId !== undefined),
+    })),
     consumer: (options) => wrapConsumer(kafka.consumer(consumerConfig(options))),
     admin: (options: AdminOptions = {}) => wrapAdmin(kafka.admin(options.retries === undefined ? undefined : { retry: { retries: options.retries, initialRetryTime: 100, maxRetryTime: 1000 } })),
     classify: (err, context) => classifyKafkaError(err, context),
@@ -83,16 +83,13 @@ function wrapTransaction(tx: Transaction): KafkaTransaction {
   };
 }
 
-function wrapProducer(p: Producer, transactional: boolean): KafkaProducer {
+function wrapProducer(p: Producer): KafkaProducer {
   return {
-    connect: async () => {
-      await p.connect();
-      // kafkajs' connect() gets an idempotent producer id without the transactional id: a transactional producer
-      // fences older ones at its first transaction(), not here. Fencing here (an empty transaction, aborted) was
-      // tried and reverted: with the transactional-id ACL missing, kafkajs' nested coordinator retries kept
-      // connect() waiting for minutes instead of failing (test/security). Known gap; see docs/operations.md.
-      void transactional;
-    },
+    // kafkajs' connect() gets an idempotent producer id without the transactional id: a transactional producer fences
+    // older ones at its first transaction(), not here. Fencing here (an empty transaction, aborted) was tried and
+    // reverted: with the transactional-id ACL missing, kafkajs' nested coordinator retries kept connect() waiting for
+    // minutes instead of failing (test/security). Known gap; see docs/operations.md.
+    connect: () => p.connect(),
     send: async (r) => acks(await p.send({ topic: r.topic, messages: messages(r.messages), acks: r.acks ?? -1, timeout: r.timeout })),
     sendBatch: async (r) => acks(await p.sendBatch({
       acks: r.acks ?? -1,
