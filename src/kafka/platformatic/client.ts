@@ -13,7 +13,7 @@
  * Errors get the port's `type`/`retriable` (./errors.ts).
  */
 import {
-  Admin, ConfigResourceTypes, ConfigSources, FetchIsolationLevels, FindCoordinatorKeyTypes, Producer, kGetApi, kGetBootstrapConnection, kGetConnection,
+  Admin, ConfigResourceTypes, ConfigSources, FetchIsolationLevels, FindCoordinatorKeyTypes, Producer, UserError, addPartitionsToTxnV3, kGetApi, kGetBootstrapConnection, kGetConnection,
   type BaseOptions, type Connection, type MessageToProduce, type SASLOptions,
 } from '@platformatic/kafka';
 import { isIP } from 'node:net';
@@ -26,6 +26,7 @@ import type {
 } from '../port.js';
 import { PlatformaticConsumer } from './consumer.js';
 import { isRetriable, platformaticBrokers, portError } from './errors.js';
+import { BatchProduceWriter, headerName } from './produce.js';
 
 /** Rejects with the error in the port's shape (`type`, `retriable`). */
 export async function ported<T>(p: Promise<T>): Promise<T> {
@@ -68,12 +69,12 @@ export function platformaticOptions(conn: KafkaConnection, retries = 3): BaseOpt
  * Java's default partitioner for keyed records, round robin per topic for the others; platformatic reduces the
  * result modulo the partition count itself.
  */
-function javaPartitioner(): (message: MessageToProduce, key: Buffer | undefined) => number {
+function javaPartitioner(): (topic: string, key: Buffer | string | null | undefined) => number {
   const next = new Map<string, number>();
-  return (message, key) => {
-    if (key !== undefined && key !== null) return toPositive(murmur2(key));
-    const n = next.get(message.topic) ?? 0;
-    next.set(message.topic, (n + 1) % 0x7fffffff);
+  return (topic, key) => {
+    if (key !== undefined && key !== null) return toPositive(murmur2(typeof key === 'string' ? Buffer.from(key) : key));
+    const n = next.get(topic) ?? 0;
+    next.set(topic, (n + 1) % 0x7fffffff);
     return n;
   };
 }
@@ -88,7 +89,10 @@ function toMessage(topic: string, m: OutgoingRecord): MessageToProduce {
   if (m.timestamp !== undefined) out.timestamp = BigInt(m.timestamp);
   if (m.headers) {
     const headers = new Map<Buffer, Buffer>();
-    for (const [k, v] of Object.entries(m.headers)) headers.set(Buffer.from(k), toBuffer(v));
+    for (const k in m.headers) {
+      const v = m.headers[k];
+      if (v !== undefined) headers.set(headerName(k), toBuffer(v));
+    }
     out.headers = headers;
   }
   return out;
@@ -177,22 +181,44 @@ class PlatformaticTransaction implements KafkaTransaction {
   }
 }
 
+/**
+ * AddPartitionsToTxn at version 3 at most, as the Java producer sends it. platformatic 1.35 takes the highest version
+ * the broker offers (5 on Kafka 4.x); versions 4 and up are the brokers' own batched form (KIP-890) and need the
+ * CLUSTER_ACTION permission, which a least-privilege client (WRITE and DESCRIBE on its transactional id) does not
+ * have. Version 3's request reads the same `transactions` argument (its first entry).
+ */
+function capAddPartitionsToTxn(producer: Producer): void {
+  const self = producer as unknown as Record<symbol, (name: string, cb: (e: Error | null, api?: { version: number }) => void) => void>;
+  const getApi = self[kGetApi]!;
+  self[kGetApi] = function (this: unknown, name, cb) {
+    if (name !== 'AddPartitionsToTxn') return getApi.call(this, name, cb);
+    return getApi.call(this, name, (e, api) => (e ? cb(e) : cb(null, api!.version > 3 ? (addPartitionsToTxnV3.api as unknown as { version: number }) : api)));
+  };
+}
+
 class PlatformaticProducer implements KafkaProducer {
   readonly producer: Producer;
   readonly transactionalId: string | undefined;
   private fenced: unknown;
+  /** Writes the produce requests of an idempotent, non-transactional producer (./produce.ts). */
+  private readonly writer: BatchProduceWriter | undefined;
 
   constructor(conn: KafkaConnection, options: ProducerOptions) {
     this.transactionalId = options.transactionalId;
     const idempotent = (options.idempotent ?? true) || options.transactionalId !== undefined;
+    const partitioner = javaPartitioner();
     this.producer = new Producer({
       ...platformaticOptions(conn, options.retries ?? 5),
       idempotent,
       acks: -1,
-      partitioner: javaPartitioner(),
+      partitioner: (message: MessageToProduce, key: Buffer | undefined) => partitioner(message.topic, key),
       ...(options.transactionalId !== undefined && { transactionalId: options.transactionalId }),
       ...(!idempotent && options.maxInFlightRequests !== undefined && { maxInflights: options.maxInFlightRequests }),
     });
+    if (options.transactionalId !== undefined) capAddPartitionsToTxn(this.producer);
+    if (idempotent && options.transactionalId === undefined && process.env.MULTIDISPATCH_PLATFORMATIC_PRODUCE !== 'client') {
+      this.writer = new BatchProduceWriter(this.producer, partitioner, { timeoutMs: conn.requestTimeoutMs });
+    }
   }
 
   /** Rejects in the port's shape; remembers a fencing error, after which this producer refuses every transaction. */
@@ -228,8 +254,14 @@ class PlatformaticProducer implements KafkaProducer {
   }
 
   async sendBatch(r: SendBatchRequest): Promise<ProduceAck[]> {
+    const acks = r.acks ?? -1;
+    if (this.writer && (await this.guard(this.writer.supported()))) {
+      // As platformatic's own send (and the Java client) refuse it: idempotence needs every in-sync replica's ack.
+      if (acks !== -1) throw portError(new UserError('Idempotent producer requires acks to be ALL (-1).'));
+      return this.guard(this.writer.send(r.topicMessages, acks, r.timeout ?? 30_000));
+    }
     const messages = r.topicMessages.flatMap((t) => t.messages.map((m) => toMessage(t.topic, m)));
-    return toAcks(await this.guard(this.producer.send({ messages, acks: r.acks ?? -1 })));
+    return toAcks(await this.guard(this.producer.send({ messages, acks })));
   }
 
   async transaction(): Promise<KafkaTransaction> {
