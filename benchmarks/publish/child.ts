@@ -8,6 +8,8 @@
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Kafka } from 'kafkajs';
 import { Producer as PlatformaticProducer } from '@platformatic/kafka';
+// The adapter's own produce-request writer for idempotent sends on @platformatic/kafka (not part of the package's API).
+import { BatchProduceWriter } from '../../dist/src/kafka/platformatic/produce.js';
 import { percentile, round } from '../lib/stats.js';
 import { eventPool } from './events.js';
 import { CLIENT_OF, createVariant, type VariantConfig } from './variants.js';
@@ -69,6 +71,13 @@ if (client === 'kafkajs') {
   proto.send = function (this: unknown, options, ...rest) {
     if (counting) callSizes.push(options.messages.length);
     return originalSend.call(this, options, ...rest);
+  };
+  // multidispatch's platformatic adapter writes idempotent produce requests itself, over platformatic's connections.
+  const writer = BatchProduceWriter.prototype as unknown as { send: (this: unknown, topics: Array<{ messages: unknown[] }>, ...rest: unknown[]) => unknown };
+  const originalWrite = writer.send;
+  writer.send = function (this: unknown, topics, ...rest) {
+    if (counting) callSizes.push(topics.reduce((a, t) => a + t.messages.length, 0));
+    return originalWrite.call(this, topics, ...rest);
   };
 }
 

@@ -1,7 +1,7 @@
 import { ClosedError } from '../errors.js';
 import type { EventRegistry } from '../schema/registry.js';
 import type { EventMapBase } from '../schema/types.js';
-import type { CounterSink, RecordPosition, RecordSink } from '../sinks/types.js';
+import type { CounterIncrement, CounterSink, RecordPosition, RecordSink, SendListener } from '../sinks/types.js';
 import { CounterPlanner, type CounterRules } from './counters.js';
 import { IsoTime, UuidV7 } from './envelope.js';
 import { endPublishSpan, startPublishSpan } from './tracing.js';
@@ -64,6 +64,33 @@ interface TypeHeaders {
   fingerprint: Buffer;
 }
 
+/**
+ * One publish() in flight: turns the record's position into the receipt, ends the span, counts on ack when asked.
+ * A class rather than closures: one object per event, its methods shared.
+ */
+class Ticket implements SendListener<PublishReceipt> {
+  constructor(
+    private readonly eventId: string,
+    private readonly eventType: string,
+    private readonly occurredMs: number,
+    private readonly span: ReturnType<typeof startPublishSpan>,
+    private readonly counters: CounterSink | undefined,
+  ) {}
+
+  /** The StatsD counter to increment once Kafka acknowledged the record (`countOn: 'ack'`). */
+  ackCounter: CounterIncrement | undefined = undefined;
+
+  acked(pos: RecordPosition): PublishReceipt {
+    if (this.ackCounter) this.counters!.increment(this.ackCounter);
+    endPublishSpan(this.span, pos.partition, pos.offset);
+    return { eventId: this.eventId, eventType: this.eventType, occurredAt: new Date(this.occurredMs), topic: pos.topic, partition: pos.partition, offset: pos.offset };
+  }
+
+  failed(err: Error): void {
+    endPublishSpan(this.span, undefined, undefined, err);
+  }
+}
+
 /** Builds a publisher over any pair of sinks: the real ones or the in-memory ones used in tests. */
 export function createPublisherCore<M extends EventMapBase>(options: CoreOptions): Publisher<M> {
   const { registry, records, counters, statsd } = options;
@@ -99,28 +126,24 @@ export function createPublisherCore<M extends EventMapBase>(options: CoreOptions
       // clock (log.message.timestamp.after.max.ms), and a client's event time may be skewed. The event's own
       // time travels in the md-occurred-at header.
       const span = startPublishSpan(rule.topic, eventType, eventId, headers as Record<string, string>);
-      let pending: Promise<RecordPosition>;
+      const ticket = new Ticket(eventId, eventType, occurredMs, span, counters);
+      let pending: Promise<PublishReceipt>;
       try {
         const { bytes } = encoded;
         const value = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-        pending = records.send({ topic: rule.topic, key: encoded.key, value, headers, timestampMs: now });
+        pending = records.send({ topic: rule.topic, key: encoded.key, value, headers, timestampMs: now }, ticket);
       } catch (err) {
         endPublishSpan(span, undefined, undefined, err as Error);
         throw err;
       }
+      // Counted only once Kafka accepted the record (a full buffer throws above); on ack when asked (sinks call
+      // `acked` asynchronously, after this).
       const counter = planner?.counterFor(eventType, encoded.prepared, event as Record<string, unknown>);
-      if (counter && !countOnAck) counters!.increment(counter);
-      return pending.then(
-        (pos) => {
-          if (counter && countOnAck) counters!.increment(counter);
-          endPublishSpan(span, pos.partition, pos.offset);
-          return { eventId, eventType, occurredAt: new Date(occurredMs), topic: pos.topic, partition: pos.partition, offset: pos.offset };
-        },
-        (err: Error) => {
-          endPublishSpan(span, undefined, undefined, err);
-          throw err;
-        },
-      );
+      if (counter) {
+        if (countOnAck) ticket.ackCounter = counter;
+        else counters!.increment(counter);
+      }
+      return pending;
     } catch (err) {
       if ((err as { code?: string }).code === 'MD_VALIDATION' || (err as { code?: string }).code === 'MD_UNKNOWN_EVENT_TYPE') invalid++;
       return Promise.reject(err);

@@ -2,10 +2,20 @@ import type { ProduceRecord, RecordPosition } from '../kafka/producer.js';
 
 export type { ProduceRecord, RecordPosition };
 
+/**
+ * What a sent record's promise settles with: `acked` turns the record's position into the value it resolves with,
+ * `failed` hears of the error before it rejects. Saves the publisher a second promise per event.
+ */
+export interface SendListener<R> {
+  acked(position: RecordPosition): R;
+  failed(err: Error): void;
+}
+
 /** Where Kafka records go: the real batching producer, or memory in application tests. */
 export interface RecordSink {
   /** Accepts a record (throws synchronously when it cannot) and settles when it is acknowledged or failed. */
   send(record: ProduceRecord): Promise<RecordPosition>;
+  send<R>(record: ProduceRecord, listener: SendListener<R>): Promise<R>;
   flush(): Promise<void>;
   close(): Promise<void>;
 }

@@ -84,11 +84,20 @@ function writeUvarlong(buf: Buffer, off: number, v: number): number {
 type Bytes = Buffer | string | null | undefined;
 /** Length of a nullable byte field's content (-1 for null). */
 const lengthOf = (v: Bytes): number => (v === null || v === undefined ? -1 : typeof v === 'string' ? Buffer.byteLength(v) : v.length);
+/** Below this many bytes a loop beats Buffer#copy and Buffer#write (each a call into C++). */
+const SMALL = 64;
+function copySmall(buf: Buffer, off: number, src: Buffer, len: number): void {
+  if (len > SMALL) src.copy(buf, off);
+  else for (let i = 0; i < len; i++) buf[off + i] = src[i]!;
+}
 function writeBytes(buf: Buffer, off: number, v: Bytes, len: number): number {
   off = writeUvarint(buf, off, zigzag32(len));
   if (len > 0) {
-    if (typeof v === 'string') buf.write(v, off, len, 'utf8');
-    else (v as Buffer).copy(buf, off);
+    if (typeof v === 'string') {
+      // As many UTF-8 bytes as UTF-16 units: ASCII only (event ids, ISO times), one byte per unit.
+      if (len === v.length && len <= SMALL) for (let i = 0; i < len; i++) buf[off + i] = v.charCodeAt(i);
+      else buf.write(v, off, len, 'utf8');
+    } else copySmall(buf, off, v as Buffer, len);
   }
   return off + (len > 0 ? len : 0);
 }
@@ -184,7 +193,8 @@ export function encodeRecordBatch(records: readonly OutgoingRecord[], o: BatchOp
         if (value === undefined) continue;
         const nameBytes = headerName(name);
         off = writeUvarint(buf, off, zigzag32(nameBytes.length));
-        off += nameBytes.copy(buf, off);
+        copySmall(buf, off, nameBytes, nameBytes.length);
+        off += nameBytes.length;
         off = writeBytes(buf, off, value, lens[h++]!);
       }
     }

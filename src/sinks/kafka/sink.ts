@@ -1,5 +1,6 @@
 import { BufferFullError, ClosedError, DeliveryTimeoutError, KafkaAuthenticationError, KafkaAuthorizationError, KafkaDeliveryError, KafkaUnavailableError } from '../../errors.js';
 import { type ProducerPort, type ProduceRecord, type RecordPosition } from '../../kafka/producer.js';
+import type { SendListener } from '../types.js';
 
 export interface KafkaSinkOptions {
   lingerMs: number;
@@ -26,8 +27,25 @@ interface Pending {
   record: ProduceRecord;
   bytes: number;
   acceptedAt: number;
-  resolve: (p: RecordPosition) => void;
+  resolve: (value: unknown) => void;
   reject: (e: Error) => void;
+  listener: SendListener<unknown> | undefined;
+}
+
+/** Settles one record's promise, through its listener when it has one. */
+function ack(p: Pending, position: RecordPosition): void {
+  if (p.listener === undefined) p.resolve(position);
+  else {
+    try {
+      p.resolve(p.listener.acked(position));
+    } catch (err) {
+      p.reject(err as Error);
+    }
+  }
+}
+function fail(p: Pending, err: Error): void {
+  p.listener?.failed(err);
+  p.reject(err);
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
@@ -61,7 +79,9 @@ export class KafkaSink {
   ) {}
 
   /** Accepts a record; throws synchronously (BufferFullError, ClosedError) when it cannot be accepted. */
-  send(record: ProduceRecord): Promise<RecordPosition> {
+  send(record: ProduceRecord): Promise<RecordPosition>;
+  send<R>(record: ProduceRecord, listener: SendListener<R>): Promise<R>;
+  send(record: ProduceRecord, listener?: SendListener<unknown>): Promise<unknown> {
     if (this.closed) throw new ClosedError();
     const bytes = record.value.length + (record.key?.length ?? 0) + 64;
     if (this.isFull(bytes)) {
@@ -69,10 +89,10 @@ export class KafkaSink {
         this.stats.dropped++;
         throw new BufferFullError(this.limitText());
       }
-      return this.waitForSpace(bytes).then(() => this.send(record));
+      return this.waitForSpace(bytes).then(() => (listener ? this.send(record, listener) : this.send(record)));
     }
-    return new Promise<RecordPosition>((resolve, reject) => {
-      this.queue.push({ record, bytes, acceptedAt: Date.now(), resolve, reject });
+    return new Promise<unknown>((resolve, reject) => {
+      this.queue.push({ record, bytes, acceptedAt: Date.now(), resolve, reject, listener });
       this.queuedBytes += bytes;
       this.accepted++;
       this.holdEventLoop();
@@ -199,7 +219,7 @@ export class KafkaSink {
         withPartitions ??= await this.assignPartitions(batch);
         const positions = await this.port.send(withPartitions);
         this.stats.delivered += batch.length;
-        batch.forEach((p, i) => p.resolve(positions[i]!));
+        for (let i = 0; i < batch.length; i++) ack(batch[i]!, positions[i]!);
         break;
       } catch (err) {
         if (err instanceof KafkaDeliveryError) {
@@ -219,7 +239,7 @@ export class KafkaSink {
             ? new DeliveryTimeoutError(topic, this.options.deliveryTimeoutMs, err)
             : new KafkaDeliveryError(topic, (err as Error).message ?? String(err), { cause: err });
           this.stats.failed += batch.length;
-          for (const p of batch) p.reject(error);
+          for (const p of batch) fail(p, error as Error);
           // The abandoned batch may or may not have been written; a new producer id keeps later batches
           // from being taken for its duplicates.
           await this.port.reset();
@@ -239,7 +259,7 @@ export class KafkaSink {
       if (batch[i]!.record.topic === err.topic) {
         const [p] = batch.splice(i, 1);
         this.stats.failed++;
-        p!.reject(err);
+        fail(p!, err);
         this.settleOne(p!);
       }
     }

@@ -1,4 +1,4 @@
-import type { CounterIncrement, CounterSink, ProduceRecord, RecordPosition, RecordSink } from '../types.js';
+import type { CounterIncrement, CounterSink, ProduceRecord, RecordPosition, RecordSink, SendListener } from '../types.js';
 import { partitionForKey } from '../../kafka/murmur2.js';
 
 /** A record as it would have been written to Kafka; header values as strings. */
@@ -17,7 +17,9 @@ export class MemoryRecordSink implements RecordSink {
 
   constructor(private readonly partitions: (topic: string) => number) {}
 
-  send(record: ProduceRecord): Promise<RecordPosition> {
+  send(record: ProduceRecord): Promise<RecordPosition>;
+  send<R>(record: ProduceRecord, listener: SendListener<R>): Promise<R>;
+  send<R>(record: ProduceRecord, listener?: SendListener<R>): Promise<R | RecordPosition> {
     const count = this.partitions(record.topic);
     const partition = record.key === null ? 0 : partitionForKey(record.key, count);
     const k = `${record.topic}/${partition}`;
@@ -27,7 +29,8 @@ export class MemoryRecordSink implements RecordSink {
     const headers = Object.fromEntries(Object.entries(record.headers).map(([h, v]) => [h, v.toString()]));
     this.records.push({ key: record.key, value: record.value, headers, timestampMs: record.timestampMs, ...position });
     this.stats.delivered++;
-    return Promise.resolve(position);
+    // Asynchronously, as the Kafka sink: a listener hears of the ack after send() returned.
+    return listener ? Promise.resolve(position).then((pos) => listener.acked(pos)) : Promise.resolve(position);
   }
 
   async flush(): Promise<void> {}
