@@ -4,6 +4,17 @@ import { machineTable, measuredLine, notesSection, type MachineSummary } from '.
 
 type GroupBy = 'key' | 'market' | 'join' | 'restaurant' | 'users';
 /** One implementation × group-by: medians over its runs; run.ts builds it (summarise) and this file renders it. */
+
+/**
+ * D/K events/s target per benchmark: issue 12 raised derive's (both clients) from issue 9's 1.0× to 1.2× on every
+ * variant; derive-hc keeps its own 1.0×.
+ */
+export function throughputTarget(benchmark: string): { ratio: number; text: string } {
+  return benchmark === 'derive-hc'
+    ? { ratio: 1.0, text: 'D ≥ 1.0 × K in events/s' }
+    : { ratio: 1.2, text: 'D ≥ 1.2 × K in events/s on every variant (issue 12; issue 9 asked for 1.0×)' };
+}
+
 export interface SummaryRow {
   impl: 'D' | 'K';
   groupBy: GroupBy;
@@ -205,11 +216,13 @@ export function render(raw: unknown, root: string): string {
   }
   out.push('');
 
-  out.push('### Against the target', '', 'Target from the issue, stated before measuring: D ≥ 1.0 × K in events/s.', '', '| | D / K events/s | target | | D / K steady | D / K CPU per event |', '|---|--:|---|---|--:|--:|');
+  const target = throughputTarget(r.benchmark ?? 'derive');
+  out.push('### Against the target', '', `Target from the issue, stated before measuring: ${target.text}.`, '', '| | D / K events/s | target | | D / K steady | D / K CPU per event |', '|---|--:|---|---|--:|--:|');
   for (const g of me.groupBys) {
     const x = r.ratios[g];
     if (!x) continue;
-    out.push(`| by ${g} | ${fix(x.throughputDvsK.value, 2)}× | ≥ 1.0× | ${x.throughputDvsK.pass ? '**MET**' : '**MISS**'}${r.agreement[g]?.same ? '' : ' (results differ: not the same work)'} | ${fix(x.steadyDvsK, 2)}× | ${fix(x.cpuDvsK, 2)}× |`);
+    // Judged against the target in force now, whatever the run stored (results written before issue 12 say 1.0).
+    out.push(`| by ${g} | ${fix(x.throughputDvsK.value, 2)}× | ≥ ${fix(target.ratio, 1)}× | ${x.throughputDvsK.value >= target.ratio ? '**MET**' : '**MISS**'}${r.agreement[g]?.same ? '' : ' (results differ: not the same work)'} | ${fix(x.steadyDvsK, 2)}× | ${fix(x.cpuDvsK, 2)}× |`);
   }
   out.push('');
 
