@@ -118,7 +118,8 @@ export interface BatchOptions {
 export function encodeRecordBatch(records: readonly OutgoingRecord[], o: BatchOptions): Buffer {
   const n = records.length;
   if (n === 0) throw new Error('encodeRecordBatch: no records');
-  // Pass 1: sizes. Field lengths are kept in order in `lens` so that pass 2 does not measure strings again.
+  // Pass 1: sizes. Per record, `lens` holds key length, value length, header count and body size, then each header
+  // value's length, so that pass 2 does not measure strings again.
   const lens: number[] = [];
   const timestamps = new Array<number>(n);
   let first = 0;
@@ -133,6 +134,8 @@ export function encodeRecordBatch(records: readonly OutgoingRecord[], o: BatchOp
     const keyLen = lengthOf(r.key);
     const valueLen = lengthOf(r.value);
     let body = 1 + uvarlongSize(zigzag53(ts - first)) + varintSize(i) + varintSize(keyLen) + (keyLen > 0 ? keyLen : 0) + varintSize(valueLen) + (valueLen > 0 ? valueLen : 0);
+    const at = lens.length;
+    lens.push(keyLen, valueLen, 0, 0);
     const headers = r.headers;
     let count = 0;
     if (headers !== undefined) {
@@ -147,7 +150,8 @@ export function encodeRecordBatch(records: readonly OutgoingRecord[], o: BatchOp
       }
     }
     body += varintSize(count);
-    lens.push(keyLen, valueLen, count, body);
+    lens[at + 2] = count;
+    lens[at + 3] = body;
     total += uvarintSize(zigzag32(body)) + body;
   }
 
@@ -165,19 +169,15 @@ export function encodeRecordBatch(records: readonly OutgoingRecord[], o: BatchOp
   buf.writeInt32BE(o.baseSequence, 53);
   buf.writeInt32BE(n, 57);
 
-  // Pass 2: records. Per record, `lens` holds the header value lengths, then key, value, header count, body size.
+  // Pass 2: records, reading `lens` in the order pass 1 wrote it.
   let off = RECORDS_AT;
   let l = 0;
   for (let i = 0; i < n; i++) {
     const r = records[i]!;
     const headers = r.headers;
-    const headersAt = l;
-    let count = 0;
-    if (headers !== undefined) for (const name in headers) if (headers[name] !== undefined) count++;
-    l += count;
     const keyLen = lens[l++]!;
     const valueLen = lens[l++]!;
-    l++; // header count, already known
+    const count = lens[l++]!;
     const body = lens[l++]!;
     off = writeUvarint(buf, off, zigzag32(body));
     buf[off++] = 0; // record attributes
@@ -187,7 +187,6 @@ export function encodeRecordBatch(records: readonly OutgoingRecord[], o: BatchOp
     off = writeBytes(buf, off, r.value, valueLen);
     off = writeUvarint(buf, off, zigzag32(count));
     if (headers !== undefined) {
-      let h = headersAt;
       for (const name in headers) {
         const value = headers[name];
         if (value === undefined) continue;
@@ -195,7 +194,7 @@ export function encodeRecordBatch(records: readonly OutgoingRecord[], o: BatchOp
         off = writeUvarint(buf, off, zigzag32(nameBytes.length));
         copySmall(buf, off, nameBytes, nameBytes.length);
         off += nameBytes.length;
-        off = writeBytes(buf, off, value, lens[h++]!);
+        off = writeBytes(buf, off, value, lens[l++]!);
       }
     }
   }
@@ -216,7 +215,7 @@ interface TopicData {
   partitions: PartitionData[];
 }
 
-function u8(v: number): Buffer {
+function uvarintBuffer(v: number): Buffer {
   const b = Buffer.allocUnsafe(uvarintSize(v));
   writeUvarint(b, 0, v);
   return b;
@@ -235,7 +234,7 @@ function createProduceRequest(transactionalId: string | null, acks: number, time
   w.append(head);
   for (const t of topics) {
     const name = Buffer.from(t.topic);
-    w.append(u8(name.length + 1)).append(name).append(u8(t.partitions.length + 1));
+    w.append(uvarintBuffer(name.length + 1)).append(name).append(uvarintBuffer(t.partitions.length + 1));
     for (const p of t.partitions) {
       const ph = Buffer.allocUnsafe(4 + uvarintSize(p.batch.length + 1));
       writeUvarint(ph, ph.writeInt32BE(p.partition, 0), p.batch.length + 1);

@@ -89,7 +89,15 @@ export class KafkaSink {
         this.stats.dropped++;
         throw new BufferFullError(this.limitText());
       }
-      return this.waitForSpace(bytes).then(() => (listener ? this.send(record, listener) : this.send(record)));
+      return this.waitForSpace(bytes).then(() => {
+        try {
+          return listener ? this.send(record, listener) : this.send(record);
+        } catch (err) {
+          // Refused once there was room (closed meanwhile, or full again): the listener hears of it as of any failure.
+          listener?.failed(err as Error);
+          throw err;
+        }
+      });
     }
     return new Promise<unknown>((resolve, reject) => {
       this.queue.push({ record, bytes, acceptedAt: Date.now(), resolve, reject, listener });
