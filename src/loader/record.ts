@@ -14,6 +14,34 @@ function headerString(v: unknown): string | undefined {
   return Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
 }
 
+const KEY_JSON = new Map<string, string>();
+
+/** `"name":`, kept for the few header names a topic's records repeat. */
+function keyJson(name: string): string {
+  let text = KEY_JSON.get(name);
+  if (text === undefined) {
+    text = JSON.stringify(name) + ':';
+    if (KEY_JSON.size >= 1024) KEY_JSON.clear();
+    KEY_JSON.set(name, text);
+  }
+  return text;
+}
+
+/** The JSON text of a string that repeats from record to record (the topic, a batch's load time): one slot each. */
+class LastJson {
+  private value: string | undefined;
+  private text = '';
+  of(value: string): string {
+    if (value !== this.value) {
+      this.text = JSON.stringify(value);
+      this.value = value;
+    }
+    return this.text;
+  }
+}
+const TOPIC_JSON = new LastJson();
+const LOAD_TIME_JSON = new LastJson();
+
 /**
  * One Kafka record → one warehouse row.
  *
@@ -30,33 +58,36 @@ export function decodeRecord(registry: EventRegistry, topic: string, partition: 
   // Headers as strings, and their JSON object text, in one pass (this runs for every record: the metadata
   // JSON is built by hand rather than through an intermediate object).
   let eventType: string | undefined;
-  let eventId: string | undefined;
-  let occurredAt: string | undefined;
-  let producer: string | undefined;
-  let fingerprint: string | undefined;
+  // The JSON text of the envelope headers' values, written once into `headers` and reused for their own fields.
+  let eventTypeJson = 'null';
+  let eventIdJson = 'null';
+  let occurredAtJson = 'null';
+  let producerJson = 'null';
+  let fingerprintJson = 'null';
   let headersJson = '{';
   const raw = message.headers;
   if (raw) {
     for (const k in raw) {
       const v = headerString(raw[k]);
       if (v === undefined) continue;
-      if (headersJson.length > 1) headersJson += ',';
-      headersJson += `${JSON.stringify(k)}:${JSON.stringify(v)}`;
+      const vJson = JSON.stringify(v);
+      headersJson += (headersJson.length > 1 ? ',' : '') + keyJson(k) + vJson;
       switch (k) {
         case HEADER.eventType:
           eventType = v;
+          eventTypeJson = vJson;
           break;
         case HEADER.eventId:
-          eventId = v;
+          eventIdJson = vJson;
           break;
         case HEADER.occurredAt:
-          occurredAt = v;
+          occurredAtJson = vJson;
           break;
         case HEADER.producer:
-          producer = v;
+          producerJson = vJson;
           break;
         case HEADER.schemaFingerprint:
-          fingerprint = v;
+          fingerprintJson = vJson;
           break;
       }
     }
@@ -68,18 +99,17 @@ export function decodeRecord(registry: EventRegistry, topic: string, partition: 
   }
   let content: string;
   try {
-    content = JSON.stringify(registry.decode(eventType, message.value));
+    content = registry.decodeJson(eventType, message.value);
   } catch (err) {
     return { kind: 'poison', reason: `cannot decode the value as ${eventType}: ${(err as Error).message}`, errorClass: 'decode-failed' };
   }
-  const str = (v: string | undefined) => (v === undefined ? 'null' : JSON.stringify(v));
   // offset and timestamp are decimal strings from kafkajs: valid JSON numbers as they are.
   const offset = /^\d+$/.test(message.offset) ? message.offset : String(Number(message.offset));
   const createTime = /^-?\d+$/.test(message.timestamp) ? message.timestamp : 'null';
   const metadata =
-    `{"topic":${JSON.stringify(topic)},"partition":${partition},"offset":${offset},"CreateTime":${createTime},` +
+    `{"topic":${TOPIC_JSON.of(topic)},"partition":${partition},"offset":${offset},"CreateTime":${createTime},` +
     `"key":${message.key ? JSON.stringify(message.key.toString('utf8')) : 'null'},"headers":${headersJson},` +
-    `"event_type":${JSON.stringify(eventType)},"event_id":${str(eventId)},"occurred_at":${str(occurredAt)},` +
-    `"producer":${str(producer)},"schema_fingerprint":${str(fingerprint)},"load_time":${JSON.stringify(loadTime)}}`;
+    `"event_type":${eventTypeJson},"event_id":${eventIdJson},"occurred_at":${occurredAtJson},` +
+    `"producer":${producerJson},"schema_fingerprint":${fingerprintJson},"load_time":${LOAD_TIME_JSON.of(loadTime)}}`;
   return { kind: 'row', row: { metadata, content }, bytes: metadata.length + content.length };
 }

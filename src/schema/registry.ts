@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import protobuf from 'protobufjs';
 import { OptionsError, SchemaError, UnknownEventTypeError } from '../errors.js';
+import { compileJsonDecoder, isoOfTimestamp } from './json-decode.js';
 import type { EventRule, EventSchema, SchemaBundle } from './types.js';
 import { compileSpec, millisOf, prepare, timestampOfMillis, withOptional, type MessageSpec } from './validate.js';
 
@@ -11,6 +12,8 @@ export interface CompiledEvent {
   spec: MessageSpec;
   /** First 16 hex digits of the SHA-256 of the message's descriptor: changes whenever its shape does. */
   fingerprint: string;
+  /** The record's JSON-text decoder, compiled on first use (null: the type needs protobufjs' path). */
+  jsonDecoder?: ((bytes: Uint8Array) => string) | null;
 }
 
 /** A validated, encoded event. */
@@ -65,7 +68,7 @@ export class EventRegistry {
       const rule = applyOverrides(original, type, overrides);
       const fingerprint = createHash('sha256').update(JSON.stringify(type.toJSON())).digest('hex').slice(0, 16);
       const spec = compileSpec(type, cache);
-      this.events.set(rule.type, { rule, type, spec: rule.eventTime ? withOptional(spec, [rule.eventTime.field]) : spec, fingerprint });
+      this.events.set(rule.type, { rule, type, spec: rule.eventTime ? withOptional(spec, [rule.eventTime.field]) : spec, fingerprint, jsonDecoder: undefined });
     }
   }
 
@@ -125,6 +128,17 @@ export class EventRegistry {
     const message = type.decode(new protobuf.Reader(view));
     return timestampsToIso(type, type.toObject(message, DECODE_OPTIONS));
   }
+
+  /**
+   * The JSON text of `decode(eventType, bytes)`, read straight from the wire bytes (src/schema/json-decode.ts) when the
+   * type allows it, else through decode and JSON.stringify. Throws on bytes that are not a well-formed `eventType`.
+   */
+  decodeJson(eventType: string, bytes: Uint8Array): string {
+    const compiled = this.lookup(eventType);
+    let decoder = compiled.jsonDecoder;
+    if (decoder === undefined) decoder = compiled.jsonDecoder = compileJsonDecoder(compiled.type);
+    return decoder ? decoder(bytes) : JSON.stringify(this.decode(eventType, bytes));
+  }
 }
 
 function applyOverrides(rule: EventRule, type: protobuf.Type, overrides: RuleOverrides): EventRule {
@@ -142,42 +156,53 @@ function applyOverrides(rule: EventRule, type: protobuf.Type, overrides: RuleOve
 type Converter = (obj: Record<string, unknown>) => Record<string, unknown>;
 const CONVERTERS = new WeakMap<protobuf.Type, Converter | null>();
 
+/** Whether a google.protobuf.Timestamp occurs in `type` at any depth (recursive types included). */
+function containsTimestamp(type: protobuf.Type, seen = new Set<protobuf.Type>()): boolean {
+  if (seen.has(type)) return false;
+  seen.add(type);
+  for (const f of type.fieldsArray) {
+    const rt = f.resolvedType;
+    if (!(rt instanceof protobuf.Type)) continue;
+    if (rt.fullName === '.google.protobuf.Timestamp' || containsTimestamp(rt, seen)) return true;
+  }
+  return false;
+}
+
 /**
  * The function that turns every google.protobuf.Timestamp inside a decoded object of `type` into an ISO
  * string, compiled once per type (null when the type contains no timestamp at any depth). Decoding is on
- * the loader's hot path: walking the descriptor for every record cost more than the decode itself.
+ * the loader's hot path: walking the descriptor for every record cost more than the decode itself. Nested
+ * types are looked up on first use, so a recursive type converts its timestamps at every depth.
  */
-function converterFor(type: protobuf.Type, visiting = new Set<protobuf.Type>()): Converter | null {
+function converterFor(type: protobuf.Type): Converter | null {
   const cached = CONVERTERS.get(type);
   if (cached !== undefined) return cached;
-  if (visiting.has(type)) return null; // recursive types: the outer compilation covers what it can
-  visiting.add(type);
+  if (!containsTimestamp(type)) {
+    CONVERTERS.set(type, null);
+    return null;
+  }
   const steps: Array<{ name: string; repeated: boolean; map: boolean; convert: (x: unknown) => unknown }> = [];
   for (const f of type.fieldsArray) {
     const rt = f.resolvedType;
     if (!(rt instanceof protobuf.Type)) continue;
     let convert: ((x: unknown) => unknown) | null;
     if (rt.fullName === '.google.protobuf.Timestamp') convert = (x) => isoOf(x as { seconds: string; nanos: number });
-    else {
-      const sub = converterFor(rt, visiting);
-      convert = sub ? (x) => sub(x as Record<string, unknown>) : null;
-    }
+    else if (containsTimestamp(rt)) {
+      let sub: Converter | undefined;
+      convert = (x) => (sub ??= converterFor(rt)!)(x as Record<string, unknown>);
+    } else convert = null;
     if (convert) steps.push({ name: f.name, repeated: f.repeated, map: !!f.map, convert });
   }
-  visiting.delete(type);
-  const out: Converter | null =
-    steps.length === 0
-      ? null
-      : (obj) => {
-          for (const st of steps) {
-            const v = obj[st.name];
-            if (v === undefined || v === null) continue;
-            if (st.map) obj[st.name] = Object.fromEntries(Object.entries(v as object).map(([k, x]) => [k, st.convert(x)]));
-            else if (Array.isArray(v)) obj[st.name] = v.map(st.convert);
-            else obj[st.name] = st.convert(v);
-          }
-          return obj;
-        };
+  const out: Converter = (obj) => {
+    for (const st of steps) {
+      const v = obj[st.name];
+      if (v === undefined || v === null) continue;
+      if (st.map) obj[st.name] = Object.fromEntries(Object.entries(v as object).map(([k, x]) => [k, st.convert(x)]));
+      else if (Array.isArray(v)) obj[st.name] = v.map(st.convert);
+      else obj[st.name] = st.convert(v);
+    }
+    return obj;
+  };
   CONVERTERS.set(type, out);
   return out;
 }
@@ -188,8 +213,5 @@ function timestampsToIso(type: protobuf.Type, obj: Record<string, unknown>): Rec
 }
 
 function isoOf(ts: { seconds: string | number; nanos: number }): string {
-  const ms = Number(ts.seconds) * 1000 + Math.floor((ts.nanos ?? 0) / 1e6);
-  const iso = new Date(ms).toISOString();
-  const subMs = (ts.nanos ?? 0) % 1e6;
-  return subMs === 0 ? iso : iso.replace('Z', `${String(subMs).padStart(6, '0')}Z`);
+  return isoOfTimestamp(Number(ts.seconds), ts.nanos ?? 0);
 }
