@@ -20,7 +20,7 @@ import { defineMetrics } from '../../src/derive/definitions.js';
 import { MetricEngine } from '../../src/derive/engine.js';
 import { LmdbTaskStore, RestoreWriter } from '../../src/derive/local-store.js';
 import { sendChunked } from '../../src/derive/send.js';
-import { readFromStart } from '../../src/derive/topic-reader.js';
+import { readFromStart } from '../../src/kafka/topic-reader.js';
 import { tumbling } from '../../src/derive/windows.js';
 import { rng } from '../../src/demo/simulate.js';
 import type { StateEntry } from '../../src/derive/state.js';

@@ -8,7 +8,7 @@ import type { EachBatchContext, KafkaAdmin, KafkaClient } from '../kafka/port.js
 import { RestoreWriter, type TaskStateStore } from './local-store.js';
 import { liveEntries, type StateEntry } from './state.js';
 import { taskId, type Task, type TaskDeps } from './task.js';
-import { readFromStart } from './topic-reader.js';
+import { readFromStart } from '../kafka/topic-reader.js';
 
 /** The counters of the runner's stats a restore adds to (DeriveRunner.stats says what they count). */
 export interface RestoreStats {

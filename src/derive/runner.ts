@@ -10,7 +10,7 @@ import { EventRegistry } from '../schema/registry.js';
 import type { ResolvedMetric, ResolvedTable } from './definitions.js';
 import { emptyOutput, MetricEngine, type EngineOutput, type MetricInput } from './engine.js';
 import { TableState } from './tables.js';
-import { readFromStart } from './topic-reader.js';
+import { readFromStart } from '../kafka/topic-reader.js';
 import { LmdbTaskStore, type TaskStateStore } from './local-store.js';
 import { DerivePrometheus, type Probe } from './prometheus.js';
 import { StreamClock } from './windows.js';

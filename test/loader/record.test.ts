@@ -37,7 +37,7 @@ describe('decodeRecord', () => {
   });
 
   it('leaves envelope fields null when their headers are missing, and refuses what it cannot decode', () => {
-    const out = decodeRecord(registry, 't', 0, { offset: '1', timestamp: '2', key: null, value: Buffer.from(bytes), headers: { [HEADER.eventType]: 'orders.v1.OrderPlaced' } }, 'now');
+    const out = decodeRecord(registry, 't', 0, { offset: '1', timestamp: '2', key: null, value: Buffer.from(bytes), headers: { [HEADER.eventType]: Buffer.from('orders.v1.OrderPlaced') } }, 'now');
     assert.equal(out.kind, 'row');
     if (out.kind === 'row') {
       const m = JSON.parse(out.row.metadata);
@@ -45,7 +45,7 @@ describe('decodeRecord', () => {
     }
     assert.deepEqual(decodeRecord(registry, 't', 0, { offset: '1', timestamp: '2', key: null, value: null, headers: {} }, 'now'), { kind: 'tombstone' });
     assert.equal(decodeRecord(registry, 't', 0, { offset: '1', timestamp: '2', key: null, value: Buffer.from(bytes), headers: {} }, 'now').kind, 'poison');
-    const bad = decodeRecord(registry, 't', 0, { offset: '1', timestamp: '2', key: null, value: Buffer.from([0x0a, 0x05, 0x61]), headers: { [HEADER.eventType]: 'orders.v1.OrderPlaced' } }, 'now');
+    const bad = decodeRecord(registry, 't', 0, { offset: '1', timestamp: '2', key: null, value: Buffer.from([0x0a, 0x05, 0x61]), headers: { [HEADER.eventType]: Buffer.from('orders.v1.OrderPlaced') } }, 'now');
     assert.equal(bad.kind, 'poison');
     if (bad.kind === 'poison') assert.match(bad.reason, /cannot decode the value as orders\.v1\.OrderPlaced: index out of range/);
   });

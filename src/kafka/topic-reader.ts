@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { EachBatchContext, KafkaClient, KafkaConsumer } from '../kafka/port.js';
+import type { EachBatchContext, KafkaClient, KafkaConsumer } from './port.js';
 
 export interface TopicRead {
   /** Undefined when nothing had to be read and nothing is followed. */
