@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import protobuf from 'protobufjs';
 import { OptionsError, SchemaError, UnknownEventTypeError } from '../errors.js';
+import { schemaFingerprint } from './fingerprint.js';
 import { compileJsonDecoder, isoOfTimestamp } from './json-decode.js';
 import type { EventRule, EventSchema, SchemaBundle } from './types.js';
 import { compileSpec, millisOf, prepare, timestampOfMillis, withOptional, type MessageSpec } from './validate.js';
@@ -10,7 +10,7 @@ export interface CompiledEvent {
   rule: EventRule;
   type: protobuf.Type;
   spec: MessageSpec;
-  /** First 16 hex digits of the SHA-256 of the message's descriptor: changes whenever its shape does. */
+  /** The schema fingerprint (./fingerprint.ts): changes whenever the shape of the type or of a type it uses does. */
   fingerprint: string;
   /** The record's JSON-text decoder, compiled on first use (null: the type needs protobufjs' path). */
   jsonDecoder?: ((bytes: Uint8Array) => string) | null;
@@ -66,7 +66,7 @@ export class EventRegistry {
     for (const original of bundle.events) {
       const type = this.root.lookupType(original.type);
       const rule = applyOverrides(original, type, overrides);
-      const fingerprint = createHash('sha256').update(JSON.stringify(type.toJSON())).digest('hex').slice(0, 16);
+      const fingerprint = schemaFingerprint(type);
       const spec = compileSpec(type, cache);
       this.events.set(rule.type, { rule, type, spec: rule.eventTime ? withOptional(spec, [rule.eventTime.field]) : spec, fingerprint, jsonDecoder: undefined });
     }
