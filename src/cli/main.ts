@@ -4,6 +4,7 @@ import { EXIT_CODES_HELP, exitCodeFor, MdError } from '../errors.js';
 import { classifyKafkaError } from '../kafka/errors.js';
 import { applyConfigFile } from './connection.js';
 import { HELP_WIDTH, optionDescription, wrapHelp } from './help.js';
+import { registerCatalogue } from './commands/catalogue.js';
 import { registerCodegen } from './commands/codegen.js';
 import { registerDemo } from './commands/demo.js';
 import { registerDerive } from './commands/derive.js';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .addHelpText('after', `\n${EXIT_CODES_HELP}`)
     .hook('preAction', (_program, action) => applyConfigFile(action));
+  registerCatalogue(program);
   registerCodegen(program);
   registerDemo(program);
   registerDerive(program);
