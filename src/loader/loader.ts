@@ -5,7 +5,9 @@ import { parseOptions } from '../config/parse.js';
 import { createKafkaClient } from '../kafka/client.js';
 import { ensureTopics, missingTopics } from '../kafka/admin.js';
 import { withBuiltinSchema } from '../schema/builtin.js';
-import { EventRegistry } from '../schema/registry.js';
+import { LiveCatalogue } from '../catalogue/live.js';
+import { HEADER } from '../schema/envelope.js';
+import { EventRegistry, type RecordSchemas } from '../schema/registry.js';
 import { checkIdentifier, tableNameForTopic, upperSnake, viewSpecFor } from '../warehouse/naming.js';
 import { openWarehouse } from '../warehouse/open.js';
 import { ArrayRowBuffer, offsetKey, type OffsetMove, type RowBuffer, type TableRows, type Warehouse } from '../warehouse/types.js';
@@ -86,7 +88,13 @@ const fetchedOffsetOf = (batch: EachBatchContext['batch']): string => batch.fetc
  */
 export class Loader {
   readonly options: ResolvedLoaderOptions;
-  readonly registry: EventRegistry;
+  /** The fixed schema (undefined when the loader reads the event catalogue). */
+  readonly registry: EventRegistry | undefined;
+  private catalogue: LiveCatalogue | undefined;
+  /** Event types whose typed view must be (re)created before the next batch: new versions from the catalogue. */
+  private readonly staleViews = new Set<string>();
+  /** Versions that stayed unknown for a whole wait; not waited for again until the catalogue changes. */
+  private readonly givenUp = new Set<string>();
   readonly log: Logger;
   private readonly hooks: LoaderHooks;
   private readonly kafka: KafkaClient;
@@ -130,9 +138,13 @@ export class Loader {
     this.hooks = hooks;
     this.log = hooks.logger ?? stderrLogger('multidispatch-loader');
     // The built-in schema too: the loader loads derive's metric values and alerts like any other event type.
-    this.registry = new EventRegistry(withBuiltinSchema(this.options.schema), { topics: this.options.topicRenames });
+    this.registry = this.options.schema ? new EventRegistry(withBuiltinSchema(this.options.schema), { topics: this.options.topicRenames }) : undefined;
     for (const [topic, table] of Object.entries(this.options.tables)) checkIdentifier(`tables.${topic}`, table);
     this.kafka = createKafkaClient(this.options.kafka);
+  }
+
+  private get schemas(): RecordSchemas {
+    return (this.registry ?? this.catalogue)!;
   }
 
   stats(): LoaderStats {
@@ -197,6 +209,7 @@ export class Loader {
     this.admin = this.kafka.admin();
     await this.admin.connect();
     this.topics = await this.resolveTopics();
+    if (this.options.catalogue) await this.openCatalogue(this.options.catalogue.topic);
     await this.withWarehouseRetry('connect', () => this.warehouse!.connect());
     for (const topic of this.topics) await this.ensureTable(this.tableFor(topic));
     if (this.options.views) await this.ensureViews();
@@ -282,19 +295,86 @@ export class Loader {
     this.ensuredTables.add(table);
   }
 
-  private async ensureViews(): Promise<void> {
-    const rules = this.registry.bundle.events.filter((e) => this.topics.includes(this.registry.lookup(e.type).rule.topic));
+  /** The event types of the loaded topics, each with the registry of its latest version (fixed schema or catalogue). */
+  private viewTypes(): Array<{ type: string; topic: string; registry: EventRegistry }> {
+    const out: Array<{ type: string; topic: string; registry: EventRegistry }> = [];
+    if (this.registry) {
+      for (const e of this.registry.bundle.events) out.push({ type: e.type, topic: this.registry.lookup(e.type).rule.topic, registry: this.registry });
+    } else if (this.catalogue) {
+      for (const e of this.catalogue.latestEntries()) {
+        const registry = this.catalogue.registryFor(e.type, undefined)!;
+        out.push({ type: e.type, topic: registry.lookup(e.type).rule.topic, registry });
+      }
+    }
+    return out.filter((x) => this.topics.includes(x.topic));
+  }
+
+  private async ensureViews(only?: ReadonlySet<string>): Promise<void> {
+    const types = this.viewTypes();
     const simple = new Map<string, number>();
-    for (const r of rules) {
+    for (const r of types) {
       const n = upperSnake(r.type.split('.').pop()!);
       simple.set(n, (simple.get(n) ?? 0) + 1);
     }
-    for (const r of rules) {
-      const topic = this.registry.lookup(r.type).rule.topic;
-      const spec = viewSpecFor(this.registry, r.type, this.tableFor(topic));
+    for (const r of types) {
+      if (only && !only.has(r.type)) continue;
+      await this.ensureTable(this.tableFor(r.topic));
+      const spec = viewSpecFor(r.registry, r.type, this.tableFor(r.topic));
       // Two event types with the same simple name in different packages: use the full name for both.
       if (simple.get(spec.view)! > 1) spec.view = checkIdentifier(`view for ${r.type}`, upperSnake(r.type.replace(/\./g, '_')));
       await this.withWarehouseRetry(`create view ${spec.view}`, () => this.warehouse!.ensureView(spec));
+      if (only) this.log.info({ eventType: r.type, view: spec.view, columns: spec.columns.length }, 'typed view updated from the catalogue');
+    }
+  }
+
+  private async openCatalogue(topic: string): Promise<void> {
+    if ((await missingTopics(this.admin!, [topic], 'DESCRIBE and READ')).length > 0) {
+      throw new MdError('MD_OPTIONS', `catalogue topic ${topic} not found on the cluster: push the schemas first (multidispatch catalogue push --proto DIR)`);
+    }
+    this.catalogue = await LiveCatalogue.open(this.kafka, { topic, overrides: { topics: this.options.topicRenames }, log: this.log });
+    this.catalogue.onChange((changed) => {
+      this.givenUp.clear();
+      for (const e of changed) {
+        this.log.info({ eventType: e.type, fingerprint: e.fingerprint, topic: e.topic }, 'catalogue: version received');
+        this.staleViews.add(e.type);
+      }
+    });
+    this.log.info({ topic, eventTypes: this.catalogue.latestEntries().length }, 'catalogue read');
+  }
+
+  /**
+   * Catalogue mode, before a batch is decoded: a record whose schema version is not known yet waits (up to the
+   * catalogue's waitMs, heartbeating) for the version to arrive; typed views of types with new versions are
+   * recreated once no write is in flight.
+   */
+  private async beforeDecode(payload: EachBatchContext): Promise<void> {
+    const catalogue = this.catalogue!;
+    const unknown = new Map<string, { type: string; fingerprint: string | undefined }>();
+    for (const m of payload.batch.messages) {
+      const type = headerText(m.headers?.[HEADER.eventType]);
+      if (!type) continue;
+      const fingerprint = headerText(m.headers?.[HEADER.schemaFingerprint]);
+      const k = `${type}@${fingerprint ?? ''}`;
+      if (!unknown.has(k) && !this.givenUp.has(k) && !catalogue.knows(type, fingerprint)) unknown.set(k, { type, fingerprint });
+    }
+    if (unknown.size > 0) {
+      const waitMs = this.options.catalogue!.waitMs;
+      this.log.info({ versions: [...unknown.keys()], waitMs }, 'waiting for schema versions to reach the catalogue');
+      const beat = setInterval(() => void payload.heartbeat().catch(() => undefined), 1000);
+      let still: Array<{ type: string; fingerprint: string | undefined }>;
+      try {
+        still = await catalogue.waitFor([...unknown.values()], waitMs, { get aborted() { return payload.isStale() || !payload.isRunning(); } });
+      } finally {
+        clearInterval(beat);
+      }
+      for (const w of still) this.givenUp.add(`${w.type}@${w.fingerprint ?? ''}`);
+      if (still.length > 0) this.log.warn({ versions: still.map((w) => `${w.type}@${w.fingerprint ?? '(no fingerprint header)'}`), waitMs }, 'schema versions not in the catalogue after the wait; their records go to the dead-letter topic');
+    }
+    if (this.staleViews.size > 0 && this.options.views) {
+      const types = new Set(this.staleViews);
+      this.staleViews.clear();
+      await this.awaitWrite();
+      await this.ensureViews(types);
     }
   }
 
@@ -370,6 +450,10 @@ export class Loader {
         );
       }
       this.positioned.add(key);
+      if (this.catalogue) {
+        await this.beforeDecode(payload);
+        if (!payload.isRunning() || payload.isStale() || this.stopping) return;
+      }
       const loadTime = new Date().toISOString();
       const table = this.tableFor(batch.topic);
       let lastSeen: string | undefined;
@@ -388,7 +472,7 @@ export class Loader {
           this.statsData.skippedAlreadyLoaded++;
           continue;
         }
-        const d = decodeRecord(this.registry, batch.topic, batch.partition, message, loadTime);
+        const d = decodeRecord(this.schemas, batch.topic, batch.partition, message, loadTime);
         if (d.kind === 'poison') {
           if (this.options.errorsTolerance === 'none') {
             // Keep what was accepted before the bad record, then stop without moving past it.
@@ -749,6 +833,7 @@ export class Loader {
       await this.consumer?.disconnect().catch(() => undefined);
       await this.producer?.disconnect().catch(() => undefined);
       await this.admin?.disconnect().catch(() => undefined);
+      await this.catalogue?.close();
       if (this.ownsWarehouse) await this.warehouse?.close().catch(() => undefined);
       this.log.info({ ...this.statsData }, 'loader stopped');
       const failure = err ?? this.fatal;
@@ -756,6 +841,13 @@ export class Loader {
     })();
     return this.shuttingDown;
   }
+}
+
+/** A header's value as text (the last one when repeated). */
+function headerText(v: Buffer | Buffer[] | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  if (Array.isArray(v)) return v.length > 0 ? v[v.length - 1]!.toString('utf8') : undefined;
+  return v.toString('utf8');
 }
 
 export function createLoader(options: LoaderOptions, hooks?: LoaderHooks): Loader {

@@ -22,10 +22,24 @@ export const loaderOptionsSchema = z
   .object({
     kafka: kafkaConnectionSchema,
     /** The schema the records were published with (codegen's `schema` export or loadSchema()). */
-    schema: z.custom<EventSchema>(
-      (v) => !!v && typeof v === 'object' && !!(v as EventSchema).bundle && (v as EventSchema).bundle.version === 1,
-      "must be a schema: codegen's `schema` export or the result of loadSchema(dir)",
-    ),
+    schema: z
+      .custom<EventSchema>(
+        (v) => !!v && typeof v === 'object' && !!(v as EventSchema).bundle && (v as EventSchema).bundle.version === 1,
+        "must be a schema: codegen's `schema` export or the result of loadSchema(dir)",
+      )
+      .optional(),
+    /**
+     * Or the event catalogue (`multidispatch catalogue push`): schemas read from its compacted topic and followed while
+     * the loader runs, each record decoded with the version its fingerprint header names. A record whose version is
+     * not in the catalogue waits up to `waitMs` for it, then goes to the dead-letter topic.
+     */
+    catalogue: z
+      .object({
+        topic: z.string().regex(/^[a-zA-Z0-9._-]{1,249}$/, 'is not a valid Kafka topic name').default('multidispatch.catalogue'),
+        waitMs: z.number().int().min(0).default(30_000),
+      })
+      .strict()
+      .optional(),
     /** Topics to load, by name. */
     topics: z.array(z.string().regex(/^[a-zA-Z0-9._-]{1,249}$/, 'is not a valid Kafka topic name')).optional(),
     /** Or every topic whose name matches this regular expression (resolved when the loader starts). */
@@ -82,6 +96,10 @@ export const loaderOptionsSchema = z
     commitToKafka: z.boolean().default(true),
   })
   .strict()
+  .refine((o) => (o.schema === undefined) !== (o.catalogue === undefined), {
+    message: 'give either schema or catalogue, not both',
+    path: ['schema'],
+  })
   .refine((o) => (o.topics && o.topics.length > 0) !== (o.topicPattern !== undefined), {
     message: 'give either topics (a non-empty list) or topicPattern, not both',
     path: ['topics'],

@@ -1,12 +1,12 @@
 import type { IncomingRecord } from '../kafka/port.js';
 import { HEADER } from '../schema/envelope.js';
-import type { EventRegistry } from '../schema/registry.js';
+import type { RecordSchemas } from '../schema/registry.js';
 import type { LoadRow } from '../warehouse/types.js';
 
 export type Decoded =
   | { kind: 'row'; row: LoadRow; bytes: number }
   | { kind: 'tombstone' }
-  | { kind: 'poison'; reason: string; errorClass: 'missing-type-header' | 'unknown-event-type' | 'decode-failed' };
+  | { kind: 'poison'; reason: string; errorClass: 'missing-type-header' | 'unknown-event-type' | 'unknown-schema-version' | 'decode-failed' };
 
 function headerString(v: unknown): string | undefined {
   if (v === undefined || v === null) return undefined;
@@ -53,7 +53,7 @@ const LOAD_TIME_JSON = new LastJson();
  * every field present (proto3 defaults included); int64 as decimal strings, enums as names, bytes as
  * base64, google.protobuf.Timestamp as ISO-8601 UTC strings.
  */
-export function decodeRecord(registry: EventRegistry, topic: string, partition: number, message: IncomingRecord, loadTime: string): Decoded {
+export function decodeRecord(schemas: RecordSchemas, topic: string, partition: number, message: IncomingRecord, loadTime: string): Decoded {
   if (message.value === null || message.value === undefined) return { kind: 'tombstone' };
   // Headers as strings, and their JSON object text, in one pass (this runs for every record: the metadata
   // JSON is built by hand rather than through an intermediate object).
@@ -64,6 +64,7 @@ export function decodeRecord(registry: EventRegistry, topic: string, partition: 
   let occurredAtJson = 'null';
   let producerJson = 'null';
   let fingerprintJson = 'null';
+  let fingerprint: string | undefined;
   let headersJson = '{';
   const raw = message.headers;
   if (raw) {
@@ -87,6 +88,7 @@ export function decodeRecord(registry: EventRegistry, topic: string, partition: 
           producerJson = vJson;
           break;
         case HEADER.schemaFingerprint:
+          fingerprint = v;
           fingerprintJson = vJson;
           break;
       }
@@ -94,12 +96,11 @@ export function decodeRecord(registry: EventRegistry, topic: string, partition: 
   }
   headersJson += '}';
   if (!eventType) return { kind: 'poison', reason: `missing header ${HEADER.eventType}`, errorClass: 'missing-type-header' };
-  if (!registry.has(eventType)) {
-    return { kind: 'poison', reason: `unknown event type ${JSON.stringify(eventType.slice(0, 200))} (not in the loader's schema)`, errorClass: 'unknown-event-type' };
-  }
+  const decode = schemas.jsonDecoder(eventType, fingerprint);
+  if (typeof decode !== 'function') return { kind: 'poison', reason: decode.reason, errorClass: decode.errorClass };
   let content: string;
   try {
-    content = registry.decodeJson(eventType, message.value);
+    content = decode(message.value);
   } catch (err) {
     return { kind: 'poison', reason: `cannot decode the value as ${eventType}: ${(err as Error).message}`, errorClass: 'decode-failed' };
   }

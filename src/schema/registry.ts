@@ -14,6 +14,20 @@ export interface CompiledEvent {
   fingerprint: string;
   /** The record's JSON-text decoder, compiled on first use (null: the type needs protobufjs' path). */
   jsonDecoder?: ((bytes: Uint8Array) => string) | null;
+  /** decodeJson for this type as one function, made on first use. */
+  jsonDecode?: JsonDecode;
+}
+
+/** A function from a record's value bytes to the JSON text of its RECORD_CONTENT. */
+export type JsonDecode = (bytes: Uint8Array) => string;
+
+/**
+ * Where the loader finds the decoder of a record: a fixed schema (EventRegistry) or the live event catalogue, which
+ * picks the version the record's fingerprint header names.
+ */
+export interface RecordSchemas {
+  /** The decoder of `eventType` records written with `fingerprint` (undefined: no header), or why there is none. */
+  jsonDecoder(eventType: string, fingerprint: string | undefined): JsonDecode | { errorClass: 'unknown-event-type' | 'unknown-schema-version'; reason: string };
 }
 
 /** A validated, encoded event. */
@@ -42,7 +56,7 @@ const DECODE_OPTIONS: protobuf.IConversionOptions = { longs: String, enums: Stri
  * The runtime view of a schema bundle: looks up event types, validates and encodes events, decodes records.
  * Built once per publisher/consumer; everything per-event is precompiled.
  */
-export class EventRegistry {
+export class EventRegistry implements RecordSchemas {
   readonly bundle: SchemaBundle;
   readonly root: protobuf.Root;
   private readonly events = new Map<string, CompiledEvent>();
@@ -68,7 +82,7 @@ export class EventRegistry {
       const rule = applyOverrides(original, type, overrides);
       const fingerprint = schemaFingerprint(type);
       const spec = compileSpec(type, cache);
-      this.events.set(rule.type, { rule, type, spec: rule.eventTime ? withOptional(spec, [rule.eventTime.field]) : spec, fingerprint, jsonDecoder: undefined });
+      this.events.set(rule.type, { rule, type, spec: rule.eventTime ? withOptional(spec, [rule.eventTime.field]) : spec, fingerprint, jsonDecoder: undefined, jsonDecode: undefined });
     }
   }
 
@@ -133,6 +147,13 @@ export class EventRegistry {
    * The JSON text of `decode(eventType, bytes)`, read straight from the wire bytes (src/schema/json-decode.ts) when the
    * type allows it, else through decode and JSON.stringify. Throws on bytes that are not a well-formed `eventType`.
    */
+  /** RecordSchemas: a fixed schema decodes every record of a type the same way, whatever its fingerprint. */
+  jsonDecoder(eventType: string, _fingerprint: string | undefined): JsonDecode | { errorClass: 'unknown-event-type'; reason: string } {
+    const compiled = this.events.get(eventType);
+    if (!compiled) return { errorClass: 'unknown-event-type', reason: `unknown event type ${JSON.stringify(eventType.slice(0, 200))} (not in the loader's schema)` };
+    return (compiled.jsonDecode ??= (bytes) => this.decodeJson(eventType, bytes));
+  }
+
   decodeJson(eventType: string, bytes: Uint8Array): string {
     const compiled = this.lookup(eventType);
     let decoder = compiled.jsonDecoder;

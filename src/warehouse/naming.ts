@@ -30,6 +30,19 @@ export function sqlString(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
 }
 
+/**
+ * A documentation comment as a SQL string literal: free text from .proto comments (quotes, `*\/`, `--`, newlines),
+ * so it is quoted here for each dialect rather than refused like `sqlString`. DuckDB takes the text as it is with
+ * `'` doubled; Snowflake also treats `\` as an escape, so backslashes are doubled and newlines written as `\n`. Other
+ * control characters become spaces; the text is cut at 4,000 characters.
+ */
+export function commentLiteral(text: string, dialect: 'duckdb' | 'snowflake'): string {
+  let t = text.length > 4000 ? `${text.slice(0, 3999)}…` : text;
+  t = t.replace(/\r\n?/g, '\n').replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, ' ');
+  if (dialect === 'snowflake') t = t.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/\t/g, '\\t');
+  return `'${t.replace(/'/g, "''")}'`;
+}
+
 /** Kafka topic names are [a-zA-Z0-9._-]{1,249}; anything else is refused before it reaches SQL. */
 export function checkTopicName(topic: string): string {
   if (typeof topic !== 'string' || !/^[a-zA-Z0-9._-]{1,249}$/.test(topic)) {
@@ -96,18 +109,19 @@ const METADATA_COLUMNS: ViewColumn[] = [
  */
 export function viewSpecFor(registry: EventRegistry, eventType: string, table: string): ViewSpec {
   const { type } = registry.lookup(eventType);
-  const leaves: Array<{ path: string[]; type: ViewColumnType }> = [];
+  const leaves: Array<{ path: string[]; type: ViewColumnType; comment: string }> = [];
   const walk = (t: protobuf.Type, prefix: string[], depth: number, seen: Set<string>): void => {
     for (const f of t.fieldsArray) {
       const path = [...prefix, f.name];
       const rt = f.resolvedType;
-      if (f.repeated || f.map) leaves.push({ path, type: 'json' });
-      else if (rt instanceof protobuf.Enum) leaves.push({ path, type: 'enum' });
+      const comment = (f.comment ?? '').trim();
+      if (f.repeated || f.map) leaves.push({ path, type: 'json', comment });
+      else if (rt instanceof protobuf.Enum) leaves.push({ path, type: 'enum', comment });
       else if (rt instanceof protobuf.Type) {
-        if (rt.fullName === '.google.protobuf.Timestamp') leaves.push({ path, type: 'timestamp' });
-        else if (depth >= 4 || seen.has(rt.fullName)) leaves.push({ path, type: 'json' });
+        if (rt.fullName === '.google.protobuf.Timestamp') leaves.push({ path, type: 'timestamp', comment });
+        else if (depth >= 4 || seen.has(rt.fullName)) leaves.push({ path, type: 'json', comment });
         else walk(rt, path, depth + 1, new Set([...seen, rt.fullName]));
-      } else leaves.push({ path, type: SCALAR[f.type] ?? 'json' });
+      } else leaves.push({ path, type: SCALAR[f.type] ?? 'json', comment });
     }
   };
   walk(type, [], 0, new Set([type.fullName]));
@@ -119,9 +133,14 @@ export function viewSpecFor(registry: EventRegistry, eventType: string, table: s
   for (const l of leaves) {
     const short = leafName(l.path);
     const name = (counts.get(short)! > 1 || reserved.has(short) ? l.path.map(upperSnake).join('_') : short);
-    columns.push({ name: checkIdentifier(`column for field ${l.path.join('.')} of ${eventType}:`, name), path: ['RECORD_CONTENT', ...l.path], type: l.type });
+    const column: ViewColumn = { name: checkIdentifier(`column for field ${l.path.join('.')} of ${eventType}:`, name), path: ['RECORD_CONTENT', ...l.path], type: l.type };
+    if (l.comment) column.comment = l.comment;
+    columns.push(column);
   }
-  return { view: viewNameForEvent(eventType), table: checkIdentifier('table', table), eventType, columns };
+  const spec: ViewSpec = { view: viewNameForEvent(eventType), table: checkIdentifier('table', table), eventType, columns };
+  const doc = (type.comment ?? '').trim();
+  if (doc) spec.comment = doc;
+  return spec;
 }
 
 /** A JSON object key used in a view's path: field names of protobuf messages, never free text. */

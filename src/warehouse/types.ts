@@ -83,6 +83,8 @@ export interface ViewColumn {
   /** Where the value is: ['RECORD_CONTENT', 'amount', 'amountMinor'] or ['RECORD_METADATA', 'event_id']. */
   path: readonly string[];
   type: ViewColumnType;
+  /** The field's documentation (its .proto comment), written as the column's comment. */
+  comment?: string;
 }
 
 /** A typed view over one event type's rows in its topic table. */
@@ -91,6 +93,8 @@ export interface ViewSpec {
   table: string;
   eventType: string;
   columns: readonly ViewColumn[];
+  /** The event type's documentation (its message comment), written as the view's comment. */
+  comment?: string;
 }
 
 export interface Warehouse {

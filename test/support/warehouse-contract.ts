@@ -24,6 +24,14 @@ export interface ContractOptions {
    * `RECORD_CONTENT:"amount"."amountMinor"::VARCHAR`. DuckDB would pass e.g. `col ->> '$.amount.amountMinor'`.
    */
   jsonText?: (column: 'RECORD_METADATA' | 'RECORD_CONTENT', keys: readonly string[]) => string;
+  /**
+   * The comment stored on a view column, as this warehouse reports it (SQL returning one row with a column C). Default
+   * (Snowflake): information_schema.columns. `null`: the server accepts the statement but keeps no view column
+   * comments, so only that the statement ran and broke nothing is checked.
+   */
+  columnComment?: ((view: string, column: string) => string) | null;
+  /** How the stored comment text reads back; fakesnow keeps Snowflake's escape sequences as written. */
+  commentReadsBack?: (stored: string) => string;
   /** Passed to each node:test test, e.g. { skip: 'set SNOWFLAKE_ACCOUNT ...' } or a timeout. */
   testOptions?: { skip?: string | boolean; timeout?: number };
 }
@@ -222,6 +230,25 @@ export function warehouseContract(name: string, open: () => Promise<OpenedWareho
       assert.equal(Number(again[0]!.SCORE), 0.25);
       assert.equal(Number(again[1]!.SCORE), 1);
       assert.equal(text(again[0]!.ATTEMPTS), '3');
+    }),
+  );
+
+  test(`${name}: view and column comments hold any documentation text (quotes, */, --, newlines, backslashes)`, topts, () =>
+    withWarehouse(async (w) => {
+      const t = uniq('DOCS');
+      const v = uniq('DOCS_V');
+      await w.ensureTable(t);
+      await w.writeBatch({ group: uniq('g'), tables: [{ table: t, rows: [row('docs.v1.E', 0, { a: 'x' })] }], offsets: [] });
+      const hostile = `it's "quoted" */ -- ; DROP TABLE "${t}"; --\nsecond line\twith a tab and a \\ backslash, ünï 🍕`;
+      await w.ensureView({ view: v, table: t, eventType: 'docs.v1.E', comment: `Doc of E: ${hostile}`, columns: [{ name: 'A', path: ['RECORD_CONTENT', 'a'], type: 'string', comment: hostile }] });
+      assert.equal(await count(w, t), 1, 'the table is still there');
+      const rows = await w.query(`SELECT * FROM "${v}"`);
+      assert.equal(rows[0]!.A, 'x');
+      if (options.columnComment === null) return;
+      const sql = options.columnComment?.(v, 'A') ?? `SELECT comment AS C FROM information_schema.columns WHERE table_name = '${v}' AND column_name = 'A'`;
+      const [c] = await w.query(sql);
+      const back = options.commentReadsBack ?? ((x: string) => x);
+      assert.equal(back(String(c!.C)), hostile);
     }),
   );
 

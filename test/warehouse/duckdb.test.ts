@@ -21,4 +21,5 @@ const open = async () => {
 warehouseContract('duckdb', open, {
   peer: () => open(),
   jsonText: (column, keys) => `json_extract_string(${column}, '$.${keys.join('.')}')`,
+  columnComment: (view, column) => `SELECT comment AS C FROM duckdb_columns() WHERE table_name = '${view}' AND column_name = '${column}'`,
 });

@@ -12,6 +12,8 @@ interface LoadFlags extends KafkaFlags {
   topic?: string[];
   topicPattern?: string;
   proto: string;
+  catalogue?: string | true;
+  catalogueWaitMs?: string;
   warehouse?: string;
   group?: string;
   table?: string[];
@@ -130,6 +132,8 @@ export function registerLoad(program: Command): void {
     .option('--topic-pattern <regex>', 'load every topic matching this regular expression (resolved at start)');
   addKafkaOptions(cmd)
     .option('--proto <dir>', 'folder of .proto files the events were published with', 'proto')
+    .option('--catalogue [topic]', 'read the schemas from the event catalogue instead of --proto, following it while loading (default topic: multidispatch.catalogue)')
+    .option('--catalogue-wait-ms <ms>', 'with --catalogue: how long a record whose schema version is not in the catalogue waits for it before it goes to the dead-letter topic (default: 30000)')
     .option('-w, --warehouse <spec>', "'duckdb:PATH' (default: duckdb:multidispatch.duckdb, or $MULTIDISPATCH_WAREHOUSE) or 'snowflake' (connection from $SNOWFLAKE_* and the config file's \"snowflake\" object)")
     .option('-g, --group <id>', 'consumer group; offsets are stored in the warehouse per group (default: multidispatch-loader, or $MULTIDISPATCH_LOAD_GROUP)')
     .option('--table <topic=TABLE...>', 'load a topic into a table of this name instead of the derived one (orders.v1 → ORDERS_V1)')
@@ -159,6 +163,7 @@ SNOWFLAKE_PRIVATE_KEY_PATH (+ SNOWFLAKE_PRIVATE_KEY_PASSPHRASE) or SNOWFLAKE_PAS
 Examples:
   multidispatch load --topic orders.v1 --warehouse duckdb:events.duckdb --once
   multidispatch load --topic-pattern '^orders\\.' --group analytics-loader
+  multidispatch load --topic orders.v1 --catalogue            # schemas from the event catalogue, no .proto on disk
   SNOWFLAKE_ACCOUNT=xy12345 SNOWFLAKE_USER=LOADER SNOWFLAKE_PRIVATE_KEY_PATH=rsa_key.p8 \\
     multidispatch load --topic orders.v1 --warehouse snowflake --config loader.json
 
@@ -174,15 +179,23 @@ ${EXIT_CODES_HELP}`,
         throw new UsageError('nothing to load: give --topic T (or --topic-pattern REGEX, or "topics" in --config)');
       }
       const options = loaderOptionsFrom(flags, process.env, cfg);
-      const protoDir = (typeof cfg.proto === 'string' && flags.proto === 'proto' ? cfg.proto : flags.proto) as string;
-      const schema = await loadSchema(protoDir);
+      let source: Pick<LoaderOptions, 'schema' | 'catalogue'>;
+      if (flags.catalogue !== undefined) {
+        if (flags.proto !== 'proto') throw new UsageError('give --proto DIR or --catalogue [topic], not both');
+        const waitMs = int('--catalogue-wait-ms', flags.catalogueWaitMs);
+        source = { catalogue: { ...(typeof flags.catalogue === 'string' ? { topic: flags.catalogue } : {}), ...(waitMs !== undefined ? { waitMs } : {}) } };
+      } else {
+        if (flags.catalogueWaitMs !== undefined) throw new UsageError('--catalogue-wait-ms only applies with --catalogue');
+        const protoDir = (typeof cfg.proto === 'string' && flags.proto === 'proto' ? cfg.proto : flags.proto) as string;
+        source = { schema: await loadSchema(protoDir) };
+      }
       const logger = cliLogger('multidispatch-load', flags.logLevel, parseLogFormat(flags.logFormat));
       const tty = flags.once && flags.progress && process.stderr.isTTY;
       const startedAt = Date.now();
       // Once the run is over, a late progress callback must not draw the bar again under the summary.
       let finished = false;
       const loader = createLoader(
-        { ...options, schema },
+        { ...options, ...source },
         { logger, ...(tty ? { onProgress: (p: LoaderProgress) => void (finished || drawProgress(progressBar(p, startedAt))) } : {}) },
       );
       const stop = (sig: string) => {

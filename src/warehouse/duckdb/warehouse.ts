@@ -1,7 +1,7 @@
 import { DuckDBDataChunk, DuckDBInstance, DuckDBVarCharType, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
 import bindings from '@duckdb/node-bindings';
 import { MdError, OffsetConflictError, WarehouseError, WarehouseUnavailableError } from '../../errors.js';
-import { checkJsonKey, quoteIdent, sqlString } from '../naming.js';
+import { checkJsonKey, commentLiteral, quoteIdent, sqlString } from '../naming.js';
 import { OFFSETS_TABLE, offsetKey, type BatchWrite, type LoadRow, type RowBuffer, type ViewColumn, type ViewSpec, type Warehouse } from '../types.js';
 
 export interface DuckDbOptions {
@@ -83,6 +83,11 @@ export class DuckDbWarehouse implements Warehouse {
     await this.exec(
       `CREATE OR REPLACE VIEW ${quoteIdent(spec.view)} AS SELECT\n  ${cols}\nFROM ${quoteIdent(spec.table)}\nWHERE RECORD_METADATA->>'$.event_type' = ${sqlString(spec.eventType)}`,
     );
+    // Documentation from the .proto comments, where analysts browse the schema (duckdb_columns(), DBeaver, …).
+    if (spec.comment) await this.exec(`COMMENT ON VIEW ${quoteIdent(spec.view)} IS ${commentLiteral(spec.comment, 'duckdb')}`);
+    for (const c of spec.columns) {
+      if (c.comment) await this.exec(`COMMENT ON COLUMN ${quoteIdent(spec.view)}.${quoteIdent(c.name)} IS ${commentLiteral(c.comment, 'duckdb')}`);
+    }
   }
 
   async readOffsets(group: string, topics: readonly string[]): Promise<Map<string, string>> {
