@@ -1,3 +1,5 @@
+import { TopologyError } from '../errors.js';
+import { missingTopics } from '../kafka/admin.js';
 import type { KafkaClient, KafkaConsumer } from '../kafka/port.js';
 import { readFromStart } from '../kafka/topic-reader.js';
 import type { Logger } from '../log.js';
@@ -41,8 +43,8 @@ export class LiveCatalogue implements RecordSchemas {
   }
 
   /**
-   * Reads the catalogue topic to its current end and, unless `follow: false`, keeps following it. Throws a
-   * TopologyError-like Error when the topic does not exist.
+   * Reads the catalogue topic to its current end and, unless `follow: false`, keeps following it. Throws
+   * TopologyError when the topic does not exist.
    *
    * @example
    * const catalogue = await LiveCatalogue.open(kafka, { topic: 'multidispatch.catalogue' });
@@ -50,6 +52,15 @@ export class LiveCatalogue implements RecordSchemas {
    */
   static async open(kafka: KafkaClient, options: LiveCatalogueOptions): Promise<LiveCatalogue> {
     const live = new LiveCatalogue(options);
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      if ((await missingTopics(admin, [options.topic], 'DESCRIBE and READ')).length > 0) {
+        throw new TopologyError(options.topic, `catalogue topic ${options.topic} not found on the cluster: push the schemas first (multidispatch catalogue push --proto DIR)`);
+      }
+    } finally {
+      await admin.disconnect();
+    }
     const read = await readFromStart(kafka, { topics: [options.topic], group: 'multidispatch-catalogue', follow: options.follow ?? true }, (batch) => {
       const changed: CatalogueEntry[] = [];
       for (const m of batch.messages) {

@@ -328,9 +328,6 @@ export class Loader {
   }
 
   private async openCatalogue(topic: string): Promise<void> {
-    if ((await missingTopics(this.admin!, [topic], 'DESCRIBE and READ')).length > 0) {
-      throw new MdError('MD_OPTIONS', `catalogue topic ${topic} not found on the cluster: push the schemas first (multidispatch catalogue push --proto DIR)`);
-    }
     this.catalogue = await LiveCatalogue.open(this.kafka, { topic, overrides: { topics: this.options.topicRenames }, log: this.log });
     this.catalogue.onChange((changed) => {
       this.givenUp.clear();

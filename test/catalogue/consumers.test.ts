@@ -1,0 +1,170 @@
+/**
+ * Consumers reading schemas from the event catalogue, against the suite's broker, with no .proto on disk:
+ * the loader follows the catalogue while it runs (a new field and a new event type pushed mid-run are loaded without
+ * a restart, with a new view column and a new view; old-version records keep decoding), a record whose version was
+ * never pushed waits, then goes to the DLQ with its reason; `load --catalogue --once` and `tail --catalogue` from a
+ * folder without .proto files decode field for field.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, it, type TestContext } from 'node:test';
+import { createLoader, createPublisher, loadSchema, type EventSchema } from '../../src/index.js';
+import { EventRegistry } from '../../src/schema/registry.js';
+import type { DuckDbWarehouse } from '../../src/warehouse/duckdb/warehouse.js';
+import { brokers, freshTopic, kafka, randomSuffix, readAll } from '../support/kafka.js';
+import { capturingLogger, tempDir } from '../support/loader.js';
+
+const BIN = resolve('bin/multidispatch.js');
+const cli = (args: string[], cwd: string) =>
+  spawnSync(process.execPath, [BIN, ...args, '--brokers', brokers().join(',')], { encoding: 'utf8', timeout: 120_000, cwd, env: { ...process.env, MULTIDISPATCH_NO_EXIT_GUARD: '1' } });
+
+const V1 = `syntax = "proto3";
+package cat.v1;
+import "google/protobuf/timestamp.proto";
+import "multidispatch/options.proto";
+
+// An order was placed.
+message OrderPlaced {
+  option (multidispatch.event) = { topic: "cat.orders" key_field: "order_id" };
+  // The order's id: "quoted", */ and -- in a comment.
+  string order_id = 1;
+  int64 total_minor = 2;
+  google.protobuf.Timestamp placed_at = 3 [(multidispatch.field).event_time = true];
+}
+`;
+// v2: a new field of OrderPlaced and a new event type on the same topic.
+const V2 = V1.replace('  google.protobuf.Timestamp placed_at = 3', '  // Coupon code, if any.\n  string coupon = 4;\n  google.protobuf.Timestamp placed_at = 3') +
+  `
+// Money went back.
+message Refunded {
+  option (multidispatch.event) = { topic: "cat.orders" key_field: "order_id" };
+  string order_id = 1;
+  int64 amount_minor = 2;
+}
+`;
+// v3: never pushed.
+const V3 = V2.replace('  string coupon = 4;', '  string coupon = 4;\n  string channel = 5;');
+
+async function schemaOf(t: TestContext, text: string): Promise<{ dir: string; schema: EventSchema }> {
+  const dir = await mkdtemp(join(tmpdir(), 'md-cat-consumer-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(dir, 'cat.proto'), text);
+  return { dir, schema: await loadSchema(dir) };
+}
+
+async function publish(schema: EventSchema, topic: string, events: Array<[string, Record<string, unknown>]>): Promise<void> {
+  const publisher = createPublisher({ schema, producer: 'catalogue-test', kafka: { brokers: brokers() }, statsd: false, topics: { 'cat.orders': topic } });
+  try {
+    await Promise.all(events.map(([type, e]) => publisher.publish(type as never, e as never)));
+    await publisher.flush();
+  } finally {
+    await publisher.close();
+  }
+}
+
+/** Polls `fn` until it returns a value; errors (the loader still starting: no warehouse, no table yet) count as not yet. */
+async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last = '';
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${last})` : ''}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+const placed = (i: number, extra: Record<string, unknown> = {}) => ({ orderId: `o-${i}`, totalMinor: i === 0 ? '-9223372036854775808' : String(1000 + i), placedAt: new Date(Date.UTC(2026, 11, 4, 10, 0, i)), ...extra });
+
+describe('consumers on the event catalogue', () => {
+  it('the loader follows the catalogue: new field and new type pushed mid-run load without a restart; unknown versions go to the DLQ', async (t) => {
+    const topic = await freshTopic(t, { partitions: 2 });
+    const catalogue = `catalogue-${randomSuffix()}`;
+    const dlq = `${topic}.dlq`;
+    t.after(async () => {
+      const admin = kafka('multidispatch-test-admin').admin();
+      await admin.connect();
+      const have = new Set(await admin.listTopics());
+      const gone = [catalogue, dlq].filter((x) => have.has(x));
+      if (gone.length) await admin.deleteTopics({ topics: gone });
+      await admin.disconnect();
+    });
+    const v1 = await schemaOf(t, V1);
+    const v2 = await schemaOf(t, V2);
+    const v3 = await schemaOf(t, V3);
+    const work = tempDir(t);
+    assert.equal(cli(['catalogue', 'push', '--proto', v1.dir, '--catalogue-topic', catalogue], work).status, 0);
+
+    await publish(v1.schema, topic, Array.from({ length: 30 }, (_, i) => ['cat.v1.OrderPlaced', placed(i)]));
+    const { logger, lines } = capturingLogger();
+    const loader = createLoader(
+      { kafka: { brokers: brokers() }, catalogue: { topic: catalogue, waitMs: 2000 }, topics: [topic], group: `g-${topic}`, warehouse: `duckdb:${join(work, 'live.duckdb')}`, flushMs: 200, dlqTopic: dlq, topicRenames: { 'cat.orders': topic } },
+      { logger },
+    );
+    const running = loader.run();
+    t.after(() => loader.stop());
+    const w = () => loader.warehouseHandle as DuckDbWarehouse;
+    const table = topic.toUpperCase().replace(/[^A-Z0-9_]/g, '_');
+    const count = async (sql: string) => Number((await w().query(sql))[0]!.N);
+    await until('30 v1 rows', async () => ((await count(`SELECT count(*) AS N FROM "${table}"`)) === 30 ? true : undefined));
+
+    // Push v2 while the loader runs, then publish with it (and a few more with v1).
+    assert.equal(cli(['catalogue', 'push', '--proto', v2.dir, '--catalogue-topic', catalogue], work).status, 0);
+    await publish(v2.schema, topic, [
+      ...Array.from({ length: 20 }, (_, i): [string, Record<string, unknown>] => ['cat.v1.OrderPlaced', placed(100 + i, { coupon: `C-${i} "ünï"` })]),
+      ...Array.from({ length: 10 }, (_, i): [string, Record<string, unknown>] => ['cat.v1.Refunded', { orderId: `o-${i}`, amountMinor: String(i * 10) }]),
+    ]);
+    await publish(v1.schema, topic, Array.from({ length: 5 }, (_, i) => ['cat.v1.OrderPlaced', placed(200 + i)]));
+    await until('65 rows', async () => ((await count(`SELECT count(*) AS N FROM "${table}"`)) === 65 ? true : undefined));
+
+    // The view gained the column and the new type got its view, without a restart; old-version rows have NULL there.
+    await until('the COUPON column', async () => ((await w().query(`SELECT column_name FROM duckdb_columns() WHERE table_name = 'ORDER_PLACED' AND column_name = 'COUPON'`)).length === 1 ? true : undefined));
+    const coupons = await w().query(`SELECT ORDER_ID, COUPON, TOTAL_MINOR FROM "ORDER_PLACED" ORDER BY ORDER_ID`);
+    assert.equal(coupons.length, 55);
+    assert.equal(coupons.find((r) => r.ORDER_ID === 'o-103')!.COUPON, 'C-3 "ünï"');
+    assert.equal(coupons.find((r) => r.ORDER_ID === 'o-203')!.COUPON, null, 'a v1 record published after v2 decodes with v1');
+    assert.equal(String(coupons.find((r) => r.ORDER_ID === 'o-0')!.TOTAL_MINOR), '-9223372036854775808');
+    assert.equal(await count(`SELECT count(*) AS N FROM "REFUNDED"`), 10);
+    const [doc] = await w().query(`SELECT comment AS C FROM duckdb_columns() WHERE table_name = 'ORDER_PLACED' AND column_name = 'COUPON'`);
+    assert.equal(doc!.C, 'Coupon code, if any.');
+    const [idDoc] = await w().query(`SELECT comment AS C FROM duckdb_columns() WHERE table_name = 'ORDER_PLACED' AND column_name = 'ORDER_ID'`);
+    assert.equal(idDoc!.C, `The order's id: "quoted", */ and -- in a comment.`);
+
+    // A version never pushed: it waits (2 s here), then goes to the DLQ with its reason; loading goes on.
+    const v3registry = new EventRegistry(v3.schema);
+    await publish(v3.schema, topic, [['cat.v1.OrderPlaced', placed(300, { coupon: 'x', channel: 'web' })]]);
+    await publish(v2.schema, topic, [['cat.v1.Refunded', { orderId: 'o-after', amountMinor: '1' }]]);
+    const [dead] = await readAll(dlq, { count: 1, timeoutMs: 60_000 });
+    assert.match(dead!.headers['md-dlq-reason']!, new RegExp(`schema version ${v3registry.lookup('cat.v1.OrderPlaced').fingerprint} of "cat.v1.OrderPlaced" is not in catalogue ${catalogue}`));
+    assert.equal(dead!.headers['md-dlq-error-class'], 'unknown-schema-version');
+    await until('the record after it', async () => ((await count(`SELECT count(*) AS N FROM "REFUNDED"`)) === 11 ? true : undefined));
+    assert.ok(lines.some((l) => l.msg === 'waiting for schema versions to reach the catalogue'), 'the wait was logged');
+    assert.ok(lines.some((l) => l.msg === 'typed view updated from the catalogue'), 'the view update was logged');
+
+    await loader.stop();
+    await running;
+
+    // From a folder with no .proto files: load --once and tail, with the catalogue only.
+    const once = cli(['load', '--topic', topic, '--catalogue', catalogue, '--catalogue-wait-ms', '1000', '--once', '--warehouse', `duckdb:${join(work, 'once.duckdb')}`, '--group', `once-${topic}`, '--topic-rename', `cat.orders=${topic}`, '--dlq-topic', dlq, '--no-progress', '--log-level', 'warn'], work);
+    assert.equal(once.status, 5, `load --once exits 5 when it dead-lettered the v3 record\n${once.stderr}`);
+    assert.match(once.stdout, /loaded 66 row\(s\) .*; 1 to the dead-letter topic/);
+    const tail = cli(['tail', '--topic', topic, '--catalogue', catalogue, '--from-beginning', '--max', '67'], work);
+    assert.equal(tail.status, 0, tail.stderr);
+    const printed = tail.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; event?: Record<string, unknown>; error?: string });
+    assert.equal(printed.length, 67);
+    const o103 = printed.find((p) => p.event?.orderId === 'o-103')!;
+    assert.deepEqual(o103.event, { orderId: 'o-103', totalMinor: '1103', coupon: 'C-3 "ünï"', placedAt: '2026-12-04T10:01:43.000Z' });
+    const o203 = printed.find((p) => p.event?.orderId === 'o-203')!;
+    assert.deepEqual(o203.event, { orderId: 'o-203', totalMinor: '1203', placedAt: '2026-12-04T10:03:23.000Z' }, 'decoded with v1: no coupon field');
+    const unknown = printed.filter((p) => p.error);
+    assert.equal(unknown.length, 1);
+    assert.match(unknown[0]!.error!, /at schema version [0-9a-f]{16} is not in catalogue/);
+  });
+});
