@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
+import type protobuf from 'protobufjs';
 import { SchemaLintError, TopologyError, UsageError, type LintProblem } from '../errors.js';
+import type { EventSchema, SchemaBundle, UntypedEventMap } from '../schema/types.js';
 import type { KafkaClient } from '../kafka/port.js';
 import { readFromStart } from '../kafka/topic-reader.js';
 import { createTopics, describeTopics } from '../kafka/topics.js';
@@ -289,4 +291,39 @@ export async function restoreCatalogue(kafka: KafkaClient, topic: string, file: 
     throw new Error(`restore of ${topic} did not verify: ${wrong.length} key(s) differ from the backup (${wrong.slice(0, 3).join(', ')}), ${extra.length} key(s) not in it (${extra.slice(0, 3).join(', ')})`);
   }
   return { restored: wanted.size, tombstoned: tombstones.length };
+}
+
+/**
+ * One schema made of the latest version of every catalogued event type (their descriptors merged; a message or enum
+ * used by several types comes from the most recently pushed of them). Consumers that resolve their definitions once
+ * at start (derive) use it: the catalogue only accepts compatible changes, so records written with older versions
+ * decode with it.
+ *
+ * @example
+ * const schema = await catalogueSchema(kafka, 'multidispatch.catalogue');
+ * const metrics = defineMetrics(schema, definitions);
+ */
+export async function catalogueSchema(kafka: KafkaClient, topic: string): Promise<EventSchema<UntypedEventMap>> {
+  const catalogue = await readCatalogue(kafka, topic);
+  if (!catalogue.exists) throw new TopologyError(topic, `catalogue topic ${topic} not found on the cluster: push the schemas first (multidispatch catalogue push --proto DIR)`);
+  const latest = latestEntries(catalogue);
+  if (latest.length === 0) throw new TopologyError(topic, `catalogue ${topic} holds no event types: push the schemas first (multidispatch catalogue push --proto DIR)`);
+  return { bundle: mergeEntries(latest) };
+}
+
+/** The bundle of several entries: descriptors merged, the most recently pushed winning where they differ. */
+export function mergeEntries(entries: readonly CatalogueEntry[]): SchemaBundle {
+  const ordered = [...entries].sort((a, b) => a.firstPushedAt.localeCompare(b.firstPushedAt));
+  const descriptor: protobuf.INamespace = { nested: {} };
+  const merge = (into: protobuf.INamespace, from: protobuf.INamespace): void => {
+    for (const [name, node] of Object.entries(from.nested ?? {})) {
+      const isNamespace = !('fields' in node) && !('values' in node);
+      into.nested ??= {};
+      const existing = into.nested[name];
+      if (isNamespace && existing && !('fields' in existing) && !('values' in existing)) merge(existing as protobuf.INamespace, node as protobuf.INamespace);
+      else into.nested[name] = isNamespace ? structuredClone(node) : node;
+    }
+  };
+  for (const e of ordered) merge(descriptor, e.descriptor);
+  return { version: 1, descriptor, events: ordered.map((e) => e.rule).sort((a, b) => a.type.localeCompare(b.type)) };
 }

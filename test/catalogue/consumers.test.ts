@@ -6,15 +6,17 @@
  * folder without .proto files decode field for field.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { createLoader, createPublisher, loadSchema, type EventSchema } from '../../src/index.js';
+import { decodeMetric } from '../../src/derive/outputs.js';
 import { EventRegistry } from '../../src/schema/registry.js';
 import type { DuckDbWarehouse } from '../../src/warehouse/duckdb/warehouse.js';
-import { brokers, freshTopic, kafka, randomSuffix, readAll } from '../support/kafka.js';
+import { readFromStart } from '../../src/kafka/topic-reader.js';
+import { brokers, freshTopic, kafka, kafkaClient, randomSuffix, readAll } from '../support/kafka.js';
 import { capturingLogger, tempDir } from '../support/loader.js';
 
 const BIN = resolve('bin/multidispatch.js');
@@ -166,5 +168,69 @@ describe('consumers on the event catalogue', () => {
     const unknown = printed.filter((p) => p.error);
     assert.equal(unknown.length, 1);
     assert.match(unknown[0]!.error!, /at schema version [0-9a-f]{16} is not in catalogue/);
+  });
+
+  it('derive resolves its definitions against the catalogue (no .proto on disk) and counts records of every version', async (t) => {
+    const topic = await freshTopic(t, { partitions: 2 });
+    const catalogue = `catalogue-${randomSuffix()}`;
+    const metricsTopic = `${topic}.metrics`;
+    const group = `derive-${topic}`;
+    t.after(async () => {
+      const admin = kafka('multidispatch-test-admin').admin();
+      await admin.connect();
+      const have = await admin.listTopics();
+      const gone = have.filter((x) => x === catalogue || x === metricsTopic || x.startsWith(group));
+      if (gone.length) await admin.deleteTopics({ topics: gone });
+      await admin.disconnect();
+    });
+    const v1 = await schemaOf(t, V1);
+    const v2 = await schemaOf(t, V2);
+    const work = tempDir(t);
+    assert.equal(cli(['catalogue', 'push', '--proto', v1.dir, '--catalogue-topic', catalogue], work).status, 0);
+    // Event times now: derive's stream time follows the wall clock once its input is idle (--idle-ms).
+    await publish(v1.schema, topic, Array.from({ length: 7 }, (_, i) => ['cat.v1.OrderPlaced', placed(i, { placedAt: new Date() })]));
+    assert.equal(cli(['catalogue', 'push', '--proto', v2.dir, '--catalogue-topic', catalogue], work).status, 0);
+    await publish(v2.schema, topic, Array.from({ length: 5 }, (_, i) => ['cat.v1.OrderPlaced', placed(50 + i, { coupon: i % 2 ? 'A' : 'B', placedAt: new Date() })]));
+    // Plain objects: the definitions module needs no import, so it runs from a folder outside the project.
+    const defs = join(work, 'metrics.mjs');
+    await writeFile(defs, `export default [{ name: 'placed_by_coupon', from: 'cat.v1.OrderPlaced', groupBy: ['coupon'], window: { kind: 'tumbling', sizeMs: 10000, graceMs: 0 } }];\n`);
+    const child = spawn(process.execPath, [BIN, 'derive', '--definitions', defs, '--catalogue', catalogue, '--topic-rename', `cat.orders=${topic}`, '--group', group, '--metrics-topic', metricsTopic, '--idle-ms', '4000', '--log-level', process.env.CAT_DEBUG ? 'debug' : 'warn', '--brokers', brokers().join(',')], { cwd: work, env: { ...process.env, MULTIDISPATCH_NO_EXIT_GUARD: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    t.after(() => child.kill('SIGKILL'));
+    // Final values per 10-second window, summed per coupon: 7 v1 records (coupon "") and 5 v2 records (A or B).
+    const finals = new Map<string, number>();
+    const perCoupon = () => {
+      const out: Record<string, number> = {};
+      for (const [k, v] of finals) out[k.split('|')[0]!] = (out[k.split('|')[0]!] ?? 0) + v;
+      return out;
+    };
+    await until('final metric values', async () => {
+      // The metrics topic is written in transactions: read it to its end with the reader that counts markers.
+      const admin = kafka('multidispatch-test-admin').admin();
+      await admin.connect();
+      const exists = (await admin.listTopics()).includes(metricsTopic);
+      await admin.disconnect();
+      if (!exists) return undefined;
+      const read = await readFromStart(kafkaClient(), { topics: [metricsTopic], group: 'catalogue-test-reader', follow: false }, (batch) => {
+        for (const m of batch.messages) {
+          const v = decodeMetric(m.value!);
+          if (v.final) finals.set(`${v.dimensions.coupon ?? '?'}|${v.windowStart}`, v.value);
+        }
+      });
+      try {
+        await read.caughtUp;
+      } finally {
+        await read.consumer?.disconnect();
+      }
+      const sums = perCoupon();
+      return sums[''] === 7 && (sums.A ?? 0) + (sums.B ?? 0) === 5 ? true : undefined;
+    }, 90_000).catch((err: Error) => {
+      throw new Error(`${err.message}; derive said: ${stderr}`);
+    });
+    assert.deepEqual(perCoupon(), { '': 7, A: 2, B: 3 });
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0, stderr);
   });
 });

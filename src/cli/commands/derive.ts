@@ -6,7 +6,11 @@ import { UsageError } from '../../errors.js';
 import { defineMetrics, type MetricDefinition, type TableDefinition } from '../../derive/definitions.js';
 import { DeriveRunner } from '../../derive/runner.js';
 import { isBindHost, PROMETHEUS_HOST_RULE } from '../../derive/options.js';
-import { loadSchema } from '../../schema/index.js';
+import { loadSchema, type EventSchema } from '../../schema/index.js';
+import { DEFAULT_CATALOGUE_TOPIC } from '../../catalogue/entry.js';
+import { catalogueSchema } from '../../catalogue/store.js';
+import { parseOptions } from '../../config/parse.js';
+import { createKafkaClient, kafkaConnectionSchema } from '../../kafka/client.js';
 import { cliLogger, parseLogFormat } from '../log.js';
 import { addKafkaOptions, KAFKA_HELP, kafkaConnectionFor, type KafkaFlags } from '../connection.js';
 import { classifyKafkaError } from '../../kafka/errors.js';
@@ -15,6 +19,7 @@ import { EXIT_CODES_HELP } from '../../errors.js';
 interface DeriveFlags extends KafkaFlags {
   definitions?: string;
   proto: string;
+  catalogue?: string | true;
   group?: string;
   topicRename?: string[];
   metricsTopic?: string;
@@ -71,7 +76,8 @@ export function registerDerive(program: Command): void {
     .command('derive')
     .description('Turn event topics into derived business metrics (windowed counts, sums, ratios, distinct counts, alerts), exactly once, written to a metrics topic.')
     .option('-d, --definitions <file>', 'module exporting the metric definitions (export default [...], and `export const tables = [...]` for joins; .js, .mjs, or .ts with tsx)')
-    .option('--proto <dir>', 'folder of .proto files the events were published with', 'proto');
+    .option('--proto <dir>', 'folder of .proto files the events were published with', 'proto')
+    .option('--catalogue [topic]', 'resolve the definitions against the event catalogue (the latest version of each type, read at start) instead of --proto (default topic: multidispatch.catalogue)');
   addKafkaOptions(cmd)
     .option('-g, --group <id>', 'consumer group; also names the internal topics <group>-repartition and <group>-changelog (default: multidispatch-derive)')
     .option('--topic-rename <schemaTopic=topic...>', "events of the schema's topic were published to another topic")
@@ -90,6 +96,7 @@ export function registerDerive(program: Command): void {
     .addHelpText('after', `
 Examples:
   multidispatch derive --definitions metrics.mjs --proto proto --group kitchen-metrics
+  multidispatch derive --definitions metrics.mjs --catalogue --group kitchen-metrics
   multidispatch derive --config derive.json --kafka-config client.properties
 
 ACLs it needs (principal of the derive job, group G): READ on the input topics and tables, WRITE on the metrics
@@ -108,7 +115,18 @@ ${EXIT_CODES_HELP}`)
       if (flags.prometheusHost !== undefined && prometheusPort === undefined) throw new UsageError('--prometheus-host needs --prometheus-port');
       const stateCacheKeys = int('--state-cache-keys', flags.stateCacheKeys, 1);
       if (stateCacheKeys !== undefined && !flags.stateDir) throw new UsageError('--state-cache-keys needs --state-dir (without it every window is in memory)');
-      const schema = await loadSchema(flags.proto);
+      if (flags.catalogue !== undefined && flags.proto !== 'proto') throw new UsageError('give --proto DIR or --catalogue [topic], not both');
+      let schema: EventSchema;
+      if (flags.catalogue !== undefined) {
+        const topic = typeof flags.catalogue === 'string' ? flags.catalogue : DEFAULT_CATALOGUE_TOPIC;
+        const connection = parseOptions(kafkaConnectionSchema, kafkaConnectionFor(flags, 'multidispatch-derive'), 'kafka');
+        const kafka = createKafkaClient(connection);
+        try {
+          schema = await catalogueSchema(kafka, topic);
+        } catch (err) {
+          throw kafka.classify(err, { brokers: connection.brokers, mechanism: connection.sasl?.mechanism.toUpperCase(), topics: [topic], group: 'multidispatch-catalogue-*', operation: 'read' });
+        }
+      } else schema = await loadSchema(flags.proto);
       const defs = await importDefinitions(flags.definitions);
       const metrics = defineMetrics(schema, defs.metrics, { tables: defs.tables });
       const topicRenames: Record<string, string> = {};
