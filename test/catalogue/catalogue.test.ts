@@ -145,6 +145,18 @@ describe('multidispatch catalogue', () => {
     assert.match(r.stdout, /shop\.v1\.OrderPlaced +[0-9a-f]{16} +2 +active +shop\.orders +orders-team/);
     assert.match(r.stdout, /shop\.v1\.Refunded +[0-9a-f]{16} +1 +active/);
 
+    // The data dictionary page: every type and field, documentation escaped.
+    const site = await mkdtemp(join(tmpdir(), 'md-catalogue-html-'));
+    t.after(() => rm(site, { recursive: true, force: true }));
+    r = cli(['catalogue', 'html', '--out', site, '--catalogue-topic', topic]);
+    assert.equal(r.status, 0, r.stderr);
+    const html = await readFile(join(site, 'index.html'), 'utf8');
+    assert.match(html, /<h2>shop\.v1\.OrderPlaced<\/h2>/);
+    assert.match(html, /<h2>shop\.v1\.Refunded<\/h2>/);
+    assert.match(html, /<code>coupon<\/code>/);
+    assert.match(html, /&quot;quotes&quot;, \*\/ and -- dashes,<br>and a second line\./);
+    assert.match(html, /\+ coupon \(5\), − note \(3\)/);
+
     // Deprecation is recorded with its date; an unknown type is a usage error naming it.
     r = cli(['catalogue', 'push', '--proto', v2, '--catalogue-topic', topic, '--deprecate', 'shop.v1.Refunded']);
     assert.equal(r.status, 0, r.stderr);

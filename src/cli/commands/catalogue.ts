@@ -1,4 +1,7 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Command } from 'commander';
+import { renderDictionary } from '../../catalogue/html.js';
 import { parseOptions } from '../../config/parse.js';
 import { EXIT_CODES_HELP, UsageError } from '../../errors.js';
 import { entriesFromProtos, DEFAULT_CATALOGUE_TOPIC, type CatalogueEntry, type CatalogueField } from '../../catalogue/entry.js';
@@ -139,6 +142,18 @@ export function registerCatalogue(program: Command): void {
       const text = show(catalogue, type);
       if (flags.json) process.stdout.write(`${JSON.stringify({ latest: catalogue.entries.get(type), versions: versionsOf(catalogue, type).map((v) => ({ fingerprint: v.fingerprint, firstPushedAt: v.firstPushedAt })) }, null, 2)}\n`);
       else process.stdout.write(text);
+    });
+
+  withTopic(cat.command('html').description('Write a static, searchable data dictionary of the catalogue (one self-contained index.html) for analysts.').requiredOption('--out <dir>', 'folder to write index.html into (created when missing)'))
+    .addHelpText('after', `\nExample:\n  multidispatch catalogue html --out site/events && open site/events/index.html\n\n${ACLS}\n\n${KAFKA_HELP}\n\n${EXIT_CODES_HELP}`)
+    .action(async (flags: CatalogueFlags & { out: string }) => {
+      const catalogue = await withKafka(flags, 'read', (kafka) => readCatalogue(kafka, flags.catalogueTopic));
+      if (!catalogue.exists) throw new UsageError(`catalogue topic ${flags.catalogueTopic} does not exist: push a schema first (multidispatch catalogue push --proto DIR)`);
+      const types = latestEntries(catalogue).map((latest) => ({ latest, versions: versionsOf(catalogue, latest.type) }));
+      await mkdir(flags.out, { recursive: true });
+      const file = join(flags.out, 'index.html');
+      await writeFile(file, renderDictionary({ topic: flags.catalogueTopic, generatedAt: new Date().toISOString(), types }));
+      process.stdout.write(`wrote ${file} (${types.length} event type(s))\n`);
     });
 
   withTopic(cat.command('backup').description('Write every live record of the catalogue topic to FILE (portable JSON with a SHA-256 checksum).').argument('<file>', 'the backup file to write'))
