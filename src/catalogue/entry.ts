@@ -87,6 +87,21 @@ export async function entriesFromProtos(protoDir: string): Promise<BuiltEntries>
 }
 
 function entryOf(root: protobuf.Root, protoDir: string, rule: EventRule): CatalogueEntry {
+  return buildEntry(root, rule, {
+    fileOf: (t) => fileOf(root.lookup(t.fullName) ?? t, protoDir),
+    protoName: protoNameOf,
+    highCardinality: (f) => fieldOptions(f).high_cardinality === true,
+  });
+}
+
+/** What an entry's builder needs to know beyond the descriptor: files, proto names, high-cardinality marks. */
+interface SourceInfo {
+  fileOf(t: protobuf.Type | protobuf.Enum): string;
+  protoName(f: protobuf.Field): string;
+  highCardinality(f: protobuf.Field): boolean;
+}
+
+function buildEntry(root: protobuf.Root, rule: EventRule, info: SourceInfo): CatalogueEntry {
   const source = root.lookupType(rule.type);
   const bundle = makeBundle(root, [rule]);
   const own = protobuf.Root.fromJSON(bundle.descriptor);
@@ -96,7 +111,7 @@ function entryOf(root: protobuf.Root, protoDir: string, rule: EventRule): Catalo
   const visit = (t: protobuf.Type | protobuf.Enum): void => {
     const name = t.fullName.slice(1);
     if (files[name] !== undefined) return;
-    files[name] = fileOf(root.lookup(t.fullName) ?? t, protoDir);
+    files[name] = info.fileOf(t);
     if (t instanceof protobuf.Type) for (const f of t.fieldsArray) if (f.resolvedType) visit(f.resolvedType);
   };
   visit(type);
@@ -105,18 +120,17 @@ function entryOf(root: protobuf.Root, protoDir: string, rule: EventRule): Catalo
     .sort((a, b) => a.id - b.id)
     .map((f) => {
       f.resolve();
-      const fo = fieldOptions(f);
       const synthetic = f.partOf && f.partOf.oneof.length === 1 && f.partOf.name === `_${f.name}`;
       const proto3Optional = f.options?.proto3_optional === true || synthetic;
       const out: CatalogueField = {
         number: f.id,
-        name: protoNameOf(f),
+        name: info.protoName(f),
         jsonName: f.name,
         type: f.resolvedType ? f.resolvedType.fullName.slice(1) : f.type,
         label: f.map ? 'map' : f.repeated ? 'repeated' : proto3Optional ? 'optional' : 'singular',
         doc: cleanDoc(f.comment),
         tag: rule.tags.some((t) => t.field === f.name),
-        highCardinality: fo.high_cardinality === true,
+        highCardinality: info.highCardinality(f),
         eventTime: rule.eventTime?.field === f.name,
         key: rule.keyField === f.name,
       };
@@ -137,6 +151,24 @@ function entryOf(root: protobuf.Root, protoDir: string, rule: EventRule): Catalo
     status: 'active',
     firstPushedAt: '',
   };
+}
+
+/**
+ * Catalogue entries from a schema bundle (codegen's `schema` export or loadSchema()), for a publisher that pushes its
+ * own schemas. A bundle keeps the documentation but not the .proto's own field spelling or its high_cardinality marks:
+ * field names are the snake_case of the JSON names (a tag's name as declared), every field is marked not high
+ * cardinality, and every type's file is the event's. Pushing from the .proto files (`catalogue push`) records all of it.
+ */
+export function entriesFromBundle(bundle: SchemaBundle): CatalogueEntry[] {
+  const root = protobuf.Root.fromJSON(bundle.descriptor);
+  root.resolveAll();
+  return bundle.events.map((rule) =>
+    buildEntry(root, rule, {
+      fileOf: () => rule.file,
+      protoName: (f) => rule.tags.find((t) => t.field === f.name)?.protoName ?? f.name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`),
+      highCardinality: () => false,
+    }),
+  );
 }
 
 function cleanDoc(comment: string | null | undefined): string {

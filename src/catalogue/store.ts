@@ -112,6 +112,11 @@ export interface PushOptions {
   dryRun?: boolean;
   /** ISO time of the push (default now). */
   now?: string;
+  /**
+   * Write only versions the catalogue does not hold yet (and point `latest` at them); leave existing versions as they
+   * are. For pushes from a publisher's bundle, which knows less than the .proto files (see entriesFromBundle).
+   */
+  onlyNewVersions?: boolean;
 }
 
 export interface PushResult {
@@ -165,6 +170,10 @@ export async function pushCatalogue(kafka: KafkaClient, entries: readonly Catalo
     const prevLatest = catalogue.entries.get(e.type);
     const vKey = versionKey(e.type, e.fingerprint);
     const prevVersion = catalogue.entries.get(vKey);
+    if (options.onlyNewVersions && prevVersion) {
+      unchanged.push(e.type);
+      continue;
+    }
     const next = stamp(e, prevLatest, prevVersion);
     let changed = false;
     if (!prevVersion || !sameContent(prevVersion, next) || prevVersion.firstPushedAt !== next.firstPushedAt) {

@@ -1,4 +1,6 @@
-import { OptionsError } from '../errors.js';
+import { entriesFromBundle } from '../catalogue/entry.js';
+import { pushCatalogue } from '../catalogue/store.js';
+import { OptionsError, SchemaLintError } from '../errors.js';
 import { parseOptions } from '../config/parse.js';
 import { createKafkaClient } from '../kafka/client.js';
 import { ProducerPort } from '../kafka/producer.js';
@@ -43,6 +45,14 @@ export interface PublisherOptions<M extends EventMapBase = EventMapBase> {
   topics?: Record<string, string>;
   /** Dispatch rules set in code, per event type, for schemas whose .proto cannot be changed. */
   overrides?: Record<string, { topic?: string; keyField?: string; metricName?: string; statsdCounter?: boolean }>;
+  /**
+   * The event catalogue (docs/catalogue.md). With `push: true` the publisher pushes the versions of its event types the
+   * catalogue does not hold yet when it starts, after the same evolution checks as `multidispatch catalogue push`.
+   * publish() calls made meanwhile wait for the push. A refused push (an incompatible change) makes every publish()
+   * reject with its SchemaLintError; a push that cannot reach the catalogue (ACL, broker) is reported to `onError`
+   * and publishing goes on.
+   */
+  catalogue?: { push?: boolean; topic?: string; owner?: string };
   /** Side-channel errors (StatsD unreachable, ...). Never thrown into publish(). */
   onError?: (err: Error) => void;
 }
@@ -99,11 +109,40 @@ export function createPublisher<M extends EventMapBase>(options: PublisherOption
   const counters = s
     ? new HotShotsSink({ host: s.host, port: s.port, protocol: s.protocol, ...(s.path ? { path: s.path } : {}), aggregateMs: s.aggregateMs, maxPacketBytes: s.maxPacketBytes, onError })
     : undefined;
-  return createPublisherCore<M>({
+  const publisher = createPublisherCore<M>({
     producer: o.producer,
     registry,
     records: Object.assign(records, { stats: records.stats }),
     counters,
     statsd: s ? { prefix: s.prefix, globalTags: s.globalTags, maxTagValuesPerTag: s.maxTagValuesPerTag, countOn: s.countOn, eventTypeTag: s.eventTypeTag } : undefined,
+  });
+  return o.catalogue?.push ? withCataloguePush(publisher, options.schema, o.kafka, o.catalogue, onError) : publisher;
+}
+
+/** Gates publish() on the catalogue push started here (see PublisherOptions.catalogue); no cost once it is done. */
+function withCataloguePush<M extends EventMapBase>(
+  publisher: Publisher<M>, schema: EventSchema<M>, kafka: Parameters<typeof createKafkaClient>[0], catalogue: { topic: string; owner?: string | undefined }, onError: (err: Error) => void,
+): Publisher<M> {
+  const client = createKafkaClient(kafka);
+  const pushing = pushCatalogue(client, entriesFromBundle(schema.bundle), { topic: catalogue.topic, onlyNewVersions: true, ...(catalogue.owner ? { owner: catalogue.owner } : {}) });
+  let gate: Promise<void> | undefined = pushing.then(
+    () => {
+      gate = undefined;
+    },
+    (err: unknown) => {
+      if (err instanceof SchemaLintError) throw err;
+      onError(new Error(`could not push the schemas to catalogue ${catalogue.topic}: ${(client.classify(err, { topics: [catalogue.topic], operation: 'write' }) as Error).message}`, { cause: err }));
+      gate = undefined;
+    },
+  );
+  gate.catch(() => undefined);
+  const publish = publisher.publish.bind(publisher);
+  const close = publisher.close.bind(publisher);
+  return Object.assign(publisher, {
+    publish: ((eventType: string, event: object) => (gate ? gate.then(() => publish(eventType as never, event as never)) : publish(eventType as never, event as never))) as Publisher<M>['publish'],
+    async close() {
+      await pushing.catch(() => undefined);
+      await close();
+    },
   });
 }

@@ -62,6 +62,15 @@ export const publisherOptionsSchema = z
           .strict(),
       )
       .optional(),
+    /** Push the schema's event types to the event catalogue when the publisher starts (only versions it lacks). */
+    catalogue: z
+      .object({
+        push: z.boolean().default(false),
+        topic: z.string().regex(/^[a-zA-Z0-9._-]{1,249}$/, 'must be a legal Kafka topic name').default('multidispatch.catalogue'),
+        owner: z.string().min(1).optional(),
+      })
+      .strict()
+      .optional(),
     /** Called with StatsD errors (and other side-channel problems); never thrown into publish(). */
     onError: z.custom<(err: Error) => void>((v) => typeof v === 'function', 'must be a function').optional(),
   })
