@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { describeTopics } from '../../src/kafka/topics.js';
-import { brokers, kafka, kafkaClient, randomSuffix, readAll } from '../support/kafka.js';
+import { brokers, kafka, kafkaClient, randomSuffix, readAll, endOffsetSum } from '../support/kafka.js';
 
 const cli = (args: string[]) =>
   spawnSync(process.execPath, ['bin/multidispatch.js', ...args, '--brokers', brokers().join(',')], {
@@ -50,19 +50,9 @@ async function protoDir(t: TestContext, text: string): Promise<string> {
   return dir;
 }
 
-async function endOffset(topic: string): Promise<number> {
-  const admin = kafka('multidispatch-test-admin').admin();
-  await admin.connect();
-  try {
-    return (await admin.fetchTopicOffsets(topic)).reduce((s, p) => s + Number(p.high), 0);
-  } finally {
-    await admin.disconnect();
-  }
-}
-
 /** The latest value of every live key, read with an independent consumer. */
 async function latestPerKey(topic: string): Promise<Map<string, string>> {
-  const count = await endOffset(topic);
+  const count = await endOffsetSum(topic);
   const out = new Map<string, string>();
   if (count === 0) return out;
   for (const m of await readAll(topic, { count, timeoutMs: 60_000 })) {
@@ -106,11 +96,11 @@ describe('multidispatch catalogue', () => {
     assert.ok(latest.descriptor.nested.google, 'the descriptor carries the imported google.protobuf.Timestamp');
 
     // The same schema again: nothing written.
-    const before = await endOffset(topic);
+    const before = await endOffsetSum(topic);
     r = cli(['catalogue', 'push', '--proto', v1, '--catalogue-topic', topic]);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /0 record\(s\).*2 event type\(s\) unchanged/);
-    assert.equal(await endOffset(topic), before);
+    assert.equal(await endOffsetSum(topic), before);
 
     // A removed field that is not reserved: refused with file, message, field and rule; nothing written.
     const broken = await protoDir(t, SCHEMA.replace('  string note = 3;\n', ''));
@@ -118,7 +108,7 @@ describe('multidispatch catalogue', () => {
     assert.equal(r.status, 3, `${r.stdout}\n${r.stderr}`);
     assert.match(r.stderr, /shop\.proto: shop\.v1\.OrderPlaced: note: .*\[field-removed-not-reserved\]/);
     assert.match(r.stderr, /\[field-name-not-reserved\]/);
-    assert.equal(await endOffset(topic), before);
+    assert.equal(await endOffsetSum(topic), before);
 
     // A compatible change: a new field, reserved removal. One new version and the latest pointer.
     const v2 = await protoDir(t, SCHEMA.replace('  string note = 3;\n', '  reserved 3;\n  reserved "note";\n  // Coupon code, if any.\n  string coupon = 5;\n'));
@@ -203,10 +193,10 @@ describe('multidispatch catalogue', () => {
     // A tampered backup is refused before anything is written.
     const tampered = join(work, 'tampered.json');
     await writeFile(tampered, (await readFile(file, 'utf8')).replace('"shop.v1.Refunded"', '"shop.v1.Refundedx"'));
-    const end = await endOffset(topic);
+    const end = await endOffsetSum(topic);
     r = cli(['catalogue', 'restore', tampered, '--catalogue-topic', topic, '--replace']);
     assert.equal(r.status, 2);
     assert.match(r.stderr, /checksum mismatch/);
-    assert.equal(await endOffset(topic), end);
+    assert.equal(await endOffsetSum(topic), end);
   });
 });

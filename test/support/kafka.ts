@@ -162,3 +162,14 @@ export async function restartBroker(opts: { downMs?: number; timeoutMs?: number 
   if (!dataDir) throw new Error('MULTIDISPATCH_TEST_KAFKA_DATA_DIR is not set: restartBroker() needs the suite broker of `npm test`');
   return restartKafka(dataDir, { downMs: opts.downMs, timeoutMs: opts.timeoutMs });
 }
+
+/** The sum of a topic's end offsets (its records, plus transaction markers when written in transactions). */
+export async function endOffsetSum(topic: string): Promise<number> {
+  const admin = kafka('multidispatch-test-admin').admin();
+  await admin.connect();
+  try {
+    return (await admin.fetchTopicOffsets(topic)).reduce((s, p) => s + Number(p.high), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
