@@ -21,7 +21,7 @@ describe('--help of every command', () => {
 
   it('covers the whole command tree', () => {
     const names = commands.map((c) => c.join(' '));
-    for (const want of ['codegen', 'demo', 'derive', 'dev up', 'dev down', 'dev status', 'load', 'query', 'tail', 'topics create', 'topics list', 'topics describe', 'topics delete']) {
+    for (const want of ['catalogue push', 'catalogue list', 'catalogue show', 'catalogue html', 'catalogue backup', 'catalogue restore', 'codegen', 'demo', 'derive', 'dev up', 'dev down', 'dev status', 'load', 'query', 'tail', 'topics create', 'topics list', 'topics describe', 'topics delete']) {
       assert.ok(names.includes(want), `${want} missing from ${names.join(', ')}`);
     }
   });

@@ -77,7 +77,7 @@ export function registerDerive(program: Command): void {
     .description('Turn event topics into derived business metrics (windowed counts, sums, ratios, distinct counts, alerts), exactly once, written to a metrics topic.')
     .option('-d, --definitions <file>', 'module exporting the metric definitions (export default [...], and `export const tables = [...]` for joins; .js, .mjs, or .ts with tsx)')
     .option('--proto <dir>', 'folder of .proto files the events were published with', 'proto')
-    .option('--catalogue [topic]', 'resolve the definitions against the event catalogue (the latest version of each type, read at start) instead of --proto (default topic: multidispatch.catalogue)');
+    .option('--catalogue [topic]', 'resolve the definitions against the event catalogue (the latest version of each type, read at start) instead of --proto (topic, default: multidispatch.catalogue)');
   addKafkaOptions(cmd)
     .option('-g, --group <id>', 'consumer group; also names the internal topics <group>-repartition and <group>-changelog (default: multidispatch-derive)')
     .option('--topic-rename <schemaTopic=topic...>', "events of the schema's topic were published to another topic")

@@ -132,7 +132,7 @@ export function registerLoad(program: Command): void {
     .option('--topic-pattern <regex>', 'load every topic matching this regular expression (resolved at start)');
   addKafkaOptions(cmd)
     .option('--proto <dir>', 'folder of .proto files the events were published with', 'proto')
-    .option('--catalogue [topic]', 'read the schemas from the event catalogue instead of --proto, following it while loading (default topic: multidispatch.catalogue)')
+    .option('--catalogue [topic]', 'read the schemas from the event catalogue instead of --proto, following it while loading (topic, default: multidispatch.catalogue)')
     .option('--catalogue-wait-ms <ms>', 'with --catalogue: how long a record whose schema version is not in the catalogue waits for it before it goes to the dead-letter topic (default: 30000)')
     .option('-w, --warehouse <spec>', "'duckdb:PATH' (default: duckdb:multidispatch.duckdb, or $MULTIDISPATCH_WAREHOUSE) or 'snowflake' (connection from $SNOWFLAKE_* and the config file's \"snowflake\" object)")
     .option('-g, --group <id>', 'consumer group; offsets are stored in the warehouse per group (default: multidispatch-loader, or $MULTIDISPATCH_LOAD_GROUP)')

@@ -66,7 +66,7 @@ export function registerTail(program: Command): void {
     .option('-t, --topic <topic>', 'topic to read (required)');
   addKafkaOptions(cmd)
     .option('--proto <dir>', "folder of .proto files to decode with (derive's metric and alert records are built in)", 'proto')
-    .option('--catalogue [topic]', 'decode with the schemas in the event catalogue instead of --proto, each record with the version it was written with (default topic: multidispatch.catalogue)')
+    .option('--catalogue [topic]', 'decode with the schemas in the event catalogue instead of --proto, each record with the version it was written with (topic, default: multidispatch.catalogue)')
     .option('--from-beginning', 'start at the earliest offset instead of new records only', false)
     .option('-n, --max <count>', 'exit after this many records')
     .option('--idle-exit-ms <ms>', 'exit after this long without a new record')
