@@ -61,7 +61,9 @@ export class LiveCatalogue implements RecordSchemas {
     } finally {
       await admin.disconnect();
     }
-    const read = await readFromStart(kafka, { topics: [options.topic], group: 'multidispatch-catalogue', follow: options.follow ?? true }, (batch) => {
+    // A short fetch wait: a pushed version reaches a waiting record sooner, and disconnecting (when the consumer using
+    // the catalogue stops) does not wait out a 5-second long poll.
+    const read = await readFromStart(kafka, { topics: [options.topic], group: 'multidispatch-catalogue', follow: options.follow ?? true, maxWaitTimeInMs: 250 }, (batch) => {
       const changed: CatalogueEntry[] = [];
       for (const m of batch.messages) {
         if (!m.key || !m.value) continue;

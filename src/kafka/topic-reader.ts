@@ -22,7 +22,7 @@ export interface TopicRead {
  */
 export async function readFromStart(
   kafka: KafkaClient,
-  options: { topics: string[]; group: string; follow: boolean; partitions?: ReadonlySet<number>; from?: ReadonlyMap<string, bigint> },
+  options: { topics: string[]; group: string; follow: boolean; partitions?: ReadonlySet<number>; from?: ReadonlyMap<string, bigint>; maxWaitTimeInMs?: number },
   onBatch: (batch: EachBatchContext['batch']) => void,
 ): Promise<TopicRead> {
   const { topics, follow, partitions } = options;
@@ -49,7 +49,10 @@ export async function readFromStart(
     caughtUpNow();
     if (!follow) return { consumer: undefined, caughtUp, pending: () => [], ends: highs };
   }
-  const consumer = kafka.consumer({ groupId: `${options.group}-${randomUUID()}`, readUncommitted: false, sessionTimeout: 30_000, maxBytesPerPartition: 4 * 1024 * 1024 });
+  const consumer = kafka.consumer({
+    groupId: `${options.group}-${randomUUID()}`, readUncommitted: false, sessionTimeout: 30_000, maxBytesPerPartition: 4 * 1024 * 1024,
+    ...(options.maxWaitTimeInMs !== undefined ? { maxWaitTimeInMs: options.maxWaitTimeInMs } : {}),
+  });
   await consumer.connect();
   await consumer.subscribe({ topics, fromBeginning: true });
   const progressed = (k: string, lastOffset: string, highWatermark: string) => {
