@@ -12,7 +12,7 @@ import { checkIdentifier, tableNameForTopic, upperSnake, viewSpecFor } from '../
 import { openWarehouse } from '../warehouse/open.js';
 import { ArrayRowBuffer, offsetKey, type OffsetMove, type RowBuffer, type TableRows, type Warehouse } from '../warehouse/types.js';
 import { loaderOptionsSchema, type LoaderOptions, type ResolvedLoaderOptions } from './options.js';
-import { decodeRecord } from './record.js';
+import { decodeRecord, headerString } from './record.js';
 
 /** What a loader did so far. */
 export interface LoaderStats {
@@ -348,9 +348,9 @@ export class Loader {
     const catalogue = this.catalogue!;
     const unknown = new Map<string, { type: string; fingerprint: string | undefined }>();
     for (const m of payload.batch.messages) {
-      const type = headerText(m.headers?.[HEADER.eventType]);
+      const type = headerString(m.headers?.[HEADER.eventType]);
       if (!type) continue;
-      const fingerprint = headerText(m.headers?.[HEADER.schemaFingerprint]);
+      const fingerprint = headerString(m.headers?.[HEADER.schemaFingerprint]);
       const k = `${type}@${fingerprint ?? ''}`;
       if (!unknown.has(k) && !this.givenUp.has(k) && !catalogue.knows(type, fingerprint)) unknown.set(k, { type, fingerprint });
     }
@@ -838,13 +838,6 @@ export class Loader {
     })();
     return this.shuttingDown;
   }
-}
-
-/** A header's value as text (the last one when repeated). */
-function headerText(v: Buffer | Buffer[] | undefined): string | undefined {
-  if (v === undefined) return undefined;
-  if (Array.isArray(v)) return v.length > 0 ? v[v.length - 1]!.toString('utf8') : undefined;
-  return v.toString('utf8');
 }
 
 export function createLoader(options: LoaderOptions, hooks?: LoaderHooks): Loader {

@@ -8,7 +8,8 @@ export type Decoded =
   | { kind: 'tombstone' }
   | { kind: 'poison'; reason: string; errorClass: 'missing-type-header' | 'unknown-event-type' | 'unknown-schema-version' | 'decode-failed' };
 
-function headerString(v: unknown): string | undefined {
+/** A header's value as text (the last one when repeated), or undefined when absent. */
+export function headerString(v: unknown): string | undefined {
   if (v === undefined || v === null) return undefined;
   if (Array.isArray(v)) return v.length > 0 ? headerString(v[v.length - 1]) : undefined;
   return Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
