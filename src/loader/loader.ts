@@ -206,13 +206,14 @@ export class Loader {
   /** Connects everything start() needs; on a failure start() closes what this opened. */
   private async open(once: boolean): Promise<void> {
     this.warehouse = await this.openWarehouse();
+    this.warehouse.useLogger?.(this.log);
     this.admin = this.kafka.admin();
     await this.admin.connect();
     this.topics = await this.resolveTopics();
     if (this.options.catalogue) await this.openCatalogue(this.options.catalogue.topic);
     await this.withWarehouseRetry('connect', () => this.warehouse!.connect());
     for (const topic of this.topics) await this.ensureTable(this.tableFor(topic));
-    if (this.options.views) await this.ensureViews();
+    if (this.options.views || this.warehouse.needsEventTypes) await this.ensureViews();
     if (once) {
       this.targets = new Map();
       for (const topic of this.topics) {
@@ -367,7 +368,7 @@ export class Loader {
       for (const w of still) this.givenUp.add(`${w.type}@${w.fingerprint ?? ''}`);
       if (still.length > 0) this.log.warn({ versions: still.map((w) => `${w.type}@${w.fingerprint ?? '(no fingerprint header)'}`), waitMs }, 'schema versions not in the catalogue after the wait; their records go to the dead-letter topic');
     }
-    if (this.staleViews.size > 0 && this.options.views) {
+    if (this.staleViews.size > 0 && (this.options.views || this.warehouse!.needsEventTypes)) {
       const types = new Set(this.staleViews);
       this.staleViews.clear();
       await this.awaitWrite();
@@ -392,7 +393,8 @@ export class Loader {
 
   private async loadOffsets(topic: string): Promise<void> {
     if (this.offsetsLoaded.has(topic)) return;
-    const stored = await this.withWarehouseRetry('read offsets', () => this.warehouse!.readOffsets(this.options.group, [topic]));
+    const owned = this.assigned.filter((a) => a.topic === topic);
+    const stored = await this.withWarehouseRetry('read offsets', () => this.warehouse!.readOffsets(this.options.group, [topic], owned));
     for (const key of [...this.committed.keys()]) if (key.startsWith(`${topic}\u0000`)) this.committed.delete(key);
     for (const [k, v] of stored) this.committed.set(k, v);
     this.offsetsLoaded.add(topic);
@@ -486,7 +488,7 @@ export class Loader {
         } else {
           let rows = this.pending.tables.get(table);
           if (!rows) this.pending.tables.set(table, (rows = this.newRowBuffer(table)));
-          rows.add(d.row.metadata, d.row.content);
+          rows.add(d.row.metadata, d.row.content, { topic: batch.topic, eventType: d.eventType, partition: batch.partition, offset: message.offset, occurredAt: d.occurredAt, timestamp: d.timestamp });
           this.pending.bytes += d.bytes;
           this.pending.rows++;
         }
@@ -584,7 +586,7 @@ export class Loader {
           return buffer.toRows();
         },
       })),
-      offsets: [...batch.moves.values()].map(({ topic, partition, expected, next }) => ({ topic, partition, expected, next })),
+      offsets: [...batch.moves.values()].map(({ topic, partition, expected, next, first }) => ({ topic, partition, expected, next, first })),
     };
     await this.withWarehouseRetry(`write a batch of ${batch.rows} rows`, () => this.warehouse!.writeBatch(write), batch);
   }

@@ -5,13 +5,25 @@ import type { Warehouse } from '../warehouse/types.js';
 
 const positiveInt = z.number().int().positive();
 
-/** `duckdb:PATH`, `{ type: 'duckdb', path }`, `{ type: 'snowflake', ... }` or a Warehouse instance. */
+/** `duckdb:PATH`, `{ type: 'duckdb', path }`, `{ type: 'snowflake', ... }`, `lake:DIR`, `lake:s3://bucket/prefix`, `{ type: 'lake', location, s3 }` or a Warehouse instance. */
 const warehouseSchema = z.union([
   z
     .string()
-    .regex(/^(duckdb:.+|snowflake)$/, "must be 'duckdb:PATH' or 'snowflake'"),
+    .regex(/^(duckdb:.+|snowflake|lake:.+)$/, "must be 'duckdb:PATH', 'snowflake', 'lake:DIR' or 'lake:s3://bucket/prefix'"),
   z.object({ type: z.literal('duckdb'), path: z.string().min(1), shared: z.boolean().optional() }).strict(),
   z.object({ type: z.literal('snowflake') }).passthrough(),
+  z
+    .object({
+      type: z.literal('lake'),
+      location: z.string().min(1),
+      s3: z
+        .object({ endpoint: z.string().url().optional(), region: z.string().min(1).optional(), forcePathStyle: z.boolean().optional(), conditionalWrites: z.boolean().optional(), stagingDir: z.string().min(1).optional() })
+        .strict()
+        .optional(),
+      compression: z.enum(['zstd', 'snappy', 'gzip', 'uncompressed']).optional(),
+      rowGroupSize: positiveInt.optional(),
+    })
+    .strict(),
   z.custom<Warehouse>(
     (v) => !!v && typeof v === 'object' && typeof (v as Warehouse).writeBatch === 'function' && typeof (v as Warehouse).readOffsets === 'function',
     'must be a warehouse spec or a Warehouse instance',

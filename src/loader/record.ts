@@ -4,7 +4,7 @@ import type { RecordSchemas } from '../schema/registry.js';
 import type { LoadRow } from '../warehouse/types.js';
 
 export type Decoded =
-  | { kind: 'row'; row: LoadRow; bytes: number }
+  | { kind: 'row'; row: LoadRow; bytes: number; eventType: string; occurredAt: string | undefined; timestamp: string }
   | { kind: 'tombstone' }
   | { kind: 'poison'; reason: string; errorClass: 'missing-type-header' | 'unknown-event-type' | 'unknown-schema-version' | 'decode-failed' };
 
@@ -66,6 +66,7 @@ export function decodeRecord(schemas: RecordSchemas, topic: string, partition: n
   let producerJson = 'null';
   let fingerprintJson = 'null';
   let fingerprint: string | undefined;
+  let occurredAt: string | undefined;
   let headersJson = '{';
   const raw = message.headers;
   if (raw) {
@@ -83,6 +84,7 @@ export function decodeRecord(schemas: RecordSchemas, topic: string, partition: n
           eventIdJson = vJson;
           break;
         case HEADER.occurredAt:
+          occurredAt = v;
           occurredAtJson = vJson;
           break;
         case HEADER.producer:
@@ -113,5 +115,5 @@ export function decodeRecord(schemas: RecordSchemas, topic: string, partition: n
     `"key":${message.key ? JSON.stringify(message.key.toString('utf8')) : 'null'},"headers":${headersJson},` +
     `"event_type":${eventTypeJson},"event_id":${eventIdJson},"occurred_at":${occurredAtJson},` +
     `"producer":${producerJson},"schema_fingerprint":${fingerprintJson},"load_time":${LOAD_TIME_JSON.of(loadTime)}}`;
-  return { kind: 'row', row: { metadata, content }, bytes: metadata.length + content.length };
+  return { kind: 'row', row: { metadata, content }, bytes: metadata.length + content.length, eventType, occurredAt, timestamp: createTime };
 }

@@ -138,6 +138,8 @@ export function viewSpecFor(registry: EventRegistry, eventType: string, table: s
     columns.push(column);
   }
   const spec: ViewSpec = { view: viewNameForEvent(eventType), table: checkIdentifier('table', table), eventType, columns };
+  // Not enumerable: a spec stays a plain description when printed or compared; the lake reads it.
+  Object.defineProperty(spec, 'messageType', { value: type, enumerable: false });
   const doc = (type.comment ?? '').trim();
   if (doc) spec.comment = doc;
   return spec;

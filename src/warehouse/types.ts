@@ -1,3 +1,5 @@
+import type protobuf from 'protobufjs';
+import type { Logger } from '../log.js';
 /**
  * The warehouse port: what the loader needs from a warehouse. Two adapters implement it, DuckDB
  * (src/warehouse/duckdb, the embedded default) and Snowflake (src/warehouse/snowflake); they are the only
@@ -24,6 +26,21 @@ export interface OffsetMove {
   partition: number;
   expected: string | null;
   next: string;
+  /** The first offset of the partition's records in this batch (the lake names its files by first..next-1). */
+  first?: string;
+}
+
+/** What the loader knows of a row besides its JSON (the lake partitions its files by it; other adapters ignore it). */
+export interface RowInfo {
+  topic: string;
+  /** The fully qualified event type (the md-event-type header). */
+  eventType: string;
+  partition: number;
+  offset: string;
+  /** The md-occurred-at header (ISO-8601), when present. */
+  occurredAt: string | undefined;
+  /** The Kafka record timestamp, ms since the epoch, as a decimal string (may be empty). */
+  timestamp: string;
 }
 
 /**
@@ -32,7 +49,7 @@ export interface OffsetMove {
  * DuckDB's keeps them in native data chunks, so a batch of row strings is not kept alive on the JS heap.
  */
 export interface RowBuffer {
-  add(metadata: string, content: string): void;
+  add(metadata: string, content: string, info?: RowInfo): void;
   readonly length: number;
   /** The rows as strings, in the order added. */
   toRows(): LoadRow[];
@@ -95,21 +112,34 @@ export interface ViewSpec {
   columns: readonly ViewColumn[];
   /** The event type's documentation (its message comment), written as the view's comment. */
   comment?: string;
+  /** The event type's protobuf message (the lake types its Parquet columns from it). */
+  messageType?: protobuf.Type;
 }
 
 export interface Warehouse {
-  /** 'duckdb' or 'snowflake' (used in logs and errors). */
+  /** 'duckdb', 'snowflake' or 'lake' (used in logs and errors). */
   readonly kind: string;
+  /**
+   * The adapter needs every loaded event type's schema (ensureView with `messageType`) whether or not typed views
+   * were asked for: the lake writes typed Parquet columns.
+   */
+  readonly needsEventTypes?: boolean;
   /** A description without secrets, e.g. `duckdb:/data/events.duckdb`. */
   readonly description: string;
   /** Connects and creates the schema objects the loader needs (the offsets table). Retries are the caller's. */
   connect(): Promise<void>;
+  /** Where the adapter may log (the loader's logger); optional. */
+  useLogger?(log: Logger): void;
   /** Creates the topic table when missing (RECORD_METADATA, RECORD_CONTENT). */
   ensureTable(table: string): Promise<void>;
   /** Creates or replaces a typed view. */
   ensureView(view: ViewSpec): Promise<void>;
-  /** NEXT_OFFSET per `${topic}\u0000${partition}` for the group and topics (absent: nothing loaded yet). */
-  readOffsets(group: string, topics: readonly string[]): Promise<Map<string, string>>;
+  /**
+   * NEXT_OFFSET per `${topic}\u0000${partition}` for the group and topics (absent: nothing loaded yet). `owned`: the
+   * partitions this loader is assigned now; the lake cleans up their unfinished writes (files of a batch that never
+   * committed) before answering.
+   */
+  readOffsets(group: string, topics: readonly string[], owned?: ReadonlyArray<{ topic: string; partition: number }>): Promise<Map<string, string>>;
   /**
    * Optional: a buffer for the rows of `table` in the batch being built (after ensureTable). writeBatch gets
    * it back as `tables[i].buffer`, may be called more than once with it (retries), and must leave it intact.

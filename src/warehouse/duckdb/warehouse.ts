@@ -231,7 +231,7 @@ const POOL_MAX = 64;
  * of staying alive until the batch commits, and writeBatch appends whole chunks. The chunks are not changed
  * by writing them (a retried write appends them again); release() clears them for reuse by the next batch.
  */
-class DuckDbRowBuffer implements RowBuffer {
+export class DuckDbRowBuffer implements RowBuffer {
   private readonly chunks: DuckDBDataChunk[] = [];
   private metadata: bindings.Vector | undefined;
   private content: bindings.Vector | undefined;
