@@ -71,6 +71,14 @@ const release = (batch: Pending) => {
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const big = (s: string) => BigInt(s);
 const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
+/** Batch defaults for a lake target (each batch writes one file per partition, event type and hour). */
+export const LAKE_BATCH_DEFAULTS = { batchRecords: 100_000, batchBytes: 128_000_000, flushMs: 60_000 } as const;
+
+function isLake(w: unknown): boolean {
+  if (typeof w === 'string') return w.startsWith('lake:');
+  return !!w && typeof w === 'object' && ((w as { type?: unknown }).type === 'lake' || (w as { kind?: unknown }).kind === 'lake');
+}
+
 /** Records decoded between two yields to the event loop while a write is in flight. */
 const YIELD_EVERY = 256;
 /** The offset the fetch that produced this batch asked for (kafkajs sets it; its typings omit it). */
@@ -135,6 +143,12 @@ export class Loader {
 
   constructor(options: LoaderOptions, hooks: LoaderHooks = {}) {
     this.options = parseOptions(loaderOptionsSchema, options, 'loader');
+    if (isLake(options.warehouse)) {
+      // A lake file rotates with its batch: bigger batches make fewer, larger files (docs/lake.md, small files).
+      if (options.batchRecords === undefined) this.options.batchRecords = LAKE_BATCH_DEFAULTS.batchRecords;
+      if (options.batchBytes === undefined) this.options.batchBytes = LAKE_BATCH_DEFAULTS.batchBytes;
+      if (options.flushMs === undefined) this.options.flushMs = LAKE_BATCH_DEFAULTS.flushMs;
+    }
     this.hooks = hooks;
     this.log = hooks.logger ?? stderrLogger('multidispatch-loader');
     // The built-in schema too: the loader loads derive's metric values and alerts like any other event type.

@@ -11,6 +11,7 @@ import protobuf from 'protobufjs';
 import { createPublisher, type PublishReceipt } from '../../src/index.js';
 import { loadSchema } from '../../src/schema/index.js';
 import { EventRegistry } from '../../src/schema/registry.js';
+import { parseDataName } from '../../src/warehouse/lake/layout.js';
 import type { EventSchema } from '../../src/schema/types.js';
 import { fakesnowPython } from './fakesnow.js';
 import { brokers } from './kafka.js';
@@ -240,4 +241,40 @@ function compareValue(f: protobuf.Field, expected: unknown, actual: unknown, at:
 
 export function registryOf(schema: EventSchema): EventRegistry {
   return new EventRegistry(schema);
+}
+
+/** Every Parquet file under `dir` with its partition and offset range, and the rows DuckDB reads from it. */
+export async function filesWithOffsets(dir: string): Promise<Array<{ file: string; partition: number; first: bigint; last: bigint; offsets: bigint[]; partitions: number[] }>> {
+  const inst = await DuckDBInstance.create(':memory:');
+  const c = await inst.connect();
+  try {
+    const r = await c.runAndReadAll(
+      `SELECT filename AS f, list(_offset ORDER BY _offset) AS o, list(DISTINCT _partition) AS p FROM read_parquet('${dir}/**/*.parquet', union_by_name = true, filename = true) GROUP BY filename`,
+    );
+    return r.getRowObjectsJS().map((row) => {
+      const file = String(row.f).slice(dir.length + 1);
+      const parsed = parseDataName(file.split('/').pop()!);
+      assert.ok(parsed, `file name ${file} is part-<partition>-<first>-<last>.parquet`);
+      return { file, partition: parsed.partition, first: BigInt(parsed.first), last: BigInt(parsed.last), offsets: (row.o as bigint[]).map(BigInt), partitions: (row.p as number[]).map(Number) };
+    });
+  } finally {
+    c.closeSync();
+    inst.closeSync();
+  }
+}
+
+/** No offset twice, every file's rows inside its name's range and partition, ranges of one partition disjoint or equal. */
+export function assertFilesConsistent(files: Awaited<ReturnType<typeof filesWithOffsets>>): void {
+  const ranges = new Map<number, Map<string, [bigint, bigint]>>();
+  for (const f of files) {
+    assert.deepEqual(f.partitions, [f.partition], `${f.file}: rows of partition ${f.partition} only`);
+    for (const o of f.offsets) assert.ok(o >= f.first && o <= f.last, `${f.file}: offset ${o} inside ${f.first}..${f.last}`);
+    let m = ranges.get(f.partition);
+    if (!m) ranges.set(f.partition, (m = new Map()));
+    m.set(`${f.first}-${f.last}`, [f.first, f.last]);
+  }
+  for (const [p, m] of ranges) {
+    const sorted = [...m.values()].sort((a, b) => (a[0] < b[0] ? -1 : 1));
+    for (let i = 1; i < sorted.length; i++) assert.ok(sorted[i]![0] > sorted[i - 1]![1], `partition ${p}: ranges ${sorted[i - 1]} and ${sorted[i]} overlap`);
+  }
 }

@@ -31,6 +31,10 @@ interface LoadFlags extends KafkaFlags {
   logIntervalMs?: string;
   sessionTimeoutMs?: string;
   progress: boolean;
+  s3Endpoint?: string;
+  s3Region?: string;
+  s3PathStyle?: boolean;
+  parquetCompression?: 'zstd' | 'snappy' | 'gzip' | 'uncompressed';
 }
 
 /** Keys load reads from a config file: createLoader's options without `schema` and `kafka`, plus `snowflake` and `proto`. */
@@ -108,6 +112,19 @@ export function loaderOptionsFrom(flags: LoadFlags, env: NodeJS.ProcessEnv, cfg:
   set('logIntervalMs', int('--log-interval-ms', flags.logIntervalMs));
   set('sessionTimeoutMs', int('--session-timeout-ms', flags.sessionTimeoutMs));
   if (opts.warehouse === 'snowflake') opts.warehouse = { type: 'snowflake', ...((cfg.snowflake as object) ?? {}) };
+  const lakeFlags = flags.s3Endpoint !== undefined || flags.s3Region !== undefined || flags.s3PathStyle !== undefined || flags.parquetCompression !== undefined;
+  if (lakeFlags) {
+    const w = opts.warehouse;
+    const lake = typeof w === 'string' && w.startsWith('lake:') ? { type: 'lake', location: w.slice('lake:'.length) } : w && typeof w === 'object' && (w as { type?: string }).type === 'lake' ? { ...(w as object) } : undefined;
+    if (!lake) throw new UsageError('--s3-endpoint, --s3-region, --s3-path-style and --parquet-compression apply to --warehouse lake:DIR or lake:s3://bucket/prefix');
+    const l = lake as { type: 'lake'; location: string; s3?: Record<string, unknown>; compression?: string };
+    if (flags.s3Endpoint !== undefined || flags.s3Region !== undefined || flags.s3PathStyle !== undefined) {
+      if (!l.location.startsWith('s3://')) throw new UsageError(`--s3-* options apply to a lake on S3 (lake:s3://bucket/prefix), not lake:${l.location}`);
+      l.s3 = { ...(l.s3 ?? {}), ...(flags.s3Endpoint !== undefined ? { endpoint: flags.s3Endpoint } : {}), ...(flags.s3Region !== undefined ? { region: flags.s3Region } : {}), ...(flags.s3PathStyle !== undefined ? { forcePathStyle: flags.s3PathStyle } : {}) };
+    }
+    if (flags.parquetCompression !== undefined) l.compression = flags.parquetCompression;
+    opts.warehouse = l;
+  }
   return { ...(opts as object), kafka: kafkaConnectionFor(flags, 'multidispatch-loader', env) } as Omit<LoaderOptions, 'schema'>;
 }
 
@@ -126,7 +143,7 @@ export function registerLoad(program: Command): void {
   const cmd = program
     .command('load')
     .description(
-      'Load Kafka topics into the warehouse (a DuckDB file by default, or Snowflake), exactly once: each batch of rows and the consumed offsets are committed in one warehouse transaction.',
+      'Load Kafka topics into the warehouse (a DuckDB file by default, Snowflake, or a Parquet data lake on a file system or S3), exactly once: each batch of rows and the consumed offsets are committed in one warehouse transaction (the lake: files named by their offset range, then a commit marker).',
     )
     .option('-t, --topic <topic...>', 'topic(s) to load (repeat, or comma-separate)')
     .option('--topic-pattern <regex>', 'load every topic matching this regular expression (resolved at start)');
@@ -134,14 +151,21 @@ export function registerLoad(program: Command): void {
     .option('--proto <dir>', 'folder of .proto files the events were published with', 'proto')
     .option('--catalogue [topic]', 'read the schemas from the event catalogue instead of --proto, following it while loading (topic, default: multidispatch.catalogue)')
     .option('--catalogue-wait-ms <ms>', 'with --catalogue: how long a record whose schema version is not in the catalogue waits for it before it goes to the dead-letter topic (default: 30000)')
-    .option('-w, --warehouse <spec>', "'duckdb:PATH' (default: duckdb:multidispatch.duckdb, or $MULTIDISPATCH_WAREHOUSE) or 'snowflake' (connection from $SNOWFLAKE_* and the config file's \"snowflake\" object)")
+    .option(
+      '-w, --warehouse <spec>',
+      "'duckdb:PATH' (default: duckdb:multidispatch.duckdb, or $MULTIDISPATCH_WAREHOUSE), 'snowflake' (connection from $SNOWFLAKE_* and the config file's \"snowflake\" object), 'lake:DIR' or 'lake:s3://bucket/prefix' (Parquet; docs/lake.md)",
+    )
+    .option('--s3-endpoint <url>', 'lake on S3: endpoint of an S3-compatible store (default: $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, else AWS)')
+    .option('--s3-region <region>', 'lake on S3: region (default: $AWS_REGION, else us-east-1)')
+    .option('--s3-path-style', 'lake on S3: path-style requests (default: on when an endpoint is given, or $AWS_S3_FORCE_PATH_STYLE)')
+    .addOption(new Option('--parquet-compression <codec>', 'lake: Parquet compression (default: zstd)').choices(['zstd', 'snappy', 'gzip', 'uncompressed']))
     .option('-g, --group <id>', 'consumer group; offsets are stored in the warehouse per group (default: multidispatch-loader, or $MULTIDISPATCH_LOAD_GROUP)')
     .option('--table <topic=TABLE...>', 'load a topic into a table of this name instead of the derived one (orders.v1 → ORDERS_V1)')
     .option('--topic-rename <schemaTopic=topic...>', "events of the schema's topic were published to another topic (the publisher's `topics` map)")
     .option('--no-views', 'do not create the typed views (one per event type)')
-    .option('--batch-records <n>', 'commit a batch at this many records (default: 10000)')
-    .option('--batch-bytes <n>', 'commit a batch at this many bytes of row JSON (default: 16000000)')
-    .option('--flush-ms <ms>', 'commit a batch when its oldest record is this old (default: 5000)')
+    .option('--batch-records <n>', 'commit a batch at this many records (default: 10000; lake: 100000)')
+    .option('--batch-bytes <n>', 'commit a batch at this many bytes of row JSON (default: 16000000; lake: 128000000)')
+    .option('--flush-ms <ms>', 'commit a batch when its oldest record is this old (default: 5000; lake: 60000): a lake file rotates with its batch')
     .addOption(new Option('--errors-tolerance <mode>', "'all': undecodable records go to the dead-letter topic; 'none': stop at the first (default: all)").choices(['all', 'none']))
     .option('--dlq-topic <topic>', 'dead-letter topic (default: multidispatch.dlq)')
     .addOption(new Option('--start-from <where>', 'where a group with nothing in the warehouse starts (default: earliest)').choices(['earliest', 'latest']))
@@ -158,12 +182,15 @@ Options are merged: flags, then environment, then --config (its top-level keys a
 createLoader's names; Snowflake secrets are not allowed there), then defaults.
 Environment: KAFKA_BROKERS, MULTIDISPATCH_WAREHOUSE, MULTIDISPATCH_LOAD_GROUP; for Snowflake SNOWFLAKE_ACCOUNT,
 SNOWFLAKE_USER, SNOWFLAKE_ROLE, SNOWFLAKE_WAREHOUSE, SNOWFLAKE_DATABASE, SNOWFLAKE_SCHEMA and either
-SNOWFLAKE_PRIVATE_KEY_PATH (+ SNOWFLAKE_PRIVATE_KEY_PASSPHRASE) or SNOWFLAKE_PASSWORD.
+SNOWFLAKE_PRIVATE_KEY_PATH (+ SNOWFLAKE_PRIVATE_KEY_PASSPHRASE) or SNOWFLAKE_PASSWORD; for a lake on S3 the standard
+AWS variables and files (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL_S3, …).
 
 Examples:
   multidispatch load --topic orders.v1 --warehouse duckdb:events.duckdb --once
   multidispatch load --topic-pattern '^orders\\.' --group analytics-loader
   multidispatch load --topic orders.v1 --catalogue            # schemas from the event catalogue, no .proto on disk
+  multidispatch load --topic orders.v1 --warehouse lake:./lake --once
+  multidispatch load --topic orders.v1 --warehouse lake:s3://analytics/events --s3-endpoint http://127.0.0.1:9000
   SNOWFLAKE_ACCOUNT=xy12345 SNOWFLAKE_USER=LOADER SNOWFLAKE_PRIVATE_KEY_PATH=rsa_key.p8 \\
     multidispatch load --topic orders.v1 --warehouse snowflake --config loader.json
 
