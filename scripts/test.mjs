@@ -29,6 +29,7 @@ const loud = (title, detail) => {
 const kafkaMod = await tsImport('../src/dev/kafka.ts', import.meta.url);
 const fakesnowMod = await tsImport('../test/support/fakesnow.ts', import.meta.url);
 const statsdMod = await tsImport('../src/dev/statsd-exporter.ts', import.meta.url);
+const s3Mod = await tsImport('../src/dev/s3-server.ts', import.meta.url);
 
 function testFiles(args) {
   const walk = (dir) =>
@@ -69,12 +70,14 @@ if (files.length === 0) {
 }
 
 // (a) dev tools
-say(`ensuring dev tools: Kafka ${kafkaMod.kafkaVersion()} jars (mvn), statsd_exporter ${statsdMod.statsdExporterVersion()} (go install), fakesnow (pip)`);
+say(`ensuring dev tools: Kafka ${kafkaMod.kafkaVersion()} jars (mvn), statsd_exporter ${statsdMod.statsdExporterVersion()} and gofakes3 ${s3Mod.gofakes3Version()} (go install), fakesnow + pyarrow (pip)`);
 let t0 = Date.now();
 try {
   await Promise.all([
     kafkaMod.ensureKafkaJars({ onProgress: (m) => say(`kafka: ${m}`) }),
     statsdMod.ensureStatsdExporter({ onProgress: (m) => say(`statsd_exporter: ${m}`) }),
+    // The S3-protocol server of the lake tests (each test file starts its own: they stop and restart it).
+    s3Mod.ensureGofakes3({ onProgress: (m) => say(`gofakes3: ${m}`) }),
   ]);
   // fakesnow (PyPI) into its cached venv, for the Snowflake tests; synchronous, and a no-op when cached.
   say(`fakesnow ${fakesnowMod.FAKESNOW_VERSION}: ensuring the venv (pip)`);

@@ -8,7 +8,7 @@
  *
  * CPU is process.cpuUsage() of this process only (all its threads, DuckDB's included), over the timed phase.
  */
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync, statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { Kafka, logLevel, type EachBatchPayload } from 'kafkajs';
@@ -23,13 +23,15 @@ import { schema } from 'multidispatch/examples';
 import { decodeRecord } from '../../dist/src/loader/record.js';
 import { EventRegistry } from '../../dist/src/schema/registry.js';
 import { DuckDbWarehouse } from '../../dist/src/warehouse/duckdb/warehouse.js';
+import { LakeWarehouse } from '../../dist/src/warehouse/lake/warehouse.js';
+import { openWarehouse } from '../../dist/src/warehouse/open.js';
 import { PlatformaticConsumer } from '../../dist/src/kafka/platformatic/consumer.js';
 import { publishAll } from '../lib/prefill.js';
 import { round } from '../lib/stats.js';
 import { loadEventPool } from './events.js';
 import { send, waitFor } from '../lib/child-ipc.js';
 
-export type Mode = 'prepare' | 'C' | 'Cp' | 'W' | 'L' | 'Lp';
+export type Mode = 'prepare' | 'C' | 'Cp' | 'W' | 'L' | 'Lp' | 'K';
 
 export interface ChildConfig {
   mode: Mode;
@@ -39,7 +41,7 @@ export interface ChildConfig {
   n: number;
   /** Fresh consumer group (C, C′, L, L′). */
   group: string;
-  /** W, L: the fresh DuckDB file; prepare: unused. */
+  /** W, L: the fresh DuckDB file; K: the fresh lake directory; prepare: unused. */
   dbPath: string;
   /** prepare writes, W reads: alternating lines of metadata and content JSON. */
   rowsFile: string;
@@ -82,6 +84,8 @@ export interface ChildResult {
   check?: { rows: number; distinctPartitionOffset: number; offsetsSum: number; ok: boolean };
   /** prepare: publish time, payload bytes and type mix. */
   prepare?: { published: number; publishMs: number; errors: number; rowsWritten: number; payloadBytes: number; rowJsonBytes: number; types: Record<string, number> };
+  /** K: the Parquet files the lake run produced. */
+  lake?: { files: number; bytes: number; rowsPerFile: [number, number, number]; bytesPerFile: [number, number, number]; compression: string };
   /** Where the wall time of the timed phase went (ms, summed; see WallSplit). */
   wall?: WallSplit;
   /** The timed phase in the process' monotonic clock (µs), to cut a --cpu-prof profile to it. */
@@ -164,6 +168,11 @@ const originalWriteBatch = DuckDbWarehouse.prototype.writeBatch;
 DuckDbWarehouse.prototype.writeBatch = function (this: DuckDbWarehouse, ...args: Parameters<DuckDbWarehouse['writeBatch']>) {
   wall.writeBatches++;
   return timed(() => originalWriteBatch.apply(this, args), (ms) => (wall.writeBatchMs += ms));
+};
+const originalLakeWriteBatch = LakeWarehouse.prototype.writeBatch;
+LakeWarehouse.prototype.writeBatch = function (this: LakeWarehouse, ...args: Parameters<LakeWarehouse['writeBatch']>) {
+  wall.writeBatches++;
+  return timed(() => originalLakeWriteBatch.apply(this, args), (ms) => (wall.writeBatchMs += ms));
 };
 const originalConsumer = Kafka.prototype.consumer;
 Kafka.prototype.consumer = function (this: Kafka, ...args: Parameters<Kafka['consumer']>) {
@@ -491,7 +500,7 @@ async function writeLimit(): Promise<ChildResult> {
 }
 
 /** L (kafkajs), L′ (platformatic): createLoader(...).runOnce() into a fresh DuckDB file, default batch settings, exactly-once (always on). */
-async function multidispatchLoad(client: 'kafkajs' | 'platformatic'): Promise<ChildResult> {
+async function multidispatchLoad(client: 'kafkajs' | 'platformatic', target: 'duckdb' | 'lake' = 'duckdb'): Promise<ChildResult> {
   let firstCommit: number | undefined;
   let caughtUp: { t: number; cpu: NodeJS.CpuUsage; hr: number } | undefined;
   const loader = createLoader(
@@ -501,7 +510,7 @@ async function multidispatchLoad(client: 'kafkajs' | 'platformatic'): Promise<Ch
       topics: [cfg.topic],
       topicRenames: renames(),
       group: cfg.group,
-      warehouse: `duckdb:${cfg.dbPath}`,
+      warehouse: target === 'lake' ? `lake:${cfg.dbPath}` : `duckdb:${cfg.dbPath}`,
       dlqTopic: `${cfg.topic}.dlq`,
     },
     {
@@ -536,6 +545,11 @@ async function multidispatchLoad(client: 'kafkajs' | 'platformatic'): Promise<Ch
     r.steadyRowsPerSec = round(stats.rowsLoaded / ((end.t - firstFetchAt) / 1000));
     r.steadyCpuUsPerRow = round(cpuUs(diffCpu(end.cpu, firstFetchCpu)) / stats.rowsLoaded, 2);
   }
+  if (target === 'lake') {
+    await lakeCheck(r, stats);
+    await send({ type: 'result', result: r });
+    return r;
+  }
   // Correctness (untimed): exactly N rows, N distinct (partition, offset), stored offsets sum to N.
   const table = tableNameForTopic(cfg.topic);
   const instance = await DuckDBInstance.create(cfg.dbPath);
@@ -553,6 +567,39 @@ async function multidispatchLoad(client: 'kafkajs' | 'platformatic'): Promise<Ch
   r.check = { rows, distinctPartitionOffset: distinct, offsetsSum, ok: rows === cfg.n && distinct === cfg.n && offsetsSum === cfg.n && stats.rowsLoaded === cfg.n };
   await send({ type: 'result', result: r });
   return r;
+}
+
+/** K (untimed): exactly N rows and N distinct (partition, offset) in the Parquet files, commit markers summing to N; file sizes. */
+async function lakeCheck(r: ChildResult, stats: LoaderStats): Promise<void> {
+  const instance = await DuckDBInstance.create(':memory:');
+  const c = await instance.connect();
+  const glob = `${cfg.dbPath}/**/*.parquet`.replace(/'/g, "''");
+  const q = await c.runAndReadAll(`SELECT count(*) AS n, count(DISTINCT (_partition, _offset)) AS d FROM read_parquet('${glob}', union_by_name = true)`);
+  const row = q.getRowObjects()[0]!;
+  const per = await c.runAndReadAll(`SELECT filename AS f, count(*) AS n FROM read_parquet('${glob}', union_by_name = true, filename = true) GROUP BY filename`);
+  const comp = await c.runAndReadAll(`SELECT DISTINCT compression AS c FROM parquet_metadata('${glob}')`);
+  c.closeSync();
+  instance.closeSync();
+  const files = per.getRowObjects().map((x) => ({ file: String(x.f), rows: Number(x.n), bytes: statSync(String(x.f)).size }));
+  const stat3 = (xs: number[]): [number, number, number] => {
+    const s = [...xs].sort((a, b) => a - b);
+    return [s[0] ?? 0, s[Math.floor(s.length / 2)] ?? 0, s[s.length - 1] ?? 0];
+  };
+  r.lake = {
+    files: files.length,
+    bytes: files.reduce((a, f) => a + f.bytes, 0),
+    rowsPerFile: stat3(files.map((f) => f.rows)),
+    bytesPerFile: stat3(files.map((f) => f.bytes)),
+    compression: comp.getRowObjects().map((x) => String(x.c)).join(', '),
+  };
+  const lake = await openWarehouse(`lake:${cfg.dbPath}`);
+  await lake.connect();
+  const offsets = await lake.readOffsets(cfg.group, [cfg.topic]);
+  await lake.close();
+  const offsetsSum = [...offsets.values()].reduce((a, v) => a + Number(v), 0);
+  const rows = Number(row.n);
+  const distinct = Number(row.d);
+  r.check = { rows, distinctPartitionOffset: distinct, offsetsSum, ok: rows === cfg.n && distinct === cfg.n && offsetsSum === cfg.n && stats.rowsLoaded === cfg.n };
 }
 
 async function main(): Promise<void> {
@@ -576,6 +623,9 @@ async function main(): Promise<void> {
       return;
     case 'Lp':
       await multidispatchLoad('platformatic');
+      return;
+    case 'K':
+      await multidispatchLoad('kafkajs', 'lake');
       return;
   }
 }

@@ -1,9 +1,9 @@
 /** The load section of docs/benchmarks.md, from benchmarks/results/load.json. */
 import { machineTable, measuredLine, notesSection, type MachineSummary } from '../lib/render.js';
 
-type V = 'C' | 'Cp' | 'W' | 'L' | 'Lp';
-const ORDER: V[] = ['C', 'Cp', 'W', 'L', 'Lp'];
-const NAME: Record<V, string> = { C: 'C', Cp: 'C′', W: 'W', L: 'L', Lp: 'L′' };
+type V = 'C' | 'Cp' | 'W' | 'L' | 'Lp' | 'K';
+const ORDER: V[] = ['C', 'Cp', 'W', 'L', 'Lp', 'K'];
+const NAME: Record<V, string> = { C: 'C', Cp: 'C′', W: 'W', L: 'L', Lp: 'L′', K: 'K' };
 const LOADERS: V[] = ['L', 'Lp'];
 /** Results files from before C′ and L′ existed have no row for them; a run with BENCH_LOAD_VARIANTS has rows with 0 runs. */
 const ran = (x: SummaryRow | undefined): x is SummaryRow => x !== undefined && x.runs > 0;
@@ -29,6 +29,8 @@ export interface SummaryRow {
   steadyRowsPerSec?: number;
   steadyRowsPerSecRange?: [number, number];
   steadyCpuUsPerRow?: number;
+  /** K: the Parquet files of a run (medians over runs). */
+  lake?: { files: number; bytes: number; rowsPerFile: [number, number, number]; bytesPerFile: [number, number, number]; compression: string };
 }
 interface Ratio {
   value: number | null;
@@ -77,6 +79,7 @@ interface Results {
     absoluteL: Ratio;
     throughputLpvsCp?: Ratio;
     absoluteLp?: Ratio;
+    throughputKvsC?: Ratio;
     diagnostic: {
       throughputLvsW: number;
       steadyLvsC: number;
@@ -183,7 +186,14 @@ export function render(raw: unknown, root: string): string {
     targetRow('L throughput', rt.absoluteL, (x) => `${int(x)} rows/s`, ran(s.L)),
     targetRow('L′ / C′ throughput', rt.throughputLpvsCp ?? { value: null, target: 'L′ ≥ 0.7 × C′ (the consume limit on @platformatic/kafka)', pass: null }, (x) => `${fix(x, 2)}×`, ran(s.Lp) && ran(s.Cp)),
     targetRow('L′ throughput', rt.absoluteLp ?? { value: null, target: 'L′ ≥ 50,000 rows/s on this machine', pass: null }, (x) => `${int(x)} rows/s`, ran(s.Lp)),
+    targetRow('K (lake) / C throughput', rt.throughputKvsC ?? { value: null, target: 'K ≥ 0.8 × C (the consume limit, same client)', pass: null }, (x) => `${fix(x, 2)}×`, ran(s.K) && ran(s.C)),
     '',
+    ...(s.K?.lake
+      ? [
+          `Lake files (K, median run): ${int(s.K.lake.files)} Parquet files (${s.K.lake.compression}), ${mib(s.K.lake.bytes)} in all (${fix(s.K.lake.bytes / r.method.n, 1)} B/row, against ${int(pf.rowJsonBytes / pf.records)} B of row JSON); rows per file min / median / max ${int(s.K.lake.rowsPerFile[0])} / ${int(s.K.lake.rowsPerFile[1])} / ${int(s.K.lake.rowsPerFile[2])}; bytes per file ${fix(s.K.lake.bytesPerFile[0] / 1024, 1)} / ${fix(s.K.lake.bytesPerFile[1] / 1024, 1)} / ${fix(s.K.lake.bytesPerFile[2] / 1024, 1)} KiB. A batch writes one file per partition × event type × hour of occurred-at, so files are about batch ÷ (partitions × types × hours) rows: here ${r.method.partitions} partitions × ${Object.keys(r.method.mix).length} types in one hour.`,
+          '',
+        ]
+      : []),
     `No target: L / W throughput ${fix(d.throughputLvsW, 2)}×; L steady (first fetch → caught up) / C ${fix(d.steadyLvsC, 2)}×; L CPU per row ${fix(d.cpuLvsC, 2)}× C's and ${fix(d.cpuLvsCplusW, 2)}× C's + W's; C then W one after the other on one thread would give ${int(d.serialCW)} rows/s (1 / (1/C + 1/W)).`,
     '',
   );

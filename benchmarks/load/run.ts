@@ -34,20 +34,21 @@ const root = resolve(here, '../..');
 const say = (msg: string) => process.stderr.write(`[bench:load] ${msg}\n`);
 const envInt = (name: string, dflt: number) => (process.env[name] ? Number.parseInt(process.env[name]!, 10) : dflt);
 
-type VariantId = 'C' | 'Cp' | 'W' | 'L' | 'Lp';
-const ALL: VariantId[] = ['C', 'Cp', 'W', 'L', 'Lp'];
+type VariantId = 'C' | 'Cp' | 'W' | 'L' | 'Lp' | 'K';
+const ALL: VariantId[] = ['C', 'Cp', 'W', 'L', 'Lp', 'K'];
 /** The loader variants (correctness-checked, timed from start()). */
-const LOADERS: VariantId[] = ['L', 'Lp'];
+const LOADERS: VariantId[] = ['L', 'Lp', 'K'];
 const CONSUMERS: VariantId[] = ['C', 'Cp'];
 const VARIANTS: Record<VariantId, string> = {
   C: 'consume limit: a bare kafkajs consumer (fresh group, `eachBatch`, the loader\'s fetch settings, no offset commits) that runs the loader\'s own `decodeRecord` on every record (header parse, protobuf decode, the two `JSON.stringify`) and discards the row',
   Cp: 'consume limit on @platformatic/kafka: a bare consumer written against platformatic\'s own `Consumer` API, not the package\'s port (fresh group, `consume({ mode: \'earliest\', autocommit: false })` with C\'s fetch sizes (16 MiB per fetch, 4 MiB per partition), 500 ms max wait and read_committed, messages taken from a `\'data\'` listener), that turns each message into the record shape `decodeRecord` takes (bigint offset and timestamp → decimal strings, headers `Map<Buffer, Buffer>` → object of Buffers; inside the timed part), runs the loader\'s `decodeRecord` and discards the row, exactly like C',
   W: 'write limit: the same rows as pre-built metadata/content JSON strings (read back from the topic with `decodeRecord` once, before timing), written into a fresh DuckDB file with the appender inside transactions of 10,000 rows, plus one offsets compare-and-set `UPDATE` per transaction; no Kafka',
   L: 'multidispatch: `createLoader({ warehouse: \'duckdb:<fresh file>\', topics: [topic], topicRenames, group: <fresh> }).runOnce()`, default options (exactly-once: rows and offsets in one DuckDB transaction; batches of 10,000 records / 5 MB; views on), on the default Kafka client (kafkajs)',
+  K: 'multidispatch into the lake: `createLoader({ warehouse: \'lake:<fresh dir>\', ... }).runOnce()` on kafkajs with the lake\'s default batches (100,000 records / 128 MB / 60 s; a batch is one zstd Parquet file per partition, event type and hour, then a commit marker per partition): Parquet on the local file system, exactly once',
   Lp: 'L on @platformatic/kafka: the same `createLoader(...).runOnce()` with `kafka: { brokers, client: \'platformatic\' }` (the package\'s platformatic adapter: its own fetch loop over platformatic\'s group membership and Fetch), everything else as L',
 };
 /** How a variant is written in the log and the doc. */
-const DISPLAY: Record<VariantId, string> = { C: 'C', Cp: 'C′', W: 'W', L: 'L', Lp: 'L′' };
+const DISPLAY: Record<VariantId, string> = { C: 'C', Cp: 'C′', W: 'W', L: 'L', Lp: 'L′', K: 'K' };
 
 const method = {
   partitions: envInt('BENCH_LOAD_PARTITIONS', 6),
@@ -130,7 +131,7 @@ function describeRun(r: RunRecord): string {
   const x = r.result;
   const extra =
     LOADERS.includes(r.variant)
-      ? `, first fetch ${x.startToFirstFetchMs} ms, first commit ${x.firstCommitMs} ms, caught up ${x.caughtUpMs} ms, runOnce ${x.runOnceMs} ms, steady ${x.steadyRowsPerSec?.toLocaleString('en-US')} rows/s, ${x.transactions} transactions, check ${r.check}${x.check ? ` (${x.check.rows} rows, ${x.check.distinctPartitionOffset} distinct, offsets ${x.check.offsetsSum})` : ''}`
+      ? `${x.lake ? `, ${x.lake.files} files (${(x.lake.bytes / 2 ** 20).toFixed(1)} MiB, rows/file ${x.lake.rowsPerFile.join(' / ')})` : ''}, first fetch ${x.startToFirstFetchMs} ms, first commit ${x.firstCommitMs} ms, caught up ${x.caughtUpMs} ms, runOnce ${x.runOnceMs} ms, steady ${x.steadyRowsPerSec?.toLocaleString('en-US')} rows/s, ${x.transactions} transactions, check ${r.check}${x.check ? ` (${x.check.rows} rows, ${x.check.distinctPartitionOffset} distinct, offsets ${x.check.offsetsSum})` : ''}`
       : CONSUMERS.includes(r.variant)
         ? `, ${x.fetchBatches} ${r.variant === 'Cp' ? 'fetch responses' : 'fetch batches'}, group join ${x.startToFirstFetchMs} ms`
         : `, ${x.transactions} transactions`;
@@ -200,7 +201,7 @@ async function main(): Promise<void> {
     let seq = 0;
     const execute = async (variant: VariantId, repetition: number, cpuProfDir?: string) => {
       const id = `${variant}.${repetition < 0 ? 'warm' : repetition === 0 ? 'prof' : repetition}.${seq++}`;
-      const dbPath = join(scratch, `${id}.duckdb`);
+      const dbPath = join(scratch, variant === 'K' ? `${id}.lake` : `${id}.duckdb`);
       const cfg: ChildConfig = { ...base, mode: variant as Mode, group: `bench-load-${stamp}-${id}`, dbPath };
       t = Date.now();
       const run = await runChild(cfg, kafka!.handle.pid, cpuProfDir);
@@ -219,7 +220,7 @@ async function main(): Promise<void> {
       };
       // An L or L′ run whose table does not check out counts as failed.
       if (record.check === 'failed') record.failure ??= `correctness check failed: ${JSON.stringify(x?.check ?? null)}`;
-      rmSync(dbPath, { force: true });
+      rmSync(dbPath, { force: true, recursive: true });
       rmSync(`${dbPath}.wal`, { force: true });
       say(describeRun(record));
       return record;
@@ -319,6 +320,17 @@ function summarise(runs: RunRecord[]): Summary {
             steadyCpuUsPerRow: round(pick((r) => r.result!.steadyCpuUsPerRow), 2),
           }
         : {}),
+      ...(v === 'K' && ok.length > 0
+        ? {
+            lake: {
+              files: round(pick((r) => r.result!.lake?.files)),
+              bytes: round(pick((r) => r.result!.lake?.bytes)),
+              rowsPerFile: [0, 1, 2].map((i) => round(pick((r) => r.result!.lake?.rowsPerFile[i]))) as [number, number, number],
+              bytesPerFile: [0, 1, 2].map((i) => round(pick((r) => r.result!.lake?.bytesPerFile[i]))) as [number, number, number],
+              compression: ok[0]!.result!.lake?.compression ?? '?',
+            },
+          }
+        : {}),
     };
   }
   return out;
@@ -329,6 +341,7 @@ const TARGETS = {
   absolute: { min: 60_000, text: 'L ≥ 60,000 rows/s on this machine' },
   vsConsumeP: { min: 0.7, text: 'L′ ≥ 0.7 × C′ (the consume limit on @platformatic/kafka)' },
   absoluteP: { min: 50_000, text: 'L′ ≥ 50,000 rows/s on this machine' },
+  lakeVsConsume: { min: 0.8, text: 'K ≥ 0.8 × C (the consume limit, same client)' },
 };
 
 function ratios(s: Summary) {
@@ -342,6 +355,7 @@ function ratios(s: Summary) {
     absoluteL: target(s.L.rowsPerSec, TARGETS.absolute.min, TARGETS.absolute.text),
     throughputLpvsCp: target(round(lpcp, 3), TARGETS.vsConsumeP.min, TARGETS.vsConsumeP.text),
     absoluteLp: target(s.Lp.rowsPerSec, TARGETS.absoluteP.min, TARGETS.absoluteP.text),
+    throughputKvsC: target(round((s.K?.rowsPerSec ?? Number.NaN) / s.C.rowsPerSec, 3), TARGETS.lakeVsConsume.min, TARGETS.lakeVsConsume.text),
     /** No target: L against the write limit, CPU per row against C and C + W, and the steady-state rate against C. */
     diagnostic: {
       throughputLvsW: round(lw, 3),

@@ -105,7 +105,7 @@ export interface FileFact {
 export function readWithPyarrow(where: string, env: Record<string, string> = {}, endpoint?: string): { rows: PlainRow[]; files: FileFact[] } {
   const python = fakesnowPython();
   const args = [READER, where, ...(endpoint ? ['--endpoint', endpoint] : [])];
-  const r = spawnSync(python, args, { encoding: 'utf8', maxBuffer: 1 << 30, env: { ...process.env, ...env } });
+  const r = spawnSync(python, args, { encoding: 'utf8', maxBuffer: 1 << 30, timeout: 180_000, env: { ...process.env, AWS_EC2_METADATA_DISABLED: 'true', ...env } });
   if (r.status !== 0) throw new Error(`pyarrow reader failed (${r.status}): ${r.stderr}`);
   const rows: PlainRow[] = [];
   const files: FileFact[] = [];
