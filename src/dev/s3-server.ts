@@ -1,24 +1,41 @@
 /**
  * A real S3-protocol server for development and the lake tests: gofakes3 (MIT licence,
  * github.com/johannesboyne/gofakes3), built from the Go module proxy with `go install` into the tool cache once per
- * version, run on loopback with its bolt backend (objects persist in one file, so a stop and restart keeps them).
- * MinIO's server would do as well but is AGPL; gofakes3 is MIT and builds with the Go toolchain alone.
+ * version, run on loopback with its bolt backend: every object lives in one bbolt file, each write is one fsync'd
+ * transaction, so a stop (even SIGKILL) and a restart keep the objects. MinIO's server would do as well but is
+ * AGPL; gofakes3 is MIT and builds with the Go toolchain alone.
+ *
+ * What gofakes3 v1.2.0 does and does not do (test/dev/s3-server.test.ts asserts each point):
+ * - `PUT` with `If-None-Match: *` on an existing key is refused with 412 PreconditionFailed (checked inside the
+ *   bolt write transaction, so two racing writers cannot both win); `If-Match` with an ETag is honoured too.
+ * - DeleteObjects works (a missing key is reported as deleted, as on AWS).
+ * - Multipart uploads work; an incomplete one is not listed by ListObjectsV2. Uploads in progress are kept in
+ *   memory only: a restart forgets them (completed objects are in the bolt file like any other).
+ * - Request signatures are NOT checked: any access key and secret are accepted. Only the clock skew of a signed
+ *   request is (15 minutes).
+ * - A PUT needs a Content-Length (the SDK always sends one).
  *
  * @example
  * const s3 = await startS3Server({ dataDir: '/tmp/s3' });
- * // s3.endpoint, s3.bucket, s3.env (AWS_* for the SDK)
+ * // s3.endpoint, s3.bucket, s3.env (AWS_* for the SDK: path-style, dummy credentials)
+ * await s3.restart(); // same port, same objects
  * await s3.stop();
  */
 import { accessSync, constants, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { DevEnvironmentError } from '../errors.js';
-import { freeTcpPorts, LOOPBACK } from './net.js';
+import { assertTcpPortFree, freeTcpPorts, LOOPBACK } from './net.js';
 import { cacheRoot, sleep } from './paths.js';
 import { appendLog, commandExists, isAlive, logTail, runTool, spawnDetached, stopProcess } from './process.js';
 
+/** Pinned gofakes3 release (its go.mod asks for Go 1.24). */
 export const GOFAKES3_VERSION = 'v1.2.0';
 const MODULE = 'github.com/johannesboyne/gofakes3/cmd/gofakes3';
+const DEFAULT_BUCKET = 'lake';
+/** Dummy credentials: gofakes3 accepts any (it does not verify signatures), the SDK only needs some. */
+const ACCESS_KEY_ID = 'multidispatch-test';
+const SECRET_ACCESS_KEY = 'multidispatch-test-secret';
 
 export function gofakes3Version(version?: string, env: NodeJS.ProcessEnv = process.env): string {
   const v = version ?? env.MULTIDISPATCH_GOFAKES3_VERSION ?? GOFAKES3_VERSION;
@@ -41,11 +58,14 @@ export async function ensureGofakes3(opts: { version?: string; onProgress?: (msg
   const dir = join(cacheRoot(), `gofakes3-${version}`);
   const bin = join(dir, 'gofakes3');
   if (isExecutable(bin)) return bin;
-  if (!commandExists('go')) throw new DevEnvironmentError(`go was not found on PATH; it builds ${MODULE}@${version} from the Go module proxy`);
+  if (!commandExists('go')) {
+    throw new DevEnvironmentError(`go was not found on PATH; it builds ${MODULE}@${version} from the Go module proxy (install Go 1.24 or newer)`);
+  }
   mkdirSync(dir, { recursive: true });
   const gobin = mkdtempSync(join(dir, 'gobin-'));
   const log = join(dir, 'go-install.log');
   opts.onProgress?.(`building ${MODULE}@${version} with go install into ${dir} (first run only; log: ${log})`);
+  const started = Date.now();
   try {
     const env = { ...process.env, GOBIN: gobin, GOFLAGS: '-mod=mod', CGO_ENABLED: '0' };
     const code = await runTool('go', ['install', `${MODULE}@${version}`], { logFile: log, env, cwd: dir, timeoutMs: 15 * 60_000 });
@@ -56,96 +76,150 @@ export async function ensureGofakes3(opts: { version?: string; onProgress?: (msg
   } finally {
     rmSync(gobin, { recursive: true, force: true });
   }
+  opts.onProgress?.(`built gofakes3 ${version} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return bin;
 }
 
 export interface S3ServerHandle {
-  /** http://127.0.0.1:PORT */
+  /** http://127.0.0.1:PORT (use path-style addressing: `forcePathStyle: true`). */
   endpoint: string;
+  host: string;
   port: number;
   bucket: string;
+  /** Holds the bolt database `s3.bolt`. */
   dataDir: string;
   logFile: string;
-  /** AWS_* variables for the SDK and CLI tools (dummy credentials: gofakes3 does not check them). */
+  /** Pid of the running server (changes on restart(); the last one after stop()). */
+  readonly pid: number;
+  version: string;
+  /**
+   * AWS_ENDPOINT_URL_S3, AWS_REGION (us-east-1), AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (dummy values) and
+   * AWS_S3_FORCE_PATH_STYLE=true, for the SDK, CLI tools and the lake's S3 store.
+   */
   env: Record<string, string>;
+  /** SIGTERM, then SIGKILL after 5 s; resolves once the process is gone. The data dir is kept. */
   stop(): Promise<void>;
-  /** Stops (if running) and starts again on the same port and data: the objects are still there. */
+  /** Stops (if running) and starts again on the same port and data dir, waiting until it answers. */
   restart(): Promise<void>;
 }
 
 export interface StartS3ServerOptions {
-  /** Where the bolt database lives (default: a new temp dir, removed by stop() unless given). */
+  /**
+   * Where the bolt database (`s3.bolt`) and, by default, the log live. Default: a new dir under the OS temp dir,
+   * which stop() does not remove (restart() needs it); pass your own dir to control its lifetime.
+   */
   dataDir?: string;
+  /** TCP port on 127.0.0.1 (default: a free one). */
   port?: number;
-  /** Bucket created at start (default 'lake'). */
+  /** Bucket created at start when missing (default 'lake'). */
   bucket?: string;
+  version?: string;
+  /** Where the server's output goes (default `<dataDir>/gofakes3.log`; appended to across restarts). */
   logFile?: string;
   onProgress?: (msg: string) => void;
+  /** How long to wait for the bucket to answer a HEAD (default 30 s). */
   timeoutMs?: number;
 }
 
-/** Starts gofakes3 on loopback with a persistent backend and waits until it answers. */
+/** Starts gofakes3 on loopback with the bolt backend, creates the bucket and waits until it answers. */
 export async function startS3Server(opts: StartS3ServerOptions = {}): Promise<S3ServerHandle> {
-  const bin = await ensureGofakes3({ onProgress: opts.onProgress });
-  const ownDir = opts.dataDir ? undefined : mkdtempSync(join(tmpdir(), 'multidispatch-s3-'));
-  const dataDir = opts.dataDir ?? ownDir!;
-  mkdirSync(dataDir, { recursive: true });
+  const version = gofakes3Version(opts.version);
+  const bin = await ensureGofakes3({ version, onProgress: opts.onProgress });
+  const bucket = opts.bucket ?? DEFAULT_BUCKET;
+  // S3 bucket naming rules (lower case, digits, dots, hyphens; 3-63 characters): gofakes3 refuses others too.
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new DevEnvironmentError(`'${bucket}' is not a valid S3 bucket name`);
+  if (opts.port !== undefined) await assertTcpPortFree(opts.port, 'gofakes3');
   const port = opts.port ?? (await freeTcpPorts(1))[0]!;
-  const bucket = opts.bucket ?? 'lake';
-  const logFile = opts.logFile ?? join(dataDir, 'gofakes3.log');
+  const dataDir = opts.dataDir ? resolve(opts.dataDir) : mkdtempSync(join(tmpdir(), 'multidispatch-s3-'));
+  mkdirSync(dataDir, { recursive: true });
+  const logFile = opts.logFile ? resolve(opts.logFile) : join(dataDir, 'gofakes3.log');
   const endpoint = `http://${LOOPBACK}:${port}`;
-  let pid: number | undefined;
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const db = join(dataDir, 's3.bolt');
+  const args = ['-backend', 'bolt', '-bolt.db', db, '-host', `${LOOPBACK}:${port}`, '-initialbucket', bucket];
+  let pid = 0;
+  let running = false;
 
   const start = async (): Promise<void> => {
-    const args = ['-backend', 'bolt', '-bolt.db', join(dataDir, 's3.bolt'), '-host', `${LOOPBACK}:${port}`, '-initialbucket', bucket];
-    appendLog(logFile, `=== multidispatch: starting gofakes3: ${bin} ${args.join(' ')}`);
+    appendLog(logFile, `=== multidispatch: starting gofakes3 ${version}: ${bin} ${args.join(' ')}`);
     const child = spawnDetached(bin, args, logFile);
     let exited: string | undefined;
     child.once('error', (err) => (exited = err.message));
     child.once('exit', (code, signal) => (exited = signal ? `signal ${signal}` : `exit code ${code}`));
+    if (child.pid === undefined) {
+      await new Promise((r) => setImmediate(r)); // let 'error' arrive
+      throw new DevEnvironmentError(`could not start ${bin}${exited ? `: ${exited}` : ''}`, logTail(logFile));
+    }
     pid = child.pid;
-    if (pid === undefined) throw new DevEnvironmentError(`could not start ${bin}`, logTail(logFile));
-    const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+    running = true;
+    const deadline = Date.now() + timeoutMs;
     let last = 'no answer yet';
     for (;;) {
-      if (exited || !isAlive(pid)) throw new DevEnvironmentError(`gofakes3 exited during startup (${exited ?? 'process gone'}); log: ${logFile}`, logTail(logFile));
+      if (exited || !isAlive(pid)) {
+        running = false;
+        throw new DevEnvironmentError(`gofakes3 exited during startup (${exited ?? 'process gone'}); log: ${logFile}`, logTail(logFile));
+      }
       try {
-        // A bucket listing: the server is up and the bucket exists.
-        const res = await fetch(`${endpoint}/${bucket}?list-type=2&max-keys=1`, { signal: AbortSignal.timeout(2_000) });
-        await res.text();
-        if (res.ok) break;
-        last = `HTTP ${res.status}`;
+        // HEAD bucket: the server is up and the bucket exists (404 while -initialbucket has not run yet).
+        const res = await fetch(`${endpoint}/${bucket}`, { method: 'HEAD', signal: AbortSignal.timeout(2_000) });
+        await res.arrayBuffer();
+        if (res.ok) return;
+        last = `HEAD /${bucket}: HTTP ${res.status}`;
       } catch (err) {
-        last = err instanceof Error ? err.message : String(err);
+        last = err instanceof Error ? (err.cause instanceof Error ? `${err.message}: ${err.cause.message}` : err.message) : String(err);
       }
       if (Date.now() > deadline) {
         await stopProcess(pid, 2_000).catch(() => undefined);
-        throw new DevEnvironmentError(`gofakes3 did not answer ${endpoint} in time (last error: ${last}); log: ${logFile}`, logTail(logFile));
+        running = false;
+        const tail = logTail(logFile);
+        // bbolt waits (forever) for the lock of a database file another process has open, before it listens.
+        const sinceStart = tail.slice(tail.lastIndexOf('=== multidispatch: starting gofakes3'));
+        const hint = sinceStart.includes('using port:') ? '' : `; it never listened: is another gofakes3 using ${db}? (bolt waits for its file lock)`;
+        throw new DevEnvironmentError(`gofakes3 did not answer ${endpoint} within ${timeoutMs} ms (last error: ${last})${hint}; log: ${logFile}`, tail);
       }
       await sleep(100);
     }
   };
   const stopServer = async (): Promise<void> => {
-    if (pid !== undefined) await stopProcess(pid, 5_000);
-    pid = undefined;
+    if (running) await stopProcess(pid, 5_000);
+    running = false;
   };
 
-  opts.onProgress?.(`starting gofakes3 on ${endpoint} (bucket ${bucket}, data ${dataDir})`);
+  opts.onProgress?.(`starting gofakes3 ${version} on ${endpoint} (bucket ${bucket}, data ${dataDir})`);
   await start();
+  // One operation at a time: a restart() racing a stop() must not leave a server behind.
+  let queue: Promise<unknown> = Promise.resolve();
+  const serial = (fn: () => Promise<void>): Promise<void> => {
+    const p = queue.then(fn);
+    queue = p.catch(() => undefined);
+    return p;
+  };
   return {
     endpoint,
+    host: LOOPBACK,
     port,
     bucket,
     dataDir,
     logFile,
-    env: { AWS_ENDPOINT_URL_S3: endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'multidispatch-test', AWS_SECRET_ACCESS_KEY: 'multidispatch-test-secret', AWS_S3_FORCE_PATH_STYLE: 'true' },
-    async stop() {
-      await stopServer();
-      if (ownDir) rmSync(ownDir, { recursive: true, force: true });
+    get pid() {
+      return pid;
     },
-    async restart() {
-      await stopServer();
-      await start();
+    version,
+    env: {
+      AWS_ENDPOINT_URL_S3: endpoint,
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: ACCESS_KEY_ID,
+      AWS_SECRET_ACCESS_KEY: SECRET_ACCESS_KEY,
+      AWS_S3_FORCE_PATH_STYLE: 'true',
     },
+    stop: () => serial(stopServer),
+    restart: () =>
+      serial(async () => {
+        await stopServer();
+        // The port was ours until a moment ago; if something else took it, say so instead of timing out.
+        await assertTcpPortFree(port, 'gofakes3 (restart)');
+        opts.onProgress?.(`restarting gofakes3 on ${endpoint} (data ${dataDir})`);
+        await start();
+      }),
   };
 }

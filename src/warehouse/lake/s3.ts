@@ -86,6 +86,13 @@ export class S3LakeStore implements LakeStore {
     const code = e?.code ?? e?.cause?.code;
     const detail = `${e?.name && e.name !== 'Error' ? `${e.name}: ` : ''}${e?.message ?? String(err)}`;
     const msg = `${what}: ${detail}${status ? ` (HTTP ${status})` : ''}`;
+    if (e?.name === 'CredentialsProviderError') {
+      return new WarehouseError(
+        this.description,
+        `${what}: no AWS credentials found (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run with a role)`,
+        { cause: err },
+      );
+    }
     if ((code && TRANSIENT_CODES.has(code)) || (e?.name && TRANSIENT_NAMES.has(e.name)) || (status !== undefined && (status >= 500 || status === 429)) || (!(err instanceof S3ServiceException) && status === undefined)) {
       return new WarehouseUnavailableError(this.description, msg, { cause: err });
     }
