@@ -113,6 +113,7 @@ export async function killAndRestart(
   const last = await runLoad(args, opts.env);
   cleanups += last.stderr.split('\n').filter((l) => l.includes('batches that never committed')).length;
   assert.equal(last.code, 0, `final run exits 0: ${last.stderr.slice(-3000)}`);
+  assert.match(last.stdout, /^loaded \d+ row\(s\) in \d+ batch\(es\) into lake:\S+ \(\d+ Parquet file\(s\), [\d.]+ MiB/, 'the summary names the lake and its files');
   await opts.sync();
   const c = await lakeCounts(opts.local);
   t.diagnostic(`${history.join('; ')}; final: ${c.rows} rows in ${c.files} files; starts that removed an unfinished batch's files: ${cleanups}`);

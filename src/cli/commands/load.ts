@@ -237,9 +237,11 @@ ${EXIT_CODES_HELP}`,
         const stats = flags.once ? await loader.runOnce() : await loader.run();
         finished = true;
         endProgress();
+        const lake = (loader.warehouseHandle as { stats?: () => { files: number; bytes: number; cleanedFiles: number } } | undefined)?.stats?.();
         process.stdout.write(
-          `loaded ${stats.rowsLoaded} row(s) in ${stats.batches} batch(es) into ${loader.warehouseHandle?.description ?? 'the warehouse'}; ` +
-            `${stats.deadLettered} to the dead-letter topic, ${stats.tombstones} tombstone(s) skipped\n`,
+          `loaded ${stats.rowsLoaded} row(s) in ${stats.batches} batch(es) into ${loader.warehouseHandle?.description ?? 'the warehouse'}` +
+            (lake ? ` (${lake.files} Parquet file(s), ${(lake.bytes / 2 ** 20).toFixed(1)} MiB${lake.cleanedFiles ? `; ${lake.cleanedFiles} file(s) of unfinished batches removed` : ''})` : '') +
+            `; ${stats.deadLettered} to the dead-letter topic, ${stats.tombstones} tombstone(s) skipped\n`,
         );
         // A cron job must notice: everything was accounted for, but not everything is in the warehouse.
         if (flags.once && stats.deadLettered > 0) throw new DeadLetteredError(stats.deadLettered, loader.options.dlqTopic);
