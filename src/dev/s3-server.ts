@@ -21,13 +21,14 @@
  * await s3.restart(); // same port, same objects
  * await s3.stop();
  */
-import { accessSync, constants, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DevEnvironmentError } from '../errors.js';
 import { assertTcpPortFree, freeTcpPorts, LOOPBACK } from './net.js';
-import { cacheRoot, sleep } from './paths.js';
-import { appendLog, commandExists, isAlive, logTail, runTool, spawnDetached, stopProcess } from './process.js';
+import { sleep } from './paths.js';
+import { ensureGoTool } from './go-tool.js';
+import { appendLog, isAlive, logTail, spawnDetached, stopProcess } from './process.js';
 
 /** Pinned gofakes3 release (its go.mod asks for Go 1.24). */
 export const GOFAKES3_VERSION = 'v1.2.0';
@@ -43,41 +44,9 @@ export function gofakes3Version(version?: string, env: NodeJS.ProcessEnv = proce
   return v;
 }
 
-function isExecutable(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Path of the gofakes3 binary, running `GOBIN=<cache> go install <module>@<version>` unless already cached. */
 export async function ensureGofakes3(opts: { version?: string; onProgress?: (msg: string) => void } = {}): Promise<string> {
-  const version = gofakes3Version(opts.version);
-  const dir = join(cacheRoot(), `gofakes3-${version}`);
-  const bin = join(dir, 'gofakes3');
-  if (isExecutable(bin)) return bin;
-  if (!commandExists('go')) {
-    throw new DevEnvironmentError(`go was not found on PATH; it builds ${MODULE}@${version} from the Go module proxy (install Go 1.24 or newer)`);
-  }
-  mkdirSync(dir, { recursive: true });
-  const gobin = mkdtempSync(join(dir, 'gobin-'));
-  const log = join(dir, 'go-install.log');
-  opts.onProgress?.(`building ${MODULE}@${version} with go install into ${dir} (first run only; log: ${log})`);
-  const started = Date.now();
-  try {
-    const env = { ...process.env, GOBIN: gobin, GOFLAGS: '-mod=mod', CGO_ENABLED: '0' };
-    const code = await runTool('go', ['install', `${MODULE}@${version}`], { logFile: log, env, cwd: dir, timeoutMs: 15 * 60_000 });
-    if (code !== 0 || !isExecutable(join(gobin, 'gofakes3'))) {
-      throw new DevEnvironmentError(`go install ${MODULE}@${version} failed (exit ${code}); is the Go module proxy reachable?`, logTail(log));
-    }
-    renameSync(join(gobin, 'gofakes3'), bin);
-  } finally {
-    rmSync(gobin, { recursive: true, force: true });
-  }
-  opts.onProgress?.(`built gofakes3 ${version} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  return bin;
+  return ensureGoTool({ module: MODULE, binary: 'gofakes3', version: gofakes3Version(opts.version), goVersion: '1.24' }, opts.onProgress);
 }
 
 export interface S3ServerHandle {

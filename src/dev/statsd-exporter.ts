@@ -9,13 +9,14 @@
  * // send to sx.host:sx.port over UDP, read sx.metricsUrl
  * await sx.stop();
  */
-import { accessSync, constants, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DevEnvironmentError } from '../errors.js';
 import { assertTcpPortFree, assertUdpPortFree, freeTcpPorts, freeUdpPort, LOOPBACK } from './net.js';
-import { cacheRoot, sleep } from './paths.js';
-import { appendLog, commandExists, isAlive, logTail, runTool, spawnDetached, stopProcess } from './process.js';
+import { sleep } from './paths.js';
+import { ensureGoTool } from './go-tool.js';
+import { appendLog, isAlive, logTail, spawnDetached, stopProcess } from './process.js';
 
 /** Pinned exporter release (its go.mod asks for Go 1.22; v0.31.0 also builds but needs Go 1.25). */
 export const STATSD_EXPORTER_VERSION = 'v0.28.0';
@@ -27,41 +28,9 @@ export function statsdExporterVersion(version?: string, env: NodeJS.ProcessEnv =
   return v;
 }
 
-function isExecutable(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Path of the exporter binary, running `GOBIN=<cache> go install <module>@<version>` unless already cached. */
 export async function ensureStatsdExporter(opts: { version?: string; onProgress?: (msg: string) => void } = {}): Promise<string> {
-  const version = statsdExporterVersion(opts.version);
-  const dir = join(cacheRoot(), `statsd_exporter-${version}`);
-  const bin = join(dir, 'statsd_exporter');
-  if (isExecutable(bin)) return bin;
-  if (!commandExists('go')) {
-    throw new DevEnvironmentError(`go was not found on PATH; it builds ${MODULE}@${version} from the Go module proxy (install Go 1.22 or newer)`);
-  }
-  mkdirSync(dir, { recursive: true });
-  const gobin = mkdtempSync(join(dir, 'gobin-'));
-  const log = join(dir, 'go-install.log');
-  opts.onProgress?.(`building ${MODULE}@${version} with go install into ${dir} (first run only; log: ${log})`);
-  const started = Date.now();
-  try {
-    const env = { ...process.env, GOBIN: gobin, GOFLAGS: '-mod=mod', CGO_ENABLED: '0' };
-    const code = await runTool('go', ['install', `${MODULE}@${version}`], { logFile: log, env, cwd: dir, timeoutMs: 15 * 60_000 });
-    if (code !== 0 || !isExecutable(join(gobin, 'statsd_exporter'))) {
-      throw new DevEnvironmentError(`go install ${MODULE}@${version} failed (exit ${code}); is the Go module proxy reachable?`, logTail(log));
-    }
-    renameSync(join(gobin, 'statsd_exporter'), bin);
-  } finally {
-    rmSync(gobin, { recursive: true, force: true });
-  }
-  opts.onProgress?.(`built statsd_exporter ${version} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  return bin;
+  return ensureGoTool({ module: MODULE, binary: 'statsd_exporter', version: statsdExporterVersion(opts.version), goVersion: '1.22' }, opts.onProgress);
 }
 
 export interface StartStatsdExporterOptions {
