@@ -502,7 +502,8 @@ export class Loader {
         } else {
           let rows = this.pending.tables.get(table);
           if (!rows) this.pending.tables.set(table, (rows = this.newRowBuffer(table)));
-          rows.add(d.row.metadata, d.row.content, { topic: batch.topic, eventType: d.eventType, partition: batch.partition, offset: message.offset, occurredAt: d.occurredAt, timestamp: d.timestamp });
+          if (rows.wantsInfo) rows.add(d.row.metadata, d.row.content, { topic: batch.topic, eventType: d.eventType, partition: batch.partition, offset: message.offset, occurredAt: d.occurredAt, timestamp: d.timestamp });
+          else rows.add(d.row.metadata, d.row.content);
           this.pending.bytes += d.bytes;
           this.pending.rows++;
         }

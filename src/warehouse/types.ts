@@ -49,6 +49,8 @@ export interface RowInfo {
  * DuckDB's keeps them in native data chunks, so a batch of row strings is not kept alive on the JS heap.
  */
 export interface RowBuffer {
+  /** The buffer uses `info` (the lake's); others are not given one, so no object is made per row for them. */
+  readonly wantsInfo?: boolean;
   add(metadata: string, content: string, info?: RowInfo): void;
   readonly length: number;
   /** The rows as strings, in the order added. */

@@ -61,6 +61,7 @@ interface Group {
 
 /** A batch's rows of one table, grouped by the file they go to. */
 export class LakeRowBuffer implements RowBuffer {
+  readonly wantsInfo = true;
   readonly groups = new Map<string, Group>();
   private count = 0;
   private lastKey = '';
