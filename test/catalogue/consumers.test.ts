@@ -17,6 +17,7 @@ import { EventRegistry } from '../../src/schema/registry.js';
 import type { DuckDbWarehouse } from '../../src/warehouse/duckdb/warehouse.js';
 import { readFromStart } from '../../src/kafka/topic-reader.js';
 import { brokers, freshTopic, kafka, kafkaClient, randomSuffix, readAll } from '../support/kafka.js';
+import { untilValue } from '../support/wait.js';
 import { capturingLogger, tempDir } from '../support/loader.js';
 
 const BIN = resolve('bin/multidispatch.js');
@@ -67,21 +68,6 @@ async function publish(schema: EventSchema, topic: string, events: Array<[string
   }
 }
 
-/** Polls `fn` until it returns a value; errors (the loader still starting: no warehouse, no table yet) count as not yet. */
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last = '';
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${last})` : ''}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 const placed = (i: number, extra: Record<string, unknown> = {}) => ({ orderId: `o-${i}`, totalMinor: i === 0 ? '-9223372036854775808' : String(1000 + i), placedAt: new Date(Date.UTC(2026, 11, 4, 10, 0, i)), ...extra });
 
@@ -115,7 +101,7 @@ describe('consumers on the event catalogue', () => {
     const w = () => loader.warehouseHandle as DuckDbWarehouse;
     const table = topic.toUpperCase().replace(/[^A-Z0-9_]/g, '_');
     const count = async (sql: string) => Number((await w().query(sql))[0]!.N);
-    await until('30 v1 rows', async () => ((await count(`SELECT count(*) AS N FROM "${table}"`)) === 30 ? true : undefined));
+    await untilValue('30 v1 rows', async () => ((await count(`SELECT count(*) AS N FROM "${table}"`)) === 30 ? true : undefined));
 
     // Push v2 while the loader runs, then publish with it (and a few more with v1).
     assert.equal(cli(['catalogue', 'push', '--proto', v2.dir, '--catalogue-topic', catalogue], work).status, 0);
@@ -124,10 +110,10 @@ describe('consumers on the event catalogue', () => {
       ...Array.from({ length: 10 }, (_, i): [string, Record<string, unknown>] => ['cat.v1.Refunded', { orderId: `o-${i}`, amountMinor: String(i * 10) }]),
     ]);
     await publish(v1.schema, topic, Array.from({ length: 5 }, (_, i) => ['cat.v1.OrderPlaced', placed(200 + i)]));
-    await until('65 rows', async () => ((await count(`SELECT count(*) AS N FROM "${table}"`)) === 65 ? true : undefined));
+    await untilValue('65 rows', async () => ((await count(`SELECT count(*) AS N FROM "${table}"`)) === 65 ? true : undefined));
 
     // The view gained the column and the new type got its view, without a restart; old-version rows have NULL there.
-    await until('the COUPON column', async () => ((await w().query(`SELECT column_name FROM duckdb_columns() WHERE table_name = 'ORDER_PLACED' AND column_name = 'COUPON'`)).length === 1 ? true : undefined));
+    await untilValue('the COUPON column', async () => ((await w().query(`SELECT column_name FROM duckdb_columns() WHERE table_name = 'ORDER_PLACED' AND column_name = 'COUPON'`)).length === 1 ? true : undefined));
     const coupons = await w().query(`SELECT ORDER_ID, COUPON, TOTAL_MINOR FROM "ORDER_PLACED" ORDER BY ORDER_ID`);
     assert.equal(coupons.length, 55);
     assert.equal(coupons.find((r) => r.ORDER_ID === 'o-103')!.COUPON, 'C-3 "ünï"');
@@ -146,7 +132,7 @@ describe('consumers on the event catalogue', () => {
     const [dead] = await readAll(dlq, { count: 1, timeoutMs: 60_000 });
     assert.match(dead!.headers['md-dlq-reason']!, new RegExp(`schema version ${v3registry.lookup('cat.v1.OrderPlaced').fingerprint} of "cat.v1.OrderPlaced" is not in catalogue ${catalogue}`));
     assert.equal(dead!.headers['md-dlq-error-class'], 'unknown-schema-version');
-    await until('the record after it', async () => ((await count(`SELECT count(*) AS N FROM "REFUNDED"`)) === 11 ? true : undefined));
+    await untilValue('the record after it', async () => ((await count(`SELECT count(*) AS N FROM "REFUNDED"`)) === 11 ? true : undefined));
     assert.ok(lines.some((l) => l.msg === 'waiting for schema versions to reach the catalogue'), 'the wait was logged');
     assert.ok(lines.some((l) => l.msg === 'typed view updated from the catalogue'), 'the view update was logged');
 
@@ -206,7 +192,7 @@ describe('consumers on the event catalogue', () => {
       for (const [k, v] of finals) out[k.split('|')[0]!] = (out[k.split('|')[0]!] ?? 0) + v;
       return out;
     };
-    await until('final metric values', async () => {
+    await untilValue('final metric values', async () => {
       // The metrics topic is written in transactions: read it to its end with the reader that counts markers.
       const admin = kafka('multidispatch-test-admin').admin();
       await admin.connect();

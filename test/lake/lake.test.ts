@@ -9,26 +9,13 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { createLoader, HEADER } from '../../src/index.js';
 import { loadSchema } from '../../src/schema/index.js';
 import { freshTopic, brokers, kafka, randomSuffix, readAll } from '../support/kafka.js';
+import { untilValue } from '../support/wait.js';
 import { capturingLogger, tempDir } from '../support/loader.js';
 import { assertFilesConsistent, assertRowMatches, filesWithOffsets, LAKE_PROTO_DIR, lakeEvent, lakeSchema, publishLake, readWithDuckDb, readWithPyarrow, registryOf } from '../support/lake.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const cli = (args: string[]) => spawnSync(process.execPath, [join(root, 'bin/multidispatch.js'), ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, KAFKA_BROKERS: brokers().join(',') } });
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, limitMs = 60_000): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  let last = '';
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${last})` : ''}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 async function duck(sql: string): Promise<Array<Record<string, unknown>>> {
   const inst = await DuckDBInstance.create(':memory:');
@@ -152,11 +139,11 @@ describe('the lake on the local file system', () => {
     t.after(() => loader.stop());
     const glob = `${lake}/**/*.parquet`;
     const count = async () => Number((await duck(`SELECT count(*) AS n FROM read_parquet('${glob}', union_by_name = true)`))[0]!.n);
-    await until('300 v1 rows', async () => ((await count()) === 300 ? true : undefined));
+    await untilValue('300 v1 rows', async () => ((await count()) === 300 ? true : undefined));
 
     push(v2Dir);
     await publishLake(v2, topic, Array.from({ length: 200 }, (_, i) => visit(1000 + i, { referrer: `ref-${i} ✓` })));
-    await until('500 rows', async () => ((await count()) === 500 ? true : undefined));
+    await untilValue('500 rows', async () => ((await count()) === 500 ? true : undefined));
     await loader.stop();
     await running;
 

@@ -6,7 +6,7 @@ import { createLoader, type Loader } from '../../src/index.js';
 import { schema } from '../../src/generated/examples.js';
 import { DuckDbWarehouse } from '../../src/warehouse/duckdb/warehouse.js';
 import { brokers, freshTopic } from '../support/kafka.js';
-import { capturingLogger, publishMixed, tempDir } from '../support/loader.js';
+import { capturingLogger, publishMixed, runLoad, tempDir } from '../support/loader.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -32,43 +32,6 @@ async function countsInFile(db: string, topic: string) {
   }
 }
 
-/**
- * Runs `multidispatch load` as a child process (JSON logs at debug level on stderr). With `killAfterCommits`,
- * sends SIGKILL `jitterMs` after the n-th committed batch (0: after the partitions were assigned, before any
- * commit), so the kill lands while the load is running rather than during start-up.
- */
-function runCli(
-  args: string[],
-  kill?: { afterCommits: number; jitterMs: number },
-): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string; stdout: string; commits: number }> {
-  return new Promise((res, rej) => {
-    const child = spawn(process.execPath, [join(root, 'bin/multidispatch.js'), 'load', ...args, '--log-level', 'debug'], {
-      cwd: root,
-      env: { ...process.env, KAFKA_BROKERS: brokers().join(',') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    let stdout = '';
-    let commits = 0;
-    let armed = false;
-    const arm = () => {
-      if (armed || !kill) return;
-      armed = true;
-      setTimeout(() => child.kill('SIGKILL'), kill.jitterMs);
-    };
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d;
-      for (const line of String(d).split('\n')) {
-        if (line.includes('"batch committed"')) commits++;
-        if (kill && kill.afterCommits === 0 && line.includes('"partitions assigned"')) arm();
-        if (kill && kill.afterCommits > 0 && commits >= kill.afterCommits) arm();
-      }
-    });
-    child.stdout.on('data', (d) => (stdout += d));
-    child.on('error', rej);
-    child.on('exit', (code, signal) => res({ code, signal, stderr: stderr.slice(-4000), stdout, commits }));
-  });
-}
 
 describe('loader faults (real broker, DuckDB file)', () => {
   it('SIGKILL at random points during a load of 30,000 records, restarted several times: exactly N rows, no duplicate (partition, offset)', async (t) => {
@@ -86,7 +49,7 @@ describe('loader faults (real broker, DuckDB file)', () => {
     let partialKills = 0;
     let previous = 0;
     for (const kill of plan) {
-      const r = await runCli(args, kill);
+      const r = await runLoad(args, {}, kill);
       const c = await countsInFile(db, topic);
       history.push(`kill after ${kill.afterCommits} commit(s) + ${kill.jitterMs} ms: ${r.signal ?? `exit ${r.code}`}, rows ${c.rows}`);
       assert.equal(c.rows, c.positions, `no duplicate (partition, offset) after a kill (${history.join('; ')})`);
@@ -97,7 +60,7 @@ describe('loader faults (real broker, DuckDB file)', () => {
       if (r.signal === 'SIGKILL' && c.rows < N) partialKills++;
       if (c.rows === N) break;
     }
-    const last = await runCli(args);
+    const last = await runLoad(args);
     assert.equal(last.code, 0, `final run exits 0: ${last.stderr}`);
     const c = await countsInFile(db, topic);
     t.diagnostic(`${history.join('; ')}; final rows ${c.rows}`);

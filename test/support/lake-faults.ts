@@ -1,50 +1,11 @@
 /** The lake's fault scenarios, shared by the file-system and S3 tests: a CLI loader SIGKILLed and restarted. */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { brokers, freshTopic } from './kafka.js';
+import { runLoad } from './loader.js';
 import { assertFilesConsistent, filesWithOffsets, LAKE_PROTO_DIR, lakeEvent, lakeSchema, publishLake } from './lake.js';
 
-const root = resolve(import.meta.dirname, '../..');
-
-/**
- * Runs `multidispatch load` into a lake as a child process (JSON logs at debug level). With `kill`, sends SIGKILL
- * `jitterMs` after the n-th committed batch (0: once the partitions are assigned).
- */
-export function runLoad(
-  args: string[],
-  env: Record<string, string> = {},
-  kill?: { afterCommits: number; jitterMs: number },
-): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string; stdout: string; commits: number }> {
-  return new Promise((res, rej) => {
-    const child = spawn(process.execPath, [join(root, 'bin/multidispatch.js'), 'load', ...args, '--log-level', 'debug', '--log-format', 'json'], {
-      cwd: root,
-      env: { ...process.env, KAFKA_BROKERS: brokers().join(','), ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    let stdout = '';
-    let commits = 0;
-    let armed = false;
-    const arm = () => {
-      if (armed || !kill) return;
-      armed = true;
-      setTimeout(() => child.kill('SIGKILL'), kill.jitterMs);
-    };
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d;
-      for (const line of String(d).split('\n')) {
-        if (line.includes('"batch committed"')) commits++;
-        if (kill && kill.afterCommits === 0 && line.includes('"partitions assigned"')) arm();
-        if (kill && kill.afterCommits > 0 && commits >= kill.afterCommits) arm();
-      }
-    });
-    child.stdout.on('data', (d) => (stdout += d));
-    child.on('error', rej);
-    child.on('exit', (code, signal) => res({ code, signal, stderr, stdout, commits }));
-  });
-}
 
 /** Rows, distinct (partition, offset) and distinct event ids in a lake directory (every visible file must read). */
 export async function lakeCounts(dir: string): Promise<{ rows: number; positions: number; ids: number; files: number }> {
