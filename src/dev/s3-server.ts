@@ -25,7 +25,7 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DevEnvironmentError } from '../errors.js';
-import { assertTcpPortFree, freeTcpPorts, LOOPBACK } from './net.js';
+import { assertTcpPortFree, freeTcpPorts, isTcpPortFree, LOOPBACK } from './net.js';
 import { sleep } from './paths.js';
 import { ensureGoTool } from './go-tool.js';
 import { appendLog, isAlive, logTail, spawnDetached, stopProcess } from './process.js';
@@ -185,7 +185,10 @@ export async function startS3Server(opts: StartS3ServerOptions = {}): Promise<S3
     restart: () =>
       serial(async () => {
         await stopServer();
-        // The port was ours until a moment ago; if something else took it, say so instead of timing out.
+        // The port was ours until a moment ago. Another process may hold it for a moment (a test finding a free port
+        // binds one briefly): wait up to 15 s; if something still holds it, say so instead of timing out.
+        const until = Date.now() + 15_000;
+        while (!(await isTcpPortFree(port)) && Date.now() < until) await sleep(100);
         await assertTcpPortFree(port, 'gofakes3 (restart)');
         opts.onProgress?.(`restarting gofakes3 on ${endpoint} (data ${dataDir})`);
         await start();
